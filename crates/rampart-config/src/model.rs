@@ -1,0 +1,223 @@
+//! The validated configuration. A value of these types is a configuration that
+//! passed every check: addresses parsed, hosts unique, certificates readable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// A whole node configuration, as read from `rampart.toml` (or the defaults).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this came from; `None` for the embedded defaults.
+    pub source: Option<PathBuf>,
+    pub node: NodeConfig,
+    pub listen: ListenConfig,
+    pub log: LogConfig,
+    pub proxy: ProxyConfig,
+    pub sites: Vec<SiteConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// `node.id`, default: "edge-1".
+    pub id: String,
+    /// `node.data_dir`, default "./rampart-data", relative paths resolve against
+    /// the config file's directory (or the working directory for defaults).
+    pub data_dir: PathBuf,
+    /// `node.workers`: runtime worker threads; default = available cores.
+    pub workers: Option<usize>,
+    /// `node.shutdown_grace`: how long SIGTERM waits for in-flight requests. Default 30s.
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListenConfig {
+    /// `listen.http`: default 127.0.0.1:8080. The string "off" disables it.
+    pub http: Option<ListenerConfig>,
+    /// `listen.https`: default 127.0.0.1:8443. "off" disables it.
+    pub https: Option<ListenerConfig>,
+    /// `listen.admin`: default 127.0.0.1:9090. "off" disables it.
+    pub admin: Option<SocketAddr>,
+}
+
+/// A listener is written either as `"127.0.0.1:8080"` or as
+/// `{ addr = "127.0.0.1:8080", proxy_protocol = true }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerConfig {
+    pub addr: SocketAddr,
+    /// Expect a PROXY protocol v1 or v2 header on every connection.
+    pub proxy_protocol: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// `log.access`: "off", "stdout" (default) or a file path.
+    pub access: AccessLogTarget,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessLogTarget {
+    Off,
+    Stdout,
+    File(PathBuf),
+}
+
+/// `[proxy]`: node-wide proxy behaviour.
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    /// `proxy.trusted_proxies`: peers whose X-Forwarded-For is believed. IPs or CIDRs.
+    pub trusted_proxies: Vec<IpNet>,
+    /// `proxy.timeouts`: defaults for every site.
+    pub timeouts: Timeouts,
+    /// `proxy.max_header_bytes`: largest request head accepted. Default 64 KiB.
+    pub max_header_bytes: usize,
+}
+
+/// Written as `timeouts = { connect = "5s", request_header = "10s", idle = "60s", origin_response = "60s" }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Origin TCP (+TLS) connect. Default 5s.
+    pub connect: Duration,
+    /// Client must send a complete request head within this. Default 10s.
+    pub request_header: Duration,
+    /// A client connection with no traffic and no request in flight is closed. Default 60s.
+    pub idle: Duration,
+    /// Origin must start its response within this. Default 60s.
+    pub origin_response: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct SiteConfig {
+    /// `name`: unique, `[a-z0-9][a-z0-9_-]*`, at most 63 bytes.
+    pub name: String,
+    /// `hosts`: at least one; lowercased; exact names or `*.suffix` wildcards.
+    pub hosts: Vec<HostPattern>,
+    /// `origins`: at least one.
+    pub origins: Vec<OriginConfig>,
+    /// `lb`: "round_robin" (default), "least_outstanding", "ip_hash".
+    pub lb: LbPolicy,
+    /// `health`: active health checks; `None` when the key is absent.
+    pub health: Option<HealthCheckConfig>,
+    /// `tls = { cert = "…", key = "…" }`, paths relative to the config file.
+    pub tls: Option<TlsCertConfig>,
+    /// `https_redirect`: send plain-HTTP requests to https with 308. Default false.
+    pub https_redirect: bool,
+    /// `hsts = { max_age = "365d", include_subdomains = true, preload = false }`.
+    pub hsts: Option<HstsConfig>,
+    /// `origin_tls_verify`: verify https origins' certificates. Default true.
+    pub origin_tls_verify: bool,
+    /// `retries`: extra attempts on other origins for idempotent requests whose
+    /// connection failed before any response byte. Default 1.
+    pub retries: u32,
+    /// `timeouts`: per-site overrides, merged over `[proxy] timeouts`.
+    pub timeouts: Timeouts,
+    /// `pages = { not_found = "…", bad_gateway = "…", service_unavailable = "…", gateway_timeout = "…" }`:
+    /// template files (relative to the config file) read at load time.
+    pub pages: PageTemplates,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HostPattern {
+    /// `shop.test`; IP literals too, IPv4 as `10.0.0.1` and IPv6 bracketed
+    /// and canonical (`[::1]`), the way they appear in a Host header.
+    Exact(String),
+    /// `*.shop.test` is stored as `Wildcard(".shop.test")`; it matches any name
+    /// that ends with the suffix and has at least one label before it.
+    Wildcard(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginConfig {
+    /// `http://host:port` or `https://host:port` (no path, no query). Always
+    /// normalised at load time: lowercase host and an explicit port (80/443
+    /// filled in), so `url.port_u16()` is always `Some`.
+    pub url: http::Uri,
+    /// `weight`, default 1 (only written in the table form).
+    pub weight: u32,
+    /// `protocol`: "http1" (default for http://), "http2", or "auto" (ALPN, default for https://).
+    pub protocol: OriginProtocol,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OriginProtocol {
+    Http1,
+    Http2,
+    Auto,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LbPolicy {
+    #[default]
+    RoundRobin,
+    LeastOutstanding,
+    IpHash,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheckConfig {
+    /// Must start with '/'. Default "/".
+    pub path: String,
+    /// Default 5s.
+    pub interval: Duration,
+    /// Default 2s; must be less than or equal to interval.
+    pub timeout: Duration,
+    /// Consecutive successes to mark an origin up. Default 2.
+    pub rise: u32,
+    /// Consecutive failures to mark it down. Default 3.
+    pub fall: u32,
+    /// Host header to send; default: the first exact host of the site, filled
+    /// in at load time. `None` only when the key is absent and the site has
+    /// wildcard hosts only (then send the origin's authority).
+    pub host: Option<String>,
+}
+
+/// A certificate chain and key, loaded and parsed at config load time.
+#[derive(Debug)]
+pub struct TlsCertConfig {
+    pub cert_path: PathBuf,
+    pub key_path: PathBuf,
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl Clone for TlsCertConfig {
+    fn clone(&self) -> Self {
+        Self {
+            cert_path: self.cert_path.clone(),
+            key_path: self.key_path.clone(),
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HstsConfig {
+    pub max_age: Duration,
+    pub include_subdomains: bool,
+    pub preload: bool,
+}
+
+/// Per-site page templates (file contents). Placeholders: `{{status}}`,
+/// `{{title}}`, `{{message}}`, `{{ray_id}}`, `{{host}}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageTemplates {
+    pub not_found: Option<String>,
+    pub bad_gateway: Option<String>,
+    pub service_unavailable: Option<String>,
+    pub gateway_timeout: Option<String>,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(5),
+            request_header: Duration::from_secs(10),
+            idle: Duration::from_secs(60),
+            origin_response: Duration::from_secs(60),
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! The IO wrapper placed between the client connection and hyper.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker, ready};
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::response::ResponseTracker;
+use super::{FramingTracker, GuardConfig, RejectResponder, Violation, ensure_connection_close};
+
+#[derive(Debug)]
+enum Reject {
+    /// No violation.
+    None,
+    /// Violation found; the reject response has not started yet (valid bytes
+    /// before it are still being consumed, or earlier responses are still
+    /// being written).
+    Pending,
+    /// Writing the reject response; writes from above are swallowed.
+    Writing { buf: Bytes, pos: usize },
+    Flushing,
+    ShuttingDown,
+    /// Response sent and write side shut down: reads return EOF.
+    Done,
+}
+
+/// IO wrapper validating HTTP/1 request framing; see the module docs.
+pub struct GuardedIo<T> {
+    inner: T,
+    tracker: FramingTracker,
+    responses: ResponseTracker,
+    on_reject: RejectResponder,
+    reject: Reject,
+    /// The violation was inside a new request head: let the server finish
+    /// the responses to earlier requests before sending the reject response.
+    defer_reject: bool,
+    /// Bytes read from `inner` that the tracker could not accept yet
+    /// (waiting for an upgrade decision or for responses to drain).
+    stash: Vec<u8>,
+    stash_pos: usize,
+    /// Reader parked for an internal reason (woken by the write side).
+    read_waker: Option<Waker>,
+}
+
+impl<T> std::fmt::Debug for GuardedIo<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuardedIo")
+            .field("tracker", &self.tracker)
+            .field("reject", &self.reject)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> GuardedIo<T> {
+    pub fn new(inner: T, cfg: GuardConfig, on_reject: RejectResponder) -> Self {
+        Self {
+            inner,
+            tracker: FramingTracker::new(cfg),
+            responses: ResponseTracker::new(),
+            on_reject,
+            reject: Reject::None,
+            defer_reject: false,
+            stash: Vec::new(),
+            stash_pos: 0,
+            read_waker: None,
+        }
+    }
+
+    /// The framing violation found on this connection, if any.
+    pub fn violation(&self) -> Option<&Violation> {
+        self.tracker.violation()
+    }
+
+    pub fn get_ref(&self) -> &T {
+        &self.inner
+    }
+
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+
+    /// Whether writes from above must be swallowed. That is the case once
+    /// the reject response started, and also while a violation is pending
+    /// but no accepted request awaits its response: whatever the server
+    /// writes then is its own reaction to the broken bytes it was given
+    /// (e.g. hyper's 400 for a partial head), so the reject response starts
+    /// instead.
+    fn swallowing(&mut self) -> bool {
+        match self.reject {
+            Reject::None => false,
+            Reject::Pending if self.responses_outstanding() => false,
+            Reject::Pending => {
+                self.start_reject();
+                true
+            }
+            _ => true,
+        }
+    }
+
+    fn start_reject(&mut self) {
+        let v = self
+            .tracker
+            .violation()
+            .copied()
+            .unwrap_or(Violation::InvalidRequestLine);
+        let buf = ensure_connection_close((self.on_reject)(&v));
+        self.reject = Reject::Writing { buf, pos: 0 };
+    }
+
+    fn on_violation(&mut self) {
+        if matches!(self.reject, Reject::None) {
+            self.reject = Reject::Pending;
+            self.defer_reject = self.tracker.in_request_head();
+            self.stash.clear();
+            self.stash_pos = 0;
+        }
+    }
+
+    /// Earlier requests still await (part of) their response.
+    fn responses_outstanding(&self) -> bool {
+        !self.responses.is_lost() && (self.tracker.outstanding() > 0 || !self.responses.is_idle())
+    }
+
+    /// Account for bytes the server wrote; may unblock the reader.
+    fn wrote(&mut self, data: &[u8]) {
+        if !self.responses.is_finished() {
+            self.responses.feed(data, &mut self.tracker);
+        }
+        if self.responses.is_lost() && self.tracker.is_waiting() {
+            self.tracker.resolve_upgrade(false);
+        }
+        if let Some(w) = self.read_waker.take() {
+            w.wake();
+        }
+    }
+
+    fn park(&mut self, cx: &Context<'_>) -> Poll<io::Result<()>> {
+        match &self.read_waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => self.read_waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+impl<T: AsyncWrite + Unpin> GuardedIo<T> {
+    /// Drive the reject response: write, flush, shut down.
+    fn poll_reject(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            match &mut self.reject {
+                Reject::None | Reject::Done => return Poll::Ready(Ok(())),
+                Reject::Pending => self.start_reject(),
+                Reject::Writing { buf, pos } => match buf.get(*pos..) {
+                    Some(rest) if !rest.is_empty() => {
+                        let n = ready!(Pin::new(&mut self.inner).poll_write(cx, rest))?;
+                        if n == 0 {
+                            return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                        }
+                        *pos = pos.saturating_add(n);
+                    }
+                    _ => self.reject = Reject::Flushing,
+                },
+                Reject::Flushing => {
+                    ready!(Pin::new(&mut self.inner).poll_flush(cx))?;
+                    self.reject = Reject::ShuttingDown;
+                }
+                Reject::ShuttingDown => {
+                    // Best effort: the peer may already be gone.
+                    let _ = ready!(Pin::new(&mut self.inner).poll_shutdown(cx));
+                    self.reject = Reject::Done;
+                }
+            }
+        }
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for GuardedIo<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            match this.reject {
+                Reject::None => {}
+                Reject::Pending if this.defer_reject && this.responses_outstanding() => {
+                    return this.park(cx);
+                }
+                _ => {
+                    // EOF to the server once the reject response is out (or
+                    // could not be written).
+                    let _ = ready!(this.poll_reject(cx));
+                    this.reject = Reject::Done;
+                    return Poll::Ready(Ok(()));
+                }
+            }
+            if this.tracker.is_waiting() {
+                return this.park(cx);
+            }
+            if buf.remaining() == 0 {
+                return Poll::Ready(Ok(()));
+            }
+
+            // Bytes held back earlier come first.
+            if let Some(held) = this.stash.get(this.stash_pos..).filter(|s| !s.is_empty()) {
+                let held = held.get(..buf.remaining()).unwrap_or(held);
+                match this.tracker.feed(held) {
+                    Ok(n) => {
+                        buf.put_slice(held.get(..n).unwrap_or_default());
+                        this.stash_pos = this.stash_pos.saturating_add(n);
+                        if this.stash_pos >= this.stash.len() {
+                            this.stash.clear();
+                            this.stash_pos = 0;
+                        }
+                        if this.tracker.violation().is_some() {
+                            this.on_violation();
+                        }
+                        if n > 0 {
+                            return Poll::Ready(Ok(()));
+                        }
+                    }
+                    Err(_) => this.on_violation(),
+                }
+                continue;
+            }
+
+            if this.tracker.is_passthrough() {
+                return Pin::new(&mut this.inner).poll_read(cx, buf);
+            }
+
+            let before = buf.filled().len();
+            ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+            let new = buf.filled().get(before..).unwrap_or_default();
+            if new.is_empty() {
+                return Poll::Ready(Ok(())); // EOF from the client
+            }
+            let accepted = this.tracker.feed(new).unwrap_or(0);
+            if this.tracker.violation().is_some() {
+                this.on_violation();
+            } else if let Some(tail) = new.get(accepted..) {
+                // Waiting: keep the rest for later.
+                this.stash.extend_from_slice(tail);
+            }
+            buf.set_filled(before.saturating_add(accepted));
+            if accepted > 0 {
+                return Poll::Ready(Ok(()));
+            }
+        }
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.swallowing() {
+            return Poll::Ready(Ok(data.len()));
+        }
+        let n = ready!(Pin::new(&mut this.inner).poll_write(cx, data))?;
+        if !this.responses.is_finished() || this.read_waker.is_some() {
+            this.wrote(data.get(..n).unwrap_or(data));
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.swallowing() {
+            return Poll::Ready(Ok(bufs.iter().map(|b| b.len()).sum()));
+        }
+        let n = ready!(Pin::new(&mut this.inner).poll_write_vectored(cx, bufs))?;
+        if !this.responses.is_finished() || this.read_waker.is_some() {
+            let mut left = n;
+            for b in bufs {
+                if left == 0 {
+                    break;
+                }
+                let part = b.get(..left.min(b.len())).unwrap_or_default();
+                left = left.saturating_sub(part.len());
+                this.wrote(part);
+            }
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.swallowing() {
+            // Push the reject response out; its errors are not the server's.
+            let _ = ready!(this.poll_reject(cx));
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        match this.reject {
+            Reject::None => Pin::new(&mut this.inner).poll_shutdown(cx),
+            // The server gives up while its responses are incomplete: a reject
+            // response appended now could corrupt them; just close.
+            Reject::Pending if this.responses_outstanding() => {
+                this.reject = Reject::ShuttingDown;
+                this.poll_reject(cx)
+            }
+            _ => this.poll_reject(cx),
+        }
+    }
+}

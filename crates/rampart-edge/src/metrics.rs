@@ -1,0 +1,251 @@
+//! Prometheus metrics. Counters are plain atomics owned by long-lived
+//! registries, so the hot path never hashes a label set or takes a lock, and
+//! figures survive config reloads.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Upper bounds of the latency histogram buckets, in seconds.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+const STATUS_SLOTS: usize = 500; // status codes 100..=599
+
+pub struct SiteMetrics {
+    by_status: Box<[AtomicU64]>,
+    latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    latency_count: AtomicU64,
+    latency_sum_micros: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+}
+
+impl SiteMetrics {
+    fn new() -> Self {
+        Self {
+            by_status: (0..STATUS_SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            latency_buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            latency_count: AtomicU64::new(0),
+            latency_sum_micros: AtomicU64::new(0),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+        }
+    }
+
+    pub fn record(&self, status: u16, elapsed: Duration, bytes_in: u64, bytes_out: u64) {
+        let slot = usize::from(status).saturating_sub(100);
+        if let Some(counter) = self.by_status.get(slot) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        let secs = elapsed.as_secs_f64();
+        if let Some(bucket) = LATENCY_BUCKETS.iter().position(|b| secs <= *b)
+            && let Some(counter) = self.latency_buckets.get(bucket)
+        {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        self.latency_count.fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_micros
+            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+        self.bytes_in.fetch_add(bytes_in, Ordering::Relaxed);
+        self.bytes_out.fetch_add(bytes_out, Ordering::Relaxed);
+    }
+}
+
+/// Health and traffic of one origin of one site.
+#[derive(Default)]
+pub struct OriginMetrics {
+    pub requests: AtomicU64,
+    pub connect_failures: AtomicU64,
+    pub retries: AtomicU64,
+    pub timeouts: AtomicU64,
+    pub healthy: AtomicI64,
+    pub outstanding: AtomicI64,
+}
+
+#[derive(Default)]
+pub struct ListenerMetrics {
+    pub accepted: AtomicU64,
+    pub open: AtomicI64,
+    pub rejected_framing: AtomicU64,
+    pub tls_handshake_failures: AtomicU64,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    sites: Mutex<HashMap<String, Arc<SiteMetrics>>>,
+    origins: Mutex<HashMap<(String, String), Arc<OriginMetrics>>>,
+    listeners: Mutex<HashMap<&'static str, Arc<ListenerMetrics>>>,
+    pub reloads_ok: AtomicU64,
+    pub reloads_failed: AtomicU64,
+    pub access_log_dropped: AtomicU64,
+}
+
+impl Metrics {
+    /// Called while building a snapshot, never per request.
+    pub fn site(&self, name: &str) -> Arc<SiteMetrics> {
+        let mut sites = self.sites.lock().unwrap_or_else(|e| e.into_inner());
+        sites
+            .entry(name.to_string())
+            .or_insert_with(|| Arc::new(SiteMetrics::new()))
+            .clone()
+    }
+
+    pub fn origin(&self, site: &str, origin: &str) -> Arc<OriginMetrics> {
+        let mut origins = self.origins.lock().unwrap_or_else(|e| e.into_inner());
+        origins
+            .entry((site.to_string(), origin.to_string()))
+            .or_default()
+            .clone()
+    }
+
+    pub fn listener(&self, name: &'static str) -> Arc<ListenerMetrics> {
+        let mut listeners = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
+        listeners.entry(name).or_default().clone()
+    }
+
+    /// Prometheus text exposition format 0.0.4.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(16 * 1024);
+        self.render_sites(&mut out);
+        self.render_origins(&mut out);
+        self.render_listeners(&mut out);
+        let _ = writeln!(
+            out,
+            "# HELP rampart_config_reloads_total Configuration reloads by result.\n# TYPE rampart_config_reloads_total counter\nrampart_config_reloads_total{{result=\"ok\"}} {}\nrampart_config_reloads_total{{result=\"error\"}} {}",
+            self.reloads_ok.load(Ordering::Relaxed),
+            self.reloads_failed.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP rampart_access_log_dropped_total Access log lines dropped because the writer fell behind.\n# TYPE rampart_access_log_dropped_total counter\nrampart_access_log_dropped_total {}",
+            self.access_log_dropped.load(Ordering::Relaxed)
+        );
+        out
+    }
+
+    fn render_sites(&self, out: &mut String) {
+        let sites = self.sites.lock().unwrap_or_else(|e| e.into_inner());
+        let mut names: Vec<&String> = sites.keys().collect();
+        names.sort();
+        out.push_str("# HELP rampart_requests_total Requests answered, by site and status code.\n# TYPE rampart_requests_total counter\n");
+        for name in &names {
+            let Some(site) = sites.get(*name) else { continue };
+            for (slot, counter) in site.by_status.iter().enumerate() {
+                let n = counter.load(Ordering::Relaxed);
+                if n > 0 {
+                    let _ = writeln!(
+                        out,
+                        "rampart_requests_total{{site=\"{}\",status=\"{}\"}} {n}",
+                        escape_label(name),
+                        slot + 100
+                    );
+                }
+            }
+        }
+        out.push_str("# HELP rampart_request_duration_seconds Time from request head to response head, by site.\n# TYPE rampart_request_duration_seconds histogram\n");
+        for name in &names {
+            let Some(site) = sites.get(*name) else { continue };
+            let label = escape_label(name);
+            let mut cumulative = 0;
+            for (bound, counter) in LATENCY_BUCKETS.iter().zip(site.latency_buckets.iter()) {
+                cumulative += counter.load(Ordering::Relaxed);
+                let _ = writeln!(
+                    out,
+                    "rampart_request_duration_seconds_bucket{{site=\"{label}\",le=\"{bound}\"}} {cumulative}"
+                );
+            }
+            let count = site.latency_count.load(Ordering::Relaxed);
+            let sum = site.latency_sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+            let _ = writeln!(
+                out,
+                "rampart_request_duration_seconds_bucket{{site=\"{label}\",le=\"+Inf\"}} {count}\nrampart_request_duration_seconds_sum{{site=\"{label}\"}} {sum}\nrampart_request_duration_seconds_count{{site=\"{label}\"}} {count}"
+            );
+        }
+        out.push_str("# HELP rampart_bytes_total Body bytes by site and direction.\n# TYPE rampart_bytes_total counter\n");
+        for name in &names {
+            let Some(site) = sites.get(*name) else { continue };
+            let label = escape_label(name);
+            let _ = writeln!(
+                out,
+                "rampart_bytes_total{{site=\"{label}\",direction=\"in\"}} {}\nrampart_bytes_total{{site=\"{label}\",direction=\"out\"}} {}",
+                site.bytes_in.load(Ordering::Relaxed),
+                site.bytes_out.load(Ordering::Relaxed)
+            );
+        }
+    }
+
+    fn render_origins(&self, out: &mut String) {
+        let origins = self.origins.lock().unwrap_or_else(|e| e.into_inner());
+        let mut keys: Vec<&(String, String)> = origins.keys().collect();
+        keys.sort();
+        let families: [(&str, &str, &str, fn(&OriginMetrics) -> i64); 6] = [
+            ("rampart_origin_healthy", "gauge", "1 when the origin is in rotation, 0 when health checks or passive ejection took it out.", |o| o.healthy.load(Ordering::Relaxed)),
+            ("rampart_origin_outstanding_requests", "gauge", "Requests currently in flight to the origin.", |o| o.outstanding.load(Ordering::Relaxed)),
+            ("rampart_origin_requests_total", "counter", "Requests sent to the origin.", |o| o.requests.load(Ordering::Relaxed) as i64),
+            ("rampart_origin_connect_failures_total", "counter", "Failed connection attempts to the origin.", |o| o.connect_failures.load(Ordering::Relaxed) as i64),
+            ("rampart_origin_retries_total", "counter", "Requests retried on another origin after this one failed to connect.", |o| o.retries.load(Ordering::Relaxed) as i64),
+            ("rampart_origin_timeouts_total", "counter", "Requests whose origin did not answer within the response timeout.", |o| o.timeouts.load(Ordering::Relaxed) as i64),
+        ];
+        for (name, kind, help, read) in families {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for key in &keys {
+                let Some(origin) = origins.get(*key) else { continue };
+                let _ = writeln!(
+                    out,
+                    "{name}{{site=\"{}\",origin=\"{}\"}} {}",
+                    escape_label(&key.0),
+                    escape_label(&key.1),
+                    read(origin)
+                );
+            }
+        }
+    }
+
+    fn render_listeners(&self, out: &mut String) {
+        let listeners = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
+        let mut names: Vec<&&'static str> = listeners.keys().collect();
+        names.sort();
+        let families: [(&str, &str, &str, fn(&ListenerMetrics) -> i64); 4] = [
+            ("rampart_connections_open", "gauge", "Client connections currently open.", |l| l.open.load(Ordering::Relaxed)),
+            ("rampart_connections_accepted_total", "counter", "Client connections accepted.", |l| l.accepted.load(Ordering::Relaxed) as i64),
+            ("rampart_requests_rejected_framing_total", "counter", "Requests refused for ambiguous or invalid HTTP/1 framing.", |l| l.rejected_framing.load(Ordering::Relaxed) as i64),
+            ("rampart_tls_handshake_failures_total", "counter", "TLS handshakes that failed.", |l| l.tls_handshake_failures.load(Ordering::Relaxed) as i64),
+        ];
+        for (name, kind, help, read) in families {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for listener in &names {
+                let Some(l) = listeners.get(**listener) else { continue };
+                let _ = writeln!(out, "{name}{{listener=\"{listener}\"}} {}", read(l));
+            }
+        }
+    }
+}
+
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_show_up_in_exposition() {
+        let metrics = Metrics::default();
+        let site = metrics.site("shop");
+        site.record(200, Duration::from_millis(3), 10, 20);
+        site.record(502, Duration::from_millis(30), 0, 5);
+        assert!(Arc::ptr_eq(&site, &metrics.site("shop")));
+        let text = metrics.render();
+        assert!(text.contains("rampart_requests_total{site=\"shop\",status=\"200\"} 1"));
+        assert!(text.contains("rampart_requests_total{site=\"shop\",status=\"502\"} 1"));
+        assert!(text.contains("rampart_request_duration_seconds_count{site=\"shop\"} 2"));
+        assert!(text.contains("rampart_request_duration_seconds_bucket{site=\"shop\",le=\"0.005\"} 1"));
+    }
+}

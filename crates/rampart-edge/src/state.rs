@@ -1,0 +1,154 @@
+//! Node-wide state shared by listeners, the admin server and reloads.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use arc_swap::ArcSwap;
+use rampart_config::Config;
+use rustls::sign::CertifiedKey;
+
+use crate::access_log::AccessLog;
+use crate::metrics::Metrics;
+use crate::snapshot::{self, BuildContext, BuildError, Snapshot};
+use crate::upstream::{Clients, Origin, OriginKey};
+
+pub struct EdgeState {
+    snapshot: ArcSwap<Snapshot>,
+    pub default_cert: Arc<CertifiedKey>,
+    pub metrics: Arc<Metrics>,
+    pub access_log: AccessLog,
+    pub clients: Clients,
+    origins: Mutex<HashMap<OriginKey, Weak<Origin>>>,
+    /// The file `serve` was started with; reloads read it again.
+    pub config_path: Option<PathBuf>,
+    /// The configuration the listeners were bound with.
+    pub initial: Config,
+    version: AtomicU64,
+    reload_lock: tokio::sync::Mutex<()>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("no configuration file: this edge runs on built-in defaults")]
+    NoConfigFile,
+    #[error("{0}")]
+    Invalid(rampart_config::ConfigErrors),
+    #[error("{0}")]
+    Build(#[from] BuildError),
+}
+
+#[derive(Debug)]
+pub struct ReloadReport {
+    pub version: u64,
+    pub sites: usize,
+    /// Settings that changed but only apply after a restart.
+    pub warnings: Vec<String>,
+}
+
+impl EdgeState {
+    pub fn new(
+        config: Config,
+        default_cert: Arc<CertifiedKey>,
+        metrics: Arc<Metrics>,
+        access_log: AccessLog,
+    ) -> Result<Arc<Self>, BuildError> {
+        let clients = Clients::default();
+        let origins = Mutex::new(HashMap::new());
+        let first = snapshot::build(
+            &config,
+            1,
+            &BuildContext {
+                metrics: &metrics,
+                clients: &clients,
+                origins: &origins,
+            },
+        )?;
+        Ok(Arc::new(Self {
+            snapshot: ArcSwap::from_pointee(first),
+            default_cert,
+            metrics,
+            access_log,
+            clients,
+            origins,
+            config_path: config.source.clone(),
+            initial: config,
+            version: AtomicU64::new(1),
+            reload_lock: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    pub fn snapshot(&self) -> arc_swap::Guard<Arc<Snapshot>> {
+        self.snapshot.load()
+    }
+
+    /// Reads the configuration file again and swaps in a new snapshot. On any
+    /// error the running snapshot stays.
+    pub async fn reload(&self) -> Result<ReloadReport, ReloadError> {
+        let _serialized = self.reload_lock.lock().await;
+        let result = self.reload_inner().await;
+        match &result {
+            Ok(report) => {
+                self.metrics.reloads_ok.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(version = report.version, sites = report.sites, "configuration reloaded");
+                for warning in &report.warnings {
+                    tracing::warn!("{warning}");
+                }
+            }
+            Err(error) => {
+                self.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!("reload refused, keeping the running configuration:\n{error}");
+            }
+        }
+        result
+    }
+
+    async fn reload_inner(&self) -> Result<ReloadReport, ReloadError> {
+        let path = self.config_path.clone().ok_or(ReloadError::NoConfigFile)?;
+        let config = tokio::task::spawn_blocking(move || rampart_config::load_file(&path))
+            .await
+            .map_err(|_| ReloadError::NoConfigFile)?
+            .map_err(ReloadError::Invalid)?;
+        let version = self.version.fetch_add(1, Ordering::Relaxed) + 1;
+        let next = snapshot::build(
+            &config,
+            version,
+            &BuildContext {
+                metrics: &self.metrics,
+                clients: &self.clients,
+                origins: &self.origins,
+            },
+        )?;
+        let sites = next.sites.len();
+        self.snapshot.store(Arc::new(next));
+        Ok(ReloadReport {
+            version,
+            sites,
+            warnings: restart_only_changes(&self.initial, &config),
+        })
+    }
+}
+
+fn restart_only_changes(running: &Config, next: &Config) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if running.listen.http != next.listen.http
+        || running.listen.https != next.listen.https
+        || running.listen.admin != next.listen.admin
+    {
+        warnings.push("[listen] changed: listeners are bound at start; restart to apply".into());
+    }
+    if running.log != next.log {
+        warnings.push("[log] changed: the access log target applies after a restart".into());
+    }
+    if running.node.data_dir != next.node.data_dir || running.node.workers != next.node.workers {
+        warnings.push("[node] changed: data_dir and workers apply after a restart".into());
+    }
+    if running.proxy.max_header_bytes != next.proxy.max_header_bytes
+        || running.proxy.timeouts.request_header != next.proxy.timeouts.request_header
+        || running.proxy.timeouts.idle != next.proxy.timeouts.idle
+    {
+        warnings.push("[proxy] max_header_bytes and client timeouts apply to connections after a restart".into());
+    }
+    warnings
+}

@@ -1,0 +1,153 @@
+//! Pooled HTTP clients to origins, one per distinct (protocol, TLS
+//! verification, connect timeout), shared by every origin with those settings
+//! and kept across reloads so pooled connections survive them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rampart_config::OriginProtocol;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+
+use crate::body::EdgeBody;
+
+pub type OriginClient = Client<HttpsConnector<HttpConnector>, EdgeBody>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientKey {
+    pub protocol: OriginProtocol,
+    pub verify_tls: bool,
+    pub connect_timeout: Duration,
+}
+
+#[derive(Default)]
+pub struct Clients {
+    clients: Mutex<HashMap<ClientKey, OriginClient>>,
+}
+
+impl Clients {
+    pub fn client(&self, key: &ClientKey) -> OriginClient {
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        clients.entry(*key).or_insert_with(|| build(key)).clone()
+    }
+}
+
+fn build(key: &ClientKey) -> OriginClient {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(key.connect_timeout));
+    http.set_keepalive(Some(Duration::from_secs(60)));
+
+    let provider = crate::tls::provider();
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12]);
+    let tls = match builder {
+        Ok(builder) => {
+            if key.verify_tls {
+                builder.with_root_certificates(root_store()).with_no_client_auth()
+            } else {
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+                    .with_no_client_auth()
+            }
+        }
+        // Only fails if the provider lacks both versions, which ring does not.
+        Err(_) => rustls::ClientConfig::builder()
+            .with_root_certificates(root_store())
+            .with_no_client_auth(),
+    };
+
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http();
+    let connector = match key.protocol {
+        OriginProtocol::Http1 => connector.enable_http1().wrap_connector(http),
+        OriginProtocol::Http2 => connector.enable_http2().wrap_connector(http),
+        OriginProtocol::Auto => connector.enable_all_versions().wrap_connector(http),
+    };
+
+    let mut builder = Client::builder(TokioExecutor::new());
+    builder
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .set_host(false);
+    if key.protocol == OriginProtocol::Http2 {
+        builder.http2_only(true);
+    }
+    builder.build(connector)
+}
+
+/// Mozilla's roots plus the system bundle, so that origins with a private CA
+/// installed on the host verify too.
+fn root_store() -> rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let bundle = std::env::var_os("SSL_CERT_FILE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into());
+    if let Ok(iter) = CertificateDer::pem_file_iter(&bundle) {
+        for cert in iter.flatten() {
+            let _ = roots.add(cert);
+        }
+    }
+    roots
+}
+
+/// Used only where the operator turned origin verification off for a site.
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

@@ -1,0 +1,77 @@
+//! The `rampart` binary: command line and wiring only.
+#![forbid(unsafe_code)]
+
+mod reload_client;
+mod serve;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// sysexits(3) codes, so scripts can tell a bad config from a busy port.
+pub const EX_CONFIG: u8 = 64;
+pub const EX_UNAVAILABLE: u8 = 69;
+pub const EX_SOFTWARE: u8 = 70;
+
+#[derive(Parser)]
+#[command(name = "rampart", version, about = "Rampart: a self-hosted security edge for websites")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the edge (HTTP, HTTPS and admin listeners). Without --config, runs
+    /// on built-in defaults: http 127.0.0.1:8080, https 127.0.0.1:8443, admin
+    /// 127.0.0.1:9090, data in ./rampart-data.
+    Serve {
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Validate a configuration file: prints FILE:LINE:COL: message for every
+    /// problem and exits 64, or exits 0 when the file is valid.
+    CheckConfig {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Ask a running edge to re-read its configuration file (same as SIGHUP).
+    /// The file is checked first; a bad file is refused and the running
+    /// configuration stays.
+    Reload {
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Admin listener of the running edge; default: from the config file,
+        /// else 127.0.0.1:9090.
+        #[arg(long, value_name = "ADDR")]
+        admin: Option<std::net::SocketAddr>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config } => serve::run(config.as_deref()),
+        Command::CheckConfig { config } => check_config(&config),
+        Command::Reload { config, admin } => reload_client::run(config.as_deref(), admin),
+    }
+}
+
+fn check_config(path: &Path) -> ExitCode {
+    match rampart_config::load_file(path) {
+        Ok(config) => {
+            println!(
+                "{}: ok ({} site{})",
+                path.display(),
+                config.sites.len(),
+                if config.sites.len() == 1 { "" } else { "s" }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            ExitCode::from(EX_CONFIG)
+        }
+    }
+}
