@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every check CI runs: formatting, lints, and all tests (unit and
+# integration, against real nginx/wrk/h2load peers). Installs the Debian
+# packages the tests use when they are missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for pair in nginx:nginx haproxy:haproxy wrk:wrk h2load:nghttp2-client curl:curl; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair##*:}")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "installing test peers: ${need[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# Debian starts nginx on install; our tests run their own instances.
+if command -v systemctl >/dev/null 2>&1; then systemctl stop nginx haproxy >/dev/null 2>&1 || true; fi
+
+ulimit -n 65536 2>/dev/null || true
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
