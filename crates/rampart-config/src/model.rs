@@ -121,8 +121,8 @@ pub struct SiteConfig {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum HostPattern {
-    /// `shop.test`; IP literals too, IPv4 as `10.0.0.1` and IPv6 bracketed
-    /// and canonical (`[::1]`), the way they appear in a Host header.
+    /// `shop.test`; IP literals too, IPv4 as `10.0.0.1` and IPv6 canonical
+    /// without brackets (`::1`), matching `normalize_host` in the edge.
     Exact(String),
     /// `*.shop.test` is stored as `Wildcard(".shop.test")`; it matches any name
     /// that ends with the suffix and has at least one label before it.
@@ -169,7 +169,7 @@ pub struct HealthCheckConfig {
     /// Consecutive failures to mark it down. Default 3.
     pub fall: u32,
     /// Host header to send; default: the first exact host of the site, filled
-    /// in at load time. `None` only when the key is absent and the site has
+    /// in at load time. Ready to use as a header value (IPv6 bracketed). `None` only when the key is absent and the site has
     /// wildcard hosts only (then send the origin's authority).
     pub host: Option<String>,
 }

@@ -399,12 +399,12 @@ fn health(
         .int("fall", 1..=1000, d)
         .and_then(|n| u32::try_from(n).ok());
     let mut host = hosts.iter().find_map(|h| match h {
-        HostPattern::Exact(name) => Some(name.clone()),
+        HostPattern::Exact(name) => Some(host_header(name)),
         HostPattern::Wildcard(_) => None,
     });
     if let Some(h) = t.str("host", d) {
         match values::parse_host_pattern(h.text) {
-            Ok(HostPattern::Exact(name)) => host = Some(name),
+            Ok(HostPattern::Exact(name)) => host = Some(host_header(&name)),
             Ok(HostPattern::Wildcard(_)) => {
                 d.error(
                     &h.span(),
@@ -426,6 +426,15 @@ fn health(
         fall: fall.unwrap_or(3),
         host,
     })
+}
+
+/// Host patterns keep IPv6 bare; a Host header needs the brackets.
+fn host_header(name: &str) -> String {
+    if name.contains(':') {
+        format!("[{name}]")
+    } else {
+        name.to_owned()
+    }
 }
 
 fn tls_files(t: &Table<'_, '_>, base_dir: &Path, d: &mut Diags<'_>) -> Option<TlsCertConfig> {

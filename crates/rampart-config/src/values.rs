@@ -59,8 +59,9 @@ pub(crate) fn parse_duration(s: &str, range: RangeInclusive<Duration>) -> Result
     Ok(dur)
 }
 
-/// A site host: `shop.test`, `*.shop.test`, `10.0.0.1`, `[::1]` (or `::1`).
-/// Lowercased; IPv6 literals are stored bracketed, as they appear in a Host header.
+/// A site host: `shop.test`, `*.shop.test`, `10.0.0.1`, `::1` (or `[::1]`).
+/// Lowercased; IPv6 literals are stored canonical and without brackets, the
+/// form the edge's host normalisation produces from a Host header.
 pub(crate) fn parse_host_pattern(raw: &str) -> Result<HostPattern, String> {
     let s = raw.to_ascii_lowercase();
     if let Some(suffix) = s.strip_prefix("*.") {
@@ -113,7 +114,7 @@ pub(crate) fn parse_ip_literal(s: &str) -> Option<IpAddr> {
 fn canonical_ip(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => format!("[{v6}]"),
+        IpAddr::V6(v6) => v6.to_string(),
     }
 }
 
@@ -362,8 +363,8 @@ mod tests {
             Ok(HostPattern::Wildcard(".shop.test".into()))
         );
         assert_eq!(parse_host_pattern("10.0.0.1"), Ok(exact("10.0.0.1")));
-        assert_eq!(parse_host_pattern("::1"), Ok(exact("[::1]")));
-        assert_eq!(parse_host_pattern("[::1]"), Ok(exact("[::1]")));
+        assert_eq!(parse_host_pattern("::1"), Ok(exact("::1")));
+        assert_eq!(parse_host_pattern("[0:0::1]"), Ok(exact("::1")));
         assert_eq!(parse_host_pattern("localhost"), Ok(exact("localhost")));
         for bad in [
             "",

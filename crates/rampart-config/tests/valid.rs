@@ -287,7 +287,7 @@ hsts = { preload = true, include_subdomains = true }
         [
             HostPattern::Exact("api.example.com".into()),
             HostPattern::Exact("10.1.2.3".into()),
-            HostPattern::Exact("[::1]".into()),
+            HostPattern::Exact("::1".into()),
         ]
     );
     let o = &site.origins;
@@ -375,4 +375,22 @@ fn config_error_display_is_one_line_per_diagnostic() {
         ]
     );
     let _: &dyn std::error::Error = &err;
+}
+
+#[test]
+fn health_host_defaults_to_first_exact_host_as_a_header_value() {
+    let dir = TempDir::new();
+    let cfg = dir
+        .parse(
+            "[[site]]\nname = \"v6\"\nhosts = [\"*.any.test\", \"[::1]\", \"v6.test\"]\n\
+             origins = [\"http://[::1]:9001\"]\nhealth = { path = \"/\" }\n\
+             [[site]]\nname = \"wild\"\nhosts = [\"*.wild.test\"]\norigins = [\"http://127.0.0.1:1\"]\nhealth = {}\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.sites[0].hosts[1], HostPattern::Exact("::1".into()));
+    assert_eq!(
+        cfg.sites[0].health.as_ref().unwrap().host.as_deref(),
+        Some("[::1]")
+    );
+    assert_eq!(cfg.sites[1].health.as_ref().unwrap().host, None);
 }
