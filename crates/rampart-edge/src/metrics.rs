@@ -14,6 +14,9 @@ const LATENCY_BUCKETS: [f64; 12] = [
 ];
 const STATUS_SLOTS: usize = 500; // status codes 100..=599
 
+/// A metric family rendered from one registry: name, type, help, reader.
+type Family<T> = (&'static str, &'static str, &'static str, fn(&T) -> i64);
+
 pub struct SiteMetrics {
     by_status: Box<[AtomicU64]>,
     latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
@@ -181,7 +184,7 @@ impl Metrics {
         let origins = self.origins.lock().unwrap_or_else(|e| e.into_inner());
         let mut keys: Vec<&(String, String)> = origins.keys().collect();
         keys.sort();
-        let families: [(&str, &str, &str, fn(&OriginMetrics) -> i64); 6] = [
+        let families: [Family<OriginMetrics>; 6] = [
             ("rampart_origin_healthy", "gauge", "1 when the origin is in rotation, 0 when health checks or passive ejection took it out.", |o| o.healthy.load(Ordering::Relaxed)),
             ("rampart_origin_outstanding_requests", "gauge", "Requests currently in flight to the origin.", |o| o.outstanding.load(Ordering::Relaxed)),
             ("rampart_origin_requests_total", "counter", "Requests sent to the origin.", |o| o.requests.load(Ordering::Relaxed) as i64),
@@ -208,7 +211,7 @@ impl Metrics {
         let listeners = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
         let mut names: Vec<&&'static str> = listeners.keys().collect();
         names.sort();
-        let families: [(&str, &str, &str, fn(&ListenerMetrics) -> i64); 4] = [
+        let families: [Family<ListenerMetrics>; 4] = [
             ("rampart_connections_open", "gauge", "Client connections currently open.", |l| l.open.load(Ordering::Relaxed)),
             ("rampart_connections_accepted_total", "counter", "Client connections accepted.", |l| l.accepted.load(Ordering::Relaxed) as i64),
             ("rampart_requests_rejected_framing_total", "counter", "Requests refused for ambiguous or invalid HTTP/1 framing.", |l| l.rejected_framing.load(Ordering::Relaxed) as i64),

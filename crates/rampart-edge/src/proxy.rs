@@ -198,11 +198,14 @@ async fn forward(
         // hyper answers 100-continue itself when the body is first read.
         headers.remove(EXPECT);
     }
-    if !headers.contains_key(HOST)
-        && let Some(value) = exchange.host.clone()
-    {
-        headers.insert(HOST, value);
-    }
+    // The site's host travels as the upstream URI's authority: the origin's
+    // pinned client turns it into `Host` (HTTP/1) or `:authority` (HTTP/2,
+    // where a second, different `Host` would make the request malformed).
+    let site_authority = exchange
+        .host
+        .as_ref()
+        .and_then(|v| Authority::try_from(v.as_bytes()).ok());
+    headers.remove(HOST);
     set_forwarding_headers(
         headers,
         &ForwardedFacts {
@@ -257,7 +260,8 @@ async fn forward(
         };
         let mut upstream = Request::new(body.take().unwrap_or(EdgeBody::Empty));
         *upstream.method_mut() = parts.method.clone();
-        *upstream.uri_mut() = origin_uri(&origin.scheme, &origin.authority, &path);
+        let authority = site_authority.as_ref().unwrap_or(&origin.authority);
+        *upstream.uri_mut() = origin_uri(&origin.scheme, authority, &path);
         *upstream.version_mut() = if origin.protocol == OriginProtocol::Http2 {
             Version::HTTP_2
         } else {

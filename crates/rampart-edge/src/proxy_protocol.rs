@@ -88,7 +88,9 @@ fn parse_v1(buf: &[u8]) -> Result<Option<(ProxyHeader, usize)>, ProxyProtocolErr
     let line = window.get(..lf).unwrap_or_default();
     let line = line
         .strip_suffix(b"\r")
-        .ok_or(ProxyProtocolError::V1Malformed("line does not end with CRLF"))?;
+        .ok_or(ProxyProtocolError::V1Malformed(
+            "line does not end with CRLF",
+        ))?;
     let line = std::str::from_utf8(line)
         .map_err(|_| ProxyProtocolError::V1Malformed("non-ASCII bytes"))?;
     let mut parts = line.split(' ');
@@ -238,24 +240,25 @@ async fn read_header<T: AsyncRead + Unpin>(io: &mut T) -> Result<ProxyHeader, Pr
 }
 
 /// Lower bound of the bytes still missing from an incomplete v1 line, so
-/// reading them can never consume a byte past the header.
+/// reading them never consumes a byte past the header, even when a broken
+/// sender ends the line with a bare LF.
 fn v1_min_remaining(seen: &[u8]) -> usize {
-    if seen.last() == Some(&b'\r') {
+    let tcp = seen.starts_with(b"PROXY TCP4 ") || seen.starts_with(b"PROXY TCP6 ");
+    if !tcp || seen.last() == Some(&b'\r') {
         return 1;
     }
-    let tcp = seen.starts_with(b"PROXY TCP4 ") || seen.starts_with(b"PROXY TCP6 ");
-    if !tcp {
-        return 2;
-    }
     // Fields after "PROXY TCPx": src dst sport dport; each missing one needs
-    // at least a separator and one character.
+    // at least a separator and one character, then the line end.
     let spaces = seen.iter().filter(|&&b| b == b' ').count();
     let missing_fields = 5usize.saturating_sub(spaces);
     let current_empty = seen.last() == Some(&b' ');
-    missing_fields * 2 + usize::from(current_empty) + 2
+    missing_fields * 2 + usize::from(current_empty) + 1
 }
 
-async fn read_exact<T: AsyncRead + Unpin>(io: &mut T, buf: &mut [u8]) -> Result<(), ProxyProtocolError> {
+async fn read_exact<T: AsyncRead + Unpin>(
+    io: &mut T,
+    buf: &mut [u8],
+) -> Result<(), ProxyProtocolError> {
     match io.read_exact(buf).await {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {

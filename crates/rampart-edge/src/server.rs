@@ -276,9 +276,11 @@ fn rejection_responder(
     Arc::new(move |violation: &Violation| {
         metrics.rejected_framing.fetch_add(1, Ordering::Relaxed);
         let ray = RayId::generate();
-        let (status, reason) = match violation {
-            Violation::HeadTooLarge => (431u16, "Request Header Fields Too Large"),
-            _ => (400u16, "Bad Request"),
+        let status = violation.status();
+        let reason = if status == 431 {
+            "Request Header Fields Too Large"
+        } else {
+            "Bad Request"
         };
         let detail = violation.to_string();
         let body = format!(

@@ -196,13 +196,14 @@ fn new_origin(
     let scheme: Scheme = origin.url.scheme().cloned().ok_or_else(bad)?;
     let authority: Authority = origin.url.authority().cloned().ok_or_else(bad)?;
     let label: Arc<str> = format!("{scheme}://{authority}").into();
+    let client = ctx.clients.pinned(client_key, &scheme, &authority);
     Ok(Origin::new(
         label.clone(),
         scheme,
         authority,
         origin.weight,
         origin.protocol,
-        ctx.clients.client(client_key),
+        client,
         ctx.metrics.origin(&site.name, &label),
     ))
 }

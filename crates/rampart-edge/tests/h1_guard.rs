@@ -62,13 +62,19 @@ fn assert_split_invariant(input: &[u8]) -> Outcome {
     let expect = whole(input);
     for at in 0..=input.len() {
         let (a, b) = input.split_at(at);
-        assert_eq!(feed_chunks(&mut tracker(), [a, b]), expect, "split at {at}: {:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            feed_chunks(&mut tracker(), [a, b]),
+            expect,
+            "split at {at}: {:?}",
+            String::from_utf8_lossy(input)
+        );
     }
     let bytes: Vec<&[u8]> = input.chunks(1).collect();
     assert_eq!(feed_chunks(&mut tracker(), bytes), expect, "byte by byte");
     expect
 }
 
+#[rustfmt::skip]
 const INVALID: &[(&str, &[u8], Violation)] = &[
     ("bare LF ends request line", b"GET / HTTP/1.1\nHost: a\r\n\r\n", Violation::BareLf),
     ("bare LF ends header", b"GET / HTTP/1.1\r\nHost: a\n\r\n", Violation::BareLf),
@@ -156,10 +162,17 @@ fn every_violation_is_detected_at_a_split_invariant_offset() {
     for (name, input, expected) in INVALID {
         let out = assert_split_invariant(input);
         assert_eq!(out.violation, Some(*expected), "{name}");
-        assert!(out.accepted < input.len(), "{name}: violation consumed everything");
+        assert!(
+            out.accepted < input.len(),
+            "{name}: violation consumed everything"
+        );
         // The accepted prefix never completes the offending head/line.
         let mut t = tracker();
-        assert_eq!(t.feed(&input[..out.accepted]).ok(), Some(out.accepted), "{name}: prefix alone is valid");
+        assert_eq!(
+            t.feed(&input[..out.accepted]).ok(),
+            Some(out.accepted),
+            "{name}: prefix alone is valid"
+        );
         assert_eq!(t.violation(), None, "{name}");
     }
 }
@@ -184,27 +197,53 @@ fn head_too_large() {
     // Exactly at the limit is fine.
     let fits = b"GET / HTTP/1.1\r\nX: abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuv\r\n\r\n";
     let len = fits.len();
-    let out = with_cfg(GuardConfig { max_head_bytes: len }, fits);
+    let out = with_cfg(
+        GuardConfig {
+            max_head_bytes: len,
+        },
+        fits,
+    );
     assert_eq!((out.accepted, out.violation), (len, None));
-    let out = with_cfg(GuardConfig { max_head_bytes: len - 1 }, fits);
-    assert_eq!((out.accepted, out.violation), (len - 1, Some(Violation::HeadTooLarge)));
+    let out = with_cfg(
+        GuardConfig {
+            max_head_bytes: len - 1,
+        },
+        fits,
+    );
+    assert_eq!(
+        (out.accepted, out.violation),
+        (len - 1, Some(Violation::HeadTooLarge))
+    );
     // A head without any LF is cut at the limit too.
     let out = with_cfg(cfg, &[b'a'; 1000]);
-    assert_eq!((out.accepted, out.violation), (64, Some(Violation::HeadTooLarge)));
+    assert_eq!(
+        (out.accepted, out.violation),
+        (64, Some(Violation::HeadTooLarge))
+    );
     // The limit is per head, not per connection.
     let two = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
     let out = with_cfg(GuardConfig { max_head_bytes: 27 }, two);
-    assert_eq!((out.accepted, out.requests, out.violation), (two.len(), 2, None));
+    assert_eq!(
+        (out.accepted, out.requests, out.violation),
+        (two.len(), 2, None)
+    );
     // Trailers have the same limit.
-    let trailers = format!("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: {}\r\n\r\n", "b".repeat(80));
+    let trailers = format!(
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: {}\r\n\r\n",
+        "b".repeat(80)
+    );
     let out = with_cfg(cfg, trailers.as_bytes());
     assert_eq!(out.violation, Some(Violation::TrailersTooLarge));
     // Chunk-size lines have a fixed 4 KiB limit.
-    let long_ext = format!("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;{}\r\nhello\r\n", "a".repeat(5000));
+    let long_ext = format!(
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;{}\r\nhello\r\n",
+        "a".repeat(5000)
+    );
     let out = assert_split_invariant(long_ext.as_bytes());
     assert_eq!(out.violation, Some(Violation::ChunkLineTooLong));
 }
 
+#[rustfmt::skip]
 const VALID: &[(&str, &[u8], usize)] = &[
     ("pipelined GETs", b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /b?x=1 HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\nHEAD /c HTTP/1.1\r\nHost: a\r\n\r\n", 3),
     ("chunked with extensions and trailers", b"POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;name=val;flag\r\nhello\r\n6 ; a = b ;q=\"quo\\\"ted; \\\\ str\"\r\n world\r\nA\r\n0123456789\r\n0;last\r\nX-Checksum: abc\r\nX-Other:\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 2),
@@ -237,9 +276,24 @@ fn valid_inputs_are_accepted_whole_and_split() {
 #[test]
 fn request_kinds() {
     let mut t = tracker();
-    t.feed(b"HEAD / HTTP/1.1\r\n\r\nCONNECT a:443 HTTP/1.1\r\n\r\n").unwrap();
-    assert_eq!(t.pop_request(), Some(RequestKind { is_head: true, is_connect: false, wants_upgrade: false }));
-    assert_eq!(t.pop_request(), Some(RequestKind { is_head: false, is_connect: true, wants_upgrade: true }));
+    t.feed(b"HEAD / HTTP/1.1\r\n\r\nCONNECT a:443 HTTP/1.1\r\n\r\n")
+        .unwrap();
+    assert_eq!(
+        t.pop_request(),
+        Some(RequestKind {
+            is_head: true,
+            is_connect: false,
+            wants_upgrade: false
+        })
+    );
+    assert_eq!(
+        t.pop_request(),
+        Some(RequestKind {
+            is_head: false,
+            is_connect: true,
+            wants_upgrade: true
+        })
+    );
     assert_eq!(t.pop_request(), None);
 }
 
@@ -262,7 +316,10 @@ fn large_body_byte_by_byte() {
     }
     chunked.extend_from_slice(b"0\r\n\r\n");
     let out = feed_chunks(&mut tracker(), chunked.chunks(7));
-    assert_eq!((out.accepted, out.violation, out.requests), (chunked.len(), None, 1));
+    assert_eq!(
+        (out.accepted, out.violation, out.requests),
+        (chunked.len(), None, 1)
+    );
 }
 
 #[test]
@@ -328,7 +385,9 @@ fn pipelining_backpressure() {
 fn random_valid_streams_split_invariant() {
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     let mut rnd = move |m: usize| {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((seed >> 33) as usize) % m.max(1)
     };
     for _ in 0..200 {
@@ -339,7 +398,9 @@ fn random_valid_streams_split_invariant() {
                 0 => s.extend_from_slice(b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n"),
                 1 => {
                     let len = rnd(300);
-                    s.extend_from_slice(format!("POST / HTTP/1.1\r\nContent-Length: {len}\r\n\r\n").as_bytes());
+                    s.extend_from_slice(
+                        format!("POST / HTTP/1.1\r\nContent-Length: {len}\r\n\r\n").as_bytes(),
+                    );
                     s.extend((0..len).map(|_| rnd(256) as u8));
                 }
                 _ => {
@@ -355,7 +416,10 @@ fn random_valid_streams_split_invariant() {
             }
         }
         let expect = whole(&s);
-        assert_eq!((expect.accepted, expect.violation, expect.requests), (s.len(), None, n));
+        assert_eq!(
+            (expect.accepted, expect.violation, expect.requests),
+            (s.len(), None, n)
+        );
         let mut pieces = Vec::new();
         let mut rest = &s[..];
         while !rest.is_empty() {

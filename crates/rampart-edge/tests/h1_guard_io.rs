@@ -14,7 +14,8 @@ use rampart_edge::h1_guard::{GuardConfig, GuardedIo, RejectResponder, Violation}
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
 
 const REJECT: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 3\r\n\r\nbad";
-const REJECT_CLOSE: &[u8] = b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 3\r\n\r\nbad";
+const REJECT_CLOSE: &[u8] =
+    b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 3\r\n\r\nbad";
 
 fn responder() -> RejectResponder {
     Arc::new(|_: &Violation| Bytes::from_static(REJECT))
@@ -22,7 +23,10 @@ fn responder() -> RejectResponder {
 
 fn guarded() -> (DuplexStream, GuardedIo<DuplexStream>) {
     let (client, server) = duplex(1 << 20);
-    (client, GuardedIo::new(server, GuardConfig::default(), responder()))
+    (
+        client,
+        GuardedIo::new(server, GuardConfig::default(), responder()),
+    )
 }
 
 async fn read_all(io: &mut DuplexStream) -> Vec<u8> {
@@ -44,7 +48,10 @@ async fn cl_te_request_gets_exactly_the_reject_response() {
     // The server only ever saw an incomplete head, then EOF.
     assert!(request.starts_with(&seen));
     assert!(memchr::memmem::find(&seen, b"\r\n\r\n").is_none());
-    assert_eq!(server.violation(), Some(&Violation::ContentLengthWithTransferEncoding));
+    assert_eq!(
+        server.violation(),
+        Some(&Violation::ContentLengthWithTransferEncoding)
+    );
     // Later writes from the server are swallowed.
     server.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
     server.flush().await.unwrap();
@@ -67,7 +74,9 @@ async fn reject_waits_for_earlier_responses() {
     let parked = tokio::time::timeout(Duration::from_millis(50), rd.read(&mut buf)).await;
     assert!(parked.is_err(), "reader should be parked");
     // ...and follows it once it is complete.
-    wr.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").await.unwrap();
+    wr.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        .await
+        .unwrap();
     assert_eq!(rd.read(&mut buf).await.unwrap(), 0);
     let mut expected = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec();
     expected.extend_from_slice(REJECT_CLOSE);
@@ -172,7 +181,8 @@ async fn service(req: Request<hyper::body::Incoming>) -> Result<Response<Full<By
         *resp.status_mut() = StatusCode::FORBIDDEN;
         return Ok(resp);
     }
-    if connect || (req.uri().path() == "/ws" && req.headers().contains_key(hyper::header::UPGRADE)) {
+    if connect || (req.uri().path() == "/ws" && req.headers().contains_key(hyper::header::UPGRADE))
+    {
         tokio::spawn(async move {
             if let Ok(up) = hyper::upgrade::on(req).await {
                 let mut io = TokioIo::new(up);
@@ -189,12 +199,20 @@ async fn service(req: Request<hyper::body::Incoming>) -> Result<Response<Full<By
         }
         let mut resp = Response::new(Full::default());
         *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-        resp.headers_mut().insert("upgrade", "echo".parse().unwrap());
-        resp.headers_mut().insert("connection", "upgrade".parse().unwrap());
+        resp.headers_mut()
+            .insert("upgrade", "echo".parse().unwrap());
+        resp.headers_mut()
+            .insert("connection", "upgrade".parse().unwrap());
         return Ok(resp);
     }
-    let body = http_body_util::BodyExt::collect(req.into_body()).await.map(|b| b.to_bytes()).unwrap_or_default();
-    Ok(Response::new(Full::new(Bytes::from(format!("len={}", body.len())))))
+    let body = http_body_util::BodyExt::collect(req.into_body())
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    Ok(Response::new(Full::new(Bytes::from(format!(
+        "len={}",
+        body.len()
+    )))))
 }
 
 /// Runs a hyper HTTP/1 server behind the guard; returns everything the
@@ -212,7 +230,12 @@ async fn hyper_exchange(input: &[u8], then: Option<&[u8]>) -> Vec<u8> {
     exchange(client, input, then, conn).await
 }
 
-async fn exchange<F>(mut client: DuplexStream, input: &[u8], then: Option<&[u8]>, conn: tokio::task::JoinHandle<F>) -> Vec<u8> {
+async fn exchange<F>(
+    mut client: DuplexStream,
+    input: &[u8],
+    then: Option<&[u8]>,
+    conn: tokio::task::JoinHandle<F>,
+) -> Vec<u8> {
     client.write_all(input).await.unwrap();
     if let Some(more) = then {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -239,7 +262,10 @@ async fn hyper_valid_pipelined_requests() {
         .await,
     );
     assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 3, "{out}");
-    assert!(out.contains("len=0") && out.contains("len=3") && out.ends_with("len=2"), "{out}");
+    assert!(
+        out.contains("len=0") && out.contains("len=3") && out.ends_with("len=2"),
+        "{out}"
+    );
 }
 
 #[tokio::test]
@@ -256,16 +282,28 @@ async fn hyper_smuggling_attempts_get_the_guard_response() {
         b"GET /\x01 HTTP/1.1\r\n\r\n",
     ];
     for attack in attacks {
-        assert_eq!(hyper_exchange(attack, None).await, REJECT_CLOSE, "{}", text(attack));
+        assert_eq!(
+            hyper_exchange(attack, None).await,
+            REJECT_CLOSE,
+            "{}",
+            text(attack)
+        );
     }
 }
 
 #[tokio::test]
 async fn hyper_valid_then_invalid_pipelined() {
-    let out = hyper_exchange(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost : a\r\n\r\n", None).await;
+    let out = hyper_exchange(
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost : a\r\n\r\n",
+        None,
+    )
+    .await;
     let out = text(&out);
     assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
-    assert!(out.ends_with(std::str::from_utf8(REJECT_CLOSE).unwrap()), "{out}");
+    assert!(
+        out.ends_with(std::str::from_utf8(REJECT_CLOSE).unwrap()),
+        "{out}"
+    );
     assert_eq!(out.matches("HTTP/1.1").count(), 2, "{out}");
 }
 
@@ -276,8 +314,14 @@ async fn hyper_websocket_style_upgrade_tunnels_arbitrary_bytes() {
     input.extend_from_slice(b"\n\0 not http \r\r\n");
     let out = hyper_exchange(&input, Some(b"GET / HTTP/1.1\nmore\n\n")).await;
     let out = text(&out);
-    assert!(out.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{out}");
-    assert!(out.ends_with("\r\n\r\n\n\0 not http \r\r\nGET / HTTP/1.1\nmore\n\n"), "{out}");
+    assert!(
+        out.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("\r\n\r\n\n\0 not http \r\r\nGET / HTTP/1.1\nmore\n\n"),
+        "{out}"
+    );
 }
 
 #[tokio::test]
@@ -291,12 +335,19 @@ async fn hyper_refused_upgrade_then_smuggled_request() {
     .await;
     let out = text(&out);
     assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
-    assert!(out.ends_with(std::str::from_utf8(REJECT_CLOSE).unwrap()), "{out}");
+    assert!(
+        out.ends_with(std::str::from_utf8(REJECT_CLOSE).unwrap()),
+        "{out}"
+    );
 }
 
 #[tokio::test]
 async fn hyper_connect_tunnel_and_refused_connect() {
-    let out = hyper_exchange(b"CONNECT up:443 HTTP/1.1\r\nHost: up:443\r\n\r\n\x16\x03\x01\0\n", Some(b"\r\r\0")).await;
+    let out = hyper_exchange(
+        b"CONNECT up:443 HTTP/1.1\r\nHost: up:443\r\n\r\n\x16\x03\x01\0\n",
+        Some(b"\r\r\0"),
+    )
+    .await;
     let out = text(&out);
     assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
     assert!(out.ends_with("\r\n\r\n\x16\x03\x01\0\n\r\r\0"), "{out}");
@@ -308,5 +359,8 @@ async fn hyper_connect_tunnel_and_refused_connect() {
     .await;
     let out = text(&out);
     assert!(out.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{out}");
-    assert!(out.ends_with(std::str::from_utf8(REJECT_CLOSE).unwrap()), "{out}");
+    assert!(
+        out.ends_with(std::str::from_utf8(REJECT_CLOSE).unwrap()),
+        "{out}"
+    );
 }

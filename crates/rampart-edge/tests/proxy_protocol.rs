@@ -3,7 +3,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use rampart_edge::proxy_protocol::{ProxyHeader, ProxyProtocolError, parse_proxy_header, read_proxy_header};
+use rampart_edge::proxy_protocol::{
+    ProxyHeader, ProxyProtocolError, parse_proxy_header, read_proxy_header,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, duplex};
 
 const SIG: &[u8] = b"\r\n\r\n\0\r\nQUIT\n";
@@ -41,9 +43,18 @@ fn v2_tcp6_body() -> Vec<u8> {
 
 /// Valid headers with the addresses they carry.
 fn valid_cases() -> Vec<(&'static str, Vec<u8>, ProxyHeader)> {
-    let tcp4 = ProxyHeader { source: addr("192.0.2.1:56324"), destination: addr("198.51.100.7:443") };
-    let tcp6 = ProxyHeader { source: addr("[2001:db8::1]:1234"), destination: addr("[2001:db8::ff]:8443") };
-    let none = ProxyHeader { source: None, destination: None };
+    let tcp4 = ProxyHeader {
+        source: addr("192.0.2.1:56324"),
+        destination: addr("198.51.100.7:443"),
+    };
+    let tcp6 = ProxyHeader {
+        source: addr("[2001:db8::1]:1234"),
+        destination: addr("[2001:db8::ff]:8443"),
+    };
+    let none = ProxyHeader {
+        source: None,
+        destination: None,
+    };
     let mut with_tlv = v2_tcp4_body();
     with_tlv.extend_from_slice(&[0x01, 0x00, 0x02, b'h', b'2', 0x04, 0x00, 0x00]); // ALPN + NOOP
     vec![
@@ -77,7 +88,10 @@ fn parse_valid_headers_and_every_prefix() {
         let parsed = parse_proxy_header(&input).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(parsed, Some((expected, bytes.len())), "{name}");
         for cut in 0..bytes.len() {
-            assert!(matches!(parse_proxy_header(&bytes[..cut]), Ok(None)), "{name}: prefix {cut}");
+            assert!(
+                matches!(parse_proxy_header(&bytes[..cut]), Ok(None)),
+                "{name}: prefix {cut}"
+            );
         }
     }
     assert_eq!(b"PROXY TCP6 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n".len(), 104);
@@ -103,11 +117,18 @@ async fn read_consumes_exactly_the_header() {
                 client
             });
             let header = read_proxy_header(&mut server, Duration::from_secs(5)).await;
-            assert_eq!(header.unwrap_or_else(|e| panic!("{name}: {e}")), expected, "{name}");
+            assert_eq!(
+                header.unwrap_or_else(|e| panic!("{name}: {e}")),
+                expected,
+                "{name}"
+            );
             drop(writer.await.unwrap());
             let mut rest = Vec::new();
             server.read_to_end(&mut rest).await.unwrap();
-            assert_eq!(rest, PAYLOAD, "{name}: bytes after the header must be untouched");
+            assert_eq!(
+                rest, PAYLOAD,
+                "{name}: bytes after the header must be untouched"
+            );
         }
     }
 }
@@ -115,7 +136,10 @@ async fn read_consumes_exactly_the_header() {
 fn parse_err(input: &[u8]) -> ProxyProtocolError {
     match parse_proxy_header(input) {
         Err(e) => e,
-        Ok(v) => panic!("{:?}: expected an error, got {v:?}", String::from_utf8_lossy(input)),
+        Ok(v) => panic!(
+            "{:?}: expected an error, got {v:?}",
+            String::from_utf8_lossy(input)
+        ),
     }
 }
 
@@ -140,28 +164,68 @@ fn parse_rejects_invalid_headers() {
         b"PROXY UNKNOWN\xff\r\n",
     ];
     for input in v1 {
-        assert!(matches!(parse_err(input), E::V1Malformed(_)), "{:?}", String::from_utf8_lossy(input));
+        assert!(
+            matches!(parse_err(input), E::V1Malformed(_)),
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
     }
-    assert!(matches!(parse_err(b"GET / HTTP/1.1\r\n\r\n"), E::NotProxyProtocol));
+    assert!(matches!(
+        parse_err(b"GET / HTTP/1.1\r\n\r\n"),
+        E::NotProxyProtocol
+    ));
     assert!(matches!(parse_err(b"PROXYTCP4"), E::NotProxyProtocol));
     assert!(matches!(parse_err(b"\x16\x03\x01"), E::NotProxyProtocol));
-    assert!(matches!(parse_err(b"\r\n\r\n\0\r\nQUIX\n1234"), E::NotProxyProtocol));
+    assert!(matches!(
+        parse_err(b"\r\n\r\n\0\r\nQUIX\n1234"),
+        E::NotProxyProtocol
+    ));
     let long = format!("PROXY UNKNOWN {}\r\n", "a".repeat(100));
     assert!(matches!(parse_err(long.as_bytes()), E::V1TooLong));
-    assert!(matches!(parse_err(&[b"PROXY ".as_slice(), &[b'x'; 200]].concat()), E::V1TooLong));
+    assert!(matches!(
+        parse_err(&[b"PROXY ".as_slice(), &[b'x'; 200]].concat()),
+        E::V1TooLong
+    ));
     // 107 bytes including CRLF is still fine.
     let max = format!("PROXY UNKNOWN {}\r\n", "a".repeat(107 - 16));
     assert_eq!(max.len(), 107);
-    assert!(matches!(parse_proxy_header(max.as_bytes()), Ok(Some((_, 107)))));
+    assert!(matches!(
+        parse_proxy_header(max.as_bytes()),
+        Ok(Some((_, 107)))
+    ));
 
-    assert!(matches!(parse_err(&v2(0x11, 0x11, &v2_tcp4_body())), E::V2Version(1)));
-    assert!(matches!(parse_err(&v2(0x22, 0x11, &v2_tcp4_body())), E::V2Command(2)));
-    assert!(matches!(parse_err(&v2(0x21, 0x12, &v2_tcp4_body())), E::V2Family(0x12)));
-    assert!(matches!(parse_err(&v2(0x21, 0x31, &[0; 216])), E::V2Family(0x31)));
-    assert!(matches!(parse_err(&v2(0x21, 0x11, &[1, 2, 3, 4])), E::V2Truncated));
-    assert!(matches!(parse_err(&v2(0x21, 0x11, &v2_tcp4_body()[..10])), E::V2Truncated));
-    assert!(matches!(parse_err(&v2(0x21, 0x21, &v2_tcp4_body())), E::V2Truncated));
-    assert!(matches!(parse_err(&v2(0x21, 0x21, &v2_tcp6_body()[..34])), E::V2Truncated));
+    assert!(matches!(
+        parse_err(&v2(0x11, 0x11, &v2_tcp4_body())),
+        E::V2Version(1)
+    ));
+    assert!(matches!(
+        parse_err(&v2(0x22, 0x11, &v2_tcp4_body())),
+        E::V2Command(2)
+    ));
+    assert!(matches!(
+        parse_err(&v2(0x21, 0x12, &v2_tcp4_body())),
+        E::V2Family(0x12)
+    ));
+    assert!(matches!(
+        parse_err(&v2(0x21, 0x31, &[0; 216])),
+        E::V2Family(0x31)
+    ));
+    assert!(matches!(
+        parse_err(&v2(0x21, 0x11, &[1, 2, 3, 4])),
+        E::V2Truncated
+    ));
+    assert!(matches!(
+        parse_err(&v2(0x21, 0x11, &v2_tcp4_body()[..10])),
+        E::V2Truncated
+    ));
+    assert!(matches!(
+        parse_err(&v2(0x21, 0x21, &v2_tcp4_body())),
+        E::V2Truncated
+    ));
+    assert!(matches!(
+        parse_err(&v2(0x21, 0x21, &v2_tcp6_body()[..34])),
+        E::V2Truncated
+    ));
 }
 
 #[tokio::test]
@@ -170,17 +234,40 @@ async fn read_errors() {
         let (mut client, mut server) = duplex(4096);
         client.write_all(input).await.unwrap();
         drop(client);
-        read_proxy_header(&mut server, Duration::from_secs(5)).await.unwrap_err()
+        read_proxy_header(&mut server, Duration::from_secs(5))
+            .await
+            .unwrap_err()
     }
-    assert!(matches!(read(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").await, ProxyProtocolError::NotProxyProtocol));
-    assert!(matches!(read(b"PROXY TCP4 192.0.2.1").await, ProxyProtocolError::UnexpectedEof));
-    assert!(matches!(read(b"PRO").await, ProxyProtocolError::UnexpectedEof));
-    assert!(matches!(read(&v2(0x21, 0x11, &v2_tcp4_body())[..20]).await, ProxyProtocolError::UnexpectedEof));
-    assert!(matches!(read(&SIG[..14]).await, ProxyProtocolError::UnexpectedEof));
+    assert!(matches!(
+        read(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").await,
+        ProxyProtocolError::NotProxyProtocol
+    ));
+    assert!(matches!(
+        read(b"PROXY TCP4 192.0.2.1").await,
+        ProxyProtocolError::UnexpectedEof
+    ));
+    assert!(matches!(
+        read(b"PRO").await,
+        ProxyProtocolError::UnexpectedEof
+    ));
+    assert!(matches!(
+        read(&v2(0x21, 0x11, &v2_tcp4_body())[..20]).await,
+        ProxyProtocolError::UnexpectedEof
+    ));
+    assert!(matches!(
+        read(&SIG[..10]).await,
+        ProxyProtocolError::UnexpectedEof
+    ));
     let long = [b"PROXY UNKNOWN ".as_slice(), &[b'a'; 300]].concat();
     assert!(matches!(read(&long).await, ProxyProtocolError::V1TooLong));
-    assert!(matches!(read(b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n").await, ProxyProtocolError::V1Malformed(_)));
-    assert!(matches!(read(&v2(0x21, 0x12, &v2_tcp4_body())).await, ProxyProtocolError::V2Family(0x12)));
+    assert!(matches!(
+        read(b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n").await,
+        ProxyProtocolError::V1Malformed(_)
+    ));
+    assert!(matches!(
+        read(&v2(0x21, 0x12, &v2_tcp4_body())).await,
+        ProxyProtocolError::V2Family(0x12)
+    ));
 }
 
 #[tokio::test(start_paused = true)]
@@ -188,13 +275,17 @@ async fn deadline_expires() {
     let (mut client, mut server) = duplex(4096);
     client.write_all(b"PROXY TCP4 192.0.2.1 ").await.unwrap();
     let started = tokio::time::Instant::now();
-    let err = read_proxy_header(&mut server, Duration::from_secs(3)).await.unwrap_err();
+    let err = read_proxy_header(&mut server, Duration::from_secs(3))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ProxyProtocolError::Timeout), "{err}");
     assert_eq!(started.elapsed(), Duration::from_secs(3));
     assert!(err.to_string().contains("timed out"));
     // Nothing at all is sent: same.
     let (_client, mut server) = duplex(16);
-    let err = read_proxy_header(&mut server, Duration::from_millis(500)).await.unwrap_err();
+    let err = read_proxy_header(&mut server, Duration::from_millis(500))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ProxyProtocolError::Timeout));
     drop(client);
 }

@@ -19,7 +19,10 @@ enum Reject {
     /// being written).
     Pending,
     /// Writing the reject response; writes from above are swallowed.
-    Writing { buf: Bytes, pos: usize },
+    Writing {
+        buf: Bytes,
+        pos: usize,
+    },
     Flushing,
     ShuttingDown,
     /// Response sent and write side shut down: reads return EOF.
@@ -90,7 +93,9 @@ impl<T> GuardedIo<T> {
     fn swallowing(&mut self) -> bool {
         match self.reject {
             Reject::None => false,
-            Reject::Pending if self.responses_outstanding() => false,
+            Reject::Pending if self.responses_outstanding() && !self.answering_broken_request() => {
+                false
+            }
             Reject::Pending => {
                 self.start_reject();
                 true
@@ -116,6 +121,15 @@ impl<T> GuardedIo<T> {
             self.stash.clear();
             self.stash_pos = 0;
         }
+    }
+
+    /// The violation is in the body of the last accepted request, every
+    /// earlier response is complete, and the server starts writing: that is
+    /// its answer to the broken request (hyper rejects a bad chunk-size byte
+    /// as soon as it sees it, before the guard has the whole line; the proxy
+    /// then answers 502), so the reject response goes out in its place.
+    fn answering_broken_request(&self) -> bool {
+        !self.defer_reject && self.tracker.outstanding() == 1 && self.responses.is_idle()
     }
 
     /// Earlier requests still await (part of) their response.

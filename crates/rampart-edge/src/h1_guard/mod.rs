@@ -16,6 +16,7 @@
 
 mod io;
 mod response;
+mod syntax;
 mod tracker;
 
 use std::sync::Arc;
@@ -180,7 +181,7 @@ pub(crate) fn trim_ows(mut v: &[u8]) -> &[u8] {
     v
 }
 
-/// `tchar` of RFC 9110 §5.6.2.
+/// `tchar` of RFC 9110 §5.6.2 (built at compile time).
 const TCHAR: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
@@ -209,9 +210,9 @@ const TCHAR: [bool; 256] = {
     t
 };
 
-#[inline]
+#[inline(always)]
 pub(crate) fn is_tchar(b: u8) -> bool {
-    TCHAR[usize::from(b)]
+    TCHAR.get(usize::from(b)).copied().unwrap_or(false)
 }
 
 #[inline]

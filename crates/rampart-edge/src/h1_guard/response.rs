@@ -182,6 +182,10 @@ impl ResponseTracker {
     }
 
     fn field(&mut self, line: &[u8]) -> bool {
+        // Only Content-Length / Transfer-Encoding matter.
+        if !matches!(line.first(), Some(b'c' | b'C' | b't' | b'T')) {
+            return true;
+        }
         let Some(colon) = memchr(b':', line) else {
             return false;
         };
@@ -217,8 +221,7 @@ impl ResponseTracker {
         }
         let kind: RequestKind = reqs.pop_request().unwrap_or_default();
         if kind.wants_upgrade {
-            let switched =
-                status == 101 || (kind.is_connect && (200..300).contains(&status));
+            let switched = status == 101 || (kind.is_connect && (200..300).contains(&status));
             reqs.resolve_upgrade(switched);
             if switched {
                 self.state = RState::Done;
@@ -238,5 +241,75 @@ impl ResponseTracker {
                 None => RState::UntilClose,
             }
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::h1_guard::GuardConfig;
+
+    fn setup(requests: &[u8]) -> (FramingTracker, ResponseTracker) {
+        let mut t = FramingTracker::new(GuardConfig::default());
+        let n = t.feed(requests).unwrap_or(0);
+        assert_eq!(n, requests.len());
+        (t, ResponseTracker::new())
+    }
+
+    #[test]
+    fn counts_responses_of_every_framing() {
+        let (mut t, mut r) = setup(
+            b"GET /1 HTTP/1.1\r\n\r\nHEAD /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\nGET /4 HTTP/1.1\r\n\r\nGET /ws HTTP/1.1\r\nUpgrade: x\r\n\r\n",
+        );
+        assert_eq!(t.outstanding(), 5);
+        assert!(t.is_waiting());
+        let out: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello\
+HTTP/1.1 200 OK\r\ncontent-length: 99\r\n\r\n\
+HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nHTTP/\r\n0\r\nx: y\r\n\r\n\
+HTTP/1.1 304 Not Modified\r\ncontent-length: 7\r\n\r\n\
+HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\n\r\nraw";
+        // Byte by byte: boundaries do not depend on write sizes.
+        let switch_at = out.len() - 3; // "raw" follows the 101 head
+        for (i, b) in out.chunks(1).enumerate() {
+            assert_eq!(t.is_waiting(), i < switch_at, "at {i}");
+            r.feed(b, &mut t);
+        }
+        assert!(t.is_passthrough());
+        assert_eq!(t.outstanding(), 0);
+        assert!(r.is_finished() && !r.is_lost());
+    }
+
+    #[test]
+    fn refused_upgrade_resumes_inspection() {
+        let (mut t, mut r) = setup(b"GET /ws HTTP/1.1\r\nUpgrade: x\r\n\r\n");
+        assert!(t.is_waiting());
+        r.feed(
+            b"HTTP/1.1 426 Upgrade Required\r\ncontent-length: 0\r\n\r\n",
+            &mut t,
+        );
+        assert!(!t.is_waiting() && !t.is_passthrough());
+        assert!(r.is_idle());
+    }
+
+    #[test]
+    fn connect_needs_2xx() {
+        let (mut t, mut r) = setup(b"CONNECT a:1 HTTP/1.1\r\n\r\n");
+        r.feed(b"HTTP/1.1 200 OK\r\n\r\n", &mut t);
+        assert!(t.is_passthrough());
+        let (mut t, mut r) = setup(b"CONNECT a:1 HTTP/1.1\r\n\r\n");
+        r.feed(
+            b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n",
+            &mut t,
+        );
+        assert!(!t.is_passthrough() && !t.is_waiting());
+    }
+
+    #[test]
+    fn garbage_output_is_lost_not_passthrough() {
+        let (mut t, mut r) = setup(b"GET / HTTP/1.1\r\n\r\n");
+        r.feed(b"SSH-2.0-nope\r\n", &mut t);
+        assert!(r.is_lost() && r.is_finished());
+        assert_eq!(t.outstanding(), 0);
+        assert!(!t.is_passthrough());
     }
 }

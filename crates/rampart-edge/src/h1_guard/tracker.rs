@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 
 use memchr::memchr;
 
+use super::syntax::{classify_field_error, field_value_ok, valid_chunk_ext};
 use super::{GuardConfig, Violation, is_tchar, is_token, trim_ows};
 
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -33,12 +34,20 @@ pub struct RequestKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// Start of the connection, matching the HTTP/2 preface.
-    Preface { matched: usize },
+    Preface {
+        matched: usize,
+    },
     Head,
-    Body { remaining: u64 },
+    Body {
+        remaining: u64,
+    },
     ChunkSize,
-    ChunkData { remaining: u64 },
-    ChunkDataEnd { seen_cr: bool },
+    ChunkData {
+        remaining: u64,
+    },
+    ChunkDataEnd {
+        seen_cr: bool,
+    },
     Trailers,
     /// A possible upgrade's message is complete; the bytes after it are
     /// either a tunnel or the next request, depending on the response.
@@ -264,8 +273,26 @@ impl FramingTracker {
         common
     }
 
-    /// Line-oriented states: find the LF, validate the complete line.
+    /// Line-oriented states. Consecutive header lines are handled in one
+    /// call (the hot path).
     fn step_line(&mut self, rest: &[u8]) -> Result<usize, Fail> {
+        let mut done = 0usize;
+        loop {
+            let part = rest.get(done..).unwrap_or_default();
+            let n = self.one_line(part).map_err(|f| Fail {
+                at: f.at.saturating_add(done),
+                violation: f.violation,
+            })?;
+            done = done.saturating_add(n);
+            let in_fields = self.state == State::Head && self.got_request_line;
+            if !in_fields || done >= rest.len() || !self.line.is_empty() {
+                return Ok(done);
+            }
+        }
+    }
+
+    /// Find the LF, validate the complete line (or buffer a partial one).
+    fn one_line(&mut self, rest: &[u8]) -> Result<usize, Fail> {
         if let Some(v) = self.violation {
             return fail(0, v);
         }
@@ -312,21 +339,18 @@ impl FramingTracker {
         let Some((b'\r', content)) = line.split_last() else {
             return Err(Violation::BareLf);
         };
-        if memchr(b'\r', content).is_some() {
-            return Err(Violation::BareCr);
-        }
         match self.state {
-            State::ChunkSize => self.chunk_size_line(content),
-            State::Trailers => {
-                if content.is_empty() {
-                    self.end_message();
-                    Ok(())
-                } else if memchr(0, content).is_some() {
-                    Err(Violation::NulInHead)
-                } else {
-                    self.field_line(content, true)
+            State::ChunkSize => {
+                if memchr(b'\r', content).is_some() {
+                    return Err(Violation::BareCr);
                 }
+                self.chunk_size_line(content)
             }
+            State::Trailers if content.is_empty() => {
+                self.end_message();
+                Ok(())
+            }
+            State::Trailers => self.field_line(content, true),
             _ => self.head_line(content),
         }
     }
@@ -342,12 +366,15 @@ impl FramingTracker {
             }
             return Ok(());
         }
-        if memchr(0, content).is_some() {
-            return Err(Violation::NulInHead);
-        }
         if self.got_request_line {
             self.field_line(content, false)
         } else {
+            if memchr(b'\r', content).is_some() {
+                return Err(Violation::BareCr);
+            }
+            if memchr(0, content).is_some() {
+                return Err(Violation::NulInHead);
+            }
             self.request_line(content)?;
             self.got_request_line = true;
             Ok(())
@@ -356,7 +383,8 @@ impl FramingTracker {
 
     fn request_line(&mut self, line: &[u8]) -> Result<(), Violation> {
         let mut parts = line.splitn(3, |&b| b == b' ');
-        let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
+        let (Some(method), Some(target), Some(version)) =
+            (parts.next(), parts.next(), parts.next())
         else {
             return Err(Violation::InvalidRequestLine);
         };
@@ -383,38 +411,37 @@ impl FramingTracker {
         Ok(())
     }
 
-    /// A header (or trailer) field line; `content` is non-empty, NUL-free.
+    /// A header (or trailer) field line; `content` is non-empty.
     fn field_line(&mut self, content: &[u8], trailer: bool) -> Result<(), Violation> {
-        if matches!(content.first(), Some(b' ' | b'\t')) {
-            return Err(Violation::ObsFold);
-        }
-        let Some(colon) = memchr(b':', content) else {
-            return Err(Violation::InvalidHeaderName);
+        // Hot path, one pass: `token ":" clean-value`.
+        let name_len = content.iter().take_while(|&&b| is_tchar(b)).count();
+        let (Some(name), Some(b':'), Some(value)) = (
+            content.get(..name_len),
+            content.get(name_len),
+            content.get(name_len + 1..),
+        ) else {
+            return Err(classify_field_error(content));
         };
-        let name = content.get(..colon).unwrap_or_default();
-        let value = content.get(colon + 1..).unwrap_or_default();
-        if matches!(name.last(), Some(b' ' | b'\t')) {
-            return Err(Violation::WhitespaceBeforeColon);
-        }
-        if !is_token(name) {
-            return Err(Violation::InvalidHeaderName);
-        }
-        if value.iter().any(|&b| (b < b' ' && b != b'\t') || b == 0x7f) {
-            return Err(Violation::InvalidHeaderValue);
+        if name.is_empty() || !field_value_ok(value) {
+            return Err(classify_field_error(content));
         }
         if trailer {
             return Ok(());
         }
-        let value = trim_ows(value);
-        if name.eq_ignore_ascii_case(b"content-length") {
-            self.content_length(value)
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            self.transfer_encoding(value)
-        } else {
-            if name.eq_ignore_ascii_case(b"upgrade") && !self.req.http10 {
-                self.req.kind.wants_upgrade = true;
+        match name.len() {
+            14 if name.eq_ignore_ascii_case(b"content-length") => {
+                self.content_length(trim_ows(value))
             }
-            Ok(())
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                self.transfer_encoding(trim_ows(value))
+            }
+            7 if name.eq_ignore_ascii_case(b"upgrade") => {
+                if !self.req.http10 {
+                    self.req.kind.wants_upgrade = true;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
         }
     }
 
@@ -513,48 +540,4 @@ impl FramingTracker {
 
 fn take_len(remaining: u64, available: usize) -> usize {
     usize::try_from(remaining).map_or(available, |r| r.min(available))
-}
-
-/// `*( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )`, ext-val = token /
-/// quoted-string. Whitespace is only allowed before `;` / `=` and after them.
-fn valid_chunk_ext(s: &[u8]) -> bool {
-    chunk_ext(s).is_some()
-}
-
-fn chunk_ext(mut s: &[u8]) -> Option<()> {
-    fn skip_bws(s: &[u8]) -> &[u8] {
-        let n = s.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
-        s.get(n..).unwrap_or_default()
-    }
-    fn token(s: &[u8]) -> Option<&[u8]> {
-        let n = s.iter().take_while(|&&b| is_tchar(b)).count();
-        if n == 0 { None } else { s.get(n..) }
-    }
-    fn quoted(s: &[u8]) -> Option<&[u8]> {
-        let mut it = s.strip_prefix(b"\"")?.iter().enumerate();
-        while let Some((i, &b)) = it.next() {
-            match b {
-                b'"' => return s.get(i + 2..),
-                b'\\' => match it.next() {
-                    Some((_, &q)) if q == b'\t' || (q >= b' ' && q != 0x7f) => {}
-                    _ => return None,
-                },
-                b'\t' | b' '..=0x7e | 0x80.. => {}
-                _ => return None,
-            }
-        }
-        None
-    }
-    while !s.is_empty() {
-        let name = token(skip_bws(skip_bws(s).strip_prefix(b";")?))?;
-        s = match skip_bws(name).strip_prefix(b"=") {
-            Some(v) => {
-                let v = skip_bws(v);
-                if v.first() == Some(&b'"') { quoted(v)? } else { token(v)? }
-            }
-            // Trailing whitespace without a following ';' fails next round.
-            None => name,
-        };
-    }
-    Some(())
 }

@@ -1,12 +1,22 @@
 //! Pooled HTTP clients to origins, one per distinct (protocol, TLS
 //! verification, connect timeout), shared by every origin with those settings
 //! and kept across reloads so pooled connections survive them.
+//!
+//! Proxied requests go through a client *pinned* to one origin
+//! ([`Clients::pinned`]): it connects to that origin whatever host the request
+//! URI names, so the URI can carry the site's host. That host becomes HTTP/1's
+//! `Host` and HTTP/2's `:authority` alike (RFC 9113 §8.3.1 forbids a `Host`
+//! that differs from `:authority`; nginx answers 400 to any h2 request with both).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use hyper_rustls::HttpsConnector;
+use http::Uri;
+use http::uri::{Authority, Scheme};
+
+use hyper_rustls::{FixedServerNameResolver, HttpsConnector};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -18,7 +28,7 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use crate::body::EdgeBody;
 
-pub type OriginClient = Client<HttpsConnector<HttpConnector>, EdgeBody>;
+pub type OriginClient = Client<HttpsConnector<PinnedConnector>, EdgeBody>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ClientKey {
@@ -35,11 +45,51 @@ pub struct Clients {
 impl Clients {
     pub fn client(&self, key: &ClientKey) -> OriginClient {
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-        clients.entry(*key).or_insert_with(|| build(key)).clone()
+        clients
+            .entry(*key)
+            .or_insert_with(|| build(key, None))
+            .clone()
+    }
+
+    /// A client of its own for one origin: it always connects to
+    /// `scheme://authority` (TLS name included), and the request URI's
+    /// authority is free to name the site. Owned by the origin's state, so it
+    /// lives (with its pool) exactly as long as the origin survives reloads.
+    pub fn pinned(&self, key: &ClientKey, scheme: &Scheme, authority: &Authority) -> OriginClient {
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(scheme.clone());
+        parts.authority = Some(authority.clone());
+        parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+        match Uri::from_parts(parts) {
+            Ok(target) => build(key, Some(target)),
+            Err(_) => self.client(key),
+        }
     }
 }
 
-fn build(key: &ClientKey) -> OriginClient {
+/// Connects to `target` when set, else to the request's destination.
+#[derive(Clone)]
+pub struct PinnedConnector {
+    http: HttpConnector,
+    target: Option<Uri>,
+}
+
+impl tower_service::Service<Uri> for PinnedConnector {
+    type Response = <HttpConnector as tower_service::Service<Uri>>::Response;
+    type Error = <HttpConnector as tower_service::Service<Uri>>::Error;
+    type Future = <HttpConnector as tower_service::Service<Uri>>::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.http.poll_ready(cx)
+    }
+
+    fn call(&mut self, dst: Uri) -> Self::Future {
+        let dst = self.target.clone().unwrap_or(dst);
+        self.http.call(dst)
+    }
+}
+
+fn build(key: &ClientKey, target: Option<Uri>) -> OriginClient {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
@@ -66,9 +116,17 @@ fn build(key: &ClientKey) -> OriginClient {
             .with_no_client_auth(),
     };
 
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+    let mut connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http();
+    // Verify (and send SNI for) the origin's own name, not the site's.
+    if let Some(host) = target.as_ref().and_then(Uri::host) {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(name) = ServerName::try_from(host.to_string()) {
+            connector = connector.with_server_name_resolver(FixedServerNameResolver::new(name));
+        }
+    }
+    let http = PinnedConnector { http, target };
     let connector = match key.protocol {
         OriginProtocol::Http1 => connector.enable_http1().wrap_connector(http),
         OriginProtocol::Http2 => connector.enable_http2().wrap_connector(http),
@@ -80,7 +138,8 @@ fn build(key: &ClientKey) -> OriginClient {
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_timer(TokioTimer::new())
         .timer(TokioTimer::new())
-        .set_host(false);
+        // Host comes from the request URI, whose authority is the site's host.
+        .set_host(true);
     if key.protocol == OriginProtocol::Http2 {
         builder.http2_only(true);
     }

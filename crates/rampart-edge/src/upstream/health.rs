@@ -3,7 +3,8 @@
 
 use std::sync::{Arc, Weak};
 
-use http::header::{HOST, USER_AGENT};
+use http::header::USER_AGENT;
+use http::uri::Authority;
 use http::{HeaderValue, Request, Uri};
 use http_body_util::BodyExt;
 
@@ -28,9 +29,13 @@ pub fn spawn_health_check(origin: &Arc<Origin>, cfg: HealthKey) {
 }
 
 async fn check_once(origin: &Origin, cfg: &HealthKey) -> bool {
+    // The origin's client is pinned to it: the URI's authority is the Host
+    // (HTTP/1) or :authority (HTTP/2) the check sends.
+    let authority =
+        Authority::try_from(cfg.host.as_str()).unwrap_or_else(|_| origin.authority.clone());
     let uri = Uri::builder()
         .scheme(origin.scheme.clone())
-        .authority(origin.authority.clone())
+        .authority(authority)
         .path_and_query(cfg.path.as_str())
         .build();
     let Ok(uri) = uri else { return false };
@@ -39,9 +44,6 @@ async fn check_once(origin: &Origin, cfg: &HealthKey) -> bool {
     if origin.protocol == rampart_config::OriginProtocol::Http2 {
         *request.version_mut() = http::Version::HTTP_2;
     }
-    let host = HeaderValue::from_str(&cfg.host)
-        .unwrap_or_else(|_| HeaderValue::from_static("localhost"));
-    request.headers_mut().insert(HOST, host);
     request
         .headers_mut()
         .insert(USER_AGENT, HeaderValue::from_static("Rampart-Healthcheck/1"));

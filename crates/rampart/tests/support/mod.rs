@@ -4,6 +4,12 @@
 
 pub mod client;
 pub mod origin;
+// Added for the proxy_* tests.
+pub mod killable;
+pub mod nginx;
+pub mod wire;
+// Added for the cli_*, ops_* and smuggling tests.
+pub mod ops;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
@@ -45,6 +51,7 @@ pub struct RampartBuilder {
     http_proxy_protocol: bool,
     https_proxy_protocol: bool,
     dir: Option<tempfile::TempDir>,
+    env: Vec<(String, String)>,
 }
 
 impl RampartBuilder {
@@ -72,6 +79,12 @@ impl RampartBuilder {
     pub fn proxy_protocol(mut self, http: bool, https: bool) -> Self {
         self.http_proxy_protocol = http;
         self.https_proxy_protocol = https;
+        self
+    }
+
+    /// An environment variable for the rampart process (e.g. `SSL_CERT_FILE`).
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
         self
     }
 
@@ -115,6 +128,7 @@ impl RampartBuilder {
             .arg(&config_path)
             .current_dir(dir.path())
             .env("RAMPART_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
