@@ -17,6 +17,7 @@ struct Outcome {
 fn run<'a>(max_head: usize, decisions: u8, chunks: impl Iterator<Item = &'a [u8]>) -> Outcome {
     let mut t = FramingTracker::new(GuardConfig {
         max_head_bytes: max_head,
+        header_timeout: None,
     });
     let (mut accepted, mut requests, mut waits) = (0usize, 0usize, 0u32);
     'outer: for chunk in chunks {

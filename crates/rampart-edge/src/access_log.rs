@@ -118,7 +118,9 @@ impl AccessLog {
         let mut pending = shared.pending.lock().unwrap_or_else(|e| e.into_inner());
         if pending.buf.len() > MAX_PENDING {
             drop(pending);
-            self.metrics.access_log_dropped.fetch_add(1, Ordering::Relaxed);
+            self.metrics
+                .access_log_dropped
+                .fetch_add(1, Ordering::Relaxed);
             return;
         }
         format_record(&mut pending.buf, record);
@@ -181,7 +183,11 @@ fn format_record(buf: &mut Vec<u8>, r: &AccessLogRecord<'_>) {
     json_str(buf, r.path);
     buf.extend_from_slice(b",\"protocol\":");
     json_str(buf, r.protocol);
-    buf.extend_from_slice(if r.tls { b",\"tls\":true" } else { b",\"tls\":false" });
+    buf.extend_from_slice(if r.tls {
+        b",\"tls\":true"
+    } else {
+        b",\"tls\":false"
+    });
     buf.extend_from_slice(b",\"status\":");
     buf.extend_from_slice(num.format(r.status).as_bytes());
     buf.extend_from_slice(b",\"bytes_in\":");

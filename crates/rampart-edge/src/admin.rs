@@ -18,7 +18,11 @@ use tokio::sync::watch;
 
 use crate::state::{EdgeState, ReloadError};
 
-pub async fn serve(state: Arc<EdgeState>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    state: Arc<EdgeState>,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -38,7 +42,10 @@ pub async fn serve(state: Arc<EdgeState>, listener: TcpListener, mut shutdown: w
     }
 }
 
-async fn route(state: Arc<EdgeState>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn route(
+    state: Arc<EdgeState>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let response = match (request.method(), request.uri().path()) {
         (&Method::GET, "/healthz") => {
             let snapshot = state.snapshot();

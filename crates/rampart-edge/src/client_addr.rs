@@ -95,16 +95,25 @@ mod tests {
         let trusted = TrustedProxies::new(vec!["10.0.0.0/8".parse().unwrap_or_default()]);
         let mut headers = HeaderMap::new();
         headers.insert("x-forwarded-for", HeaderValue::from_static("1.2.3.4"));
-        assert_eq!(trusted.client_ip(ip("203.0.113.9"), &headers), ip("203.0.113.9"));
+        assert_eq!(
+            trusted.client_ip(ip("203.0.113.9"), &headers),
+            ip("203.0.113.9")
+        );
     }
 
     #[test]
     fn trusted_chain_is_walked_right_to_left() {
         let trusted = TrustedProxies::new(vec!["10.0.0.0/8".parse().unwrap_or_default()]);
         let mut headers = HeaderMap::new();
-        headers.append("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 198.51.100.7"));
+        headers.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 198.51.100.7"),
+        );
         headers.append("x-forwarded-for", HeaderValue::from_static("10.1.1.1"));
-        assert_eq!(trusted.client_ip(ip("10.0.0.2"), &headers), ip("198.51.100.7"));
+        assert_eq!(
+            trusted.client_ip(ip("10.0.0.2"), &headers),
+            ip("198.51.100.7")
+        );
         let empty = HeaderMap::new();
         assert_eq!(trusted.client_ip(ip("10.0.0.2"), &empty), ip("10.0.0.2"));
         let mut junk = HeaderMap::new();

@@ -73,7 +73,10 @@ pub fn is_upgrade_request(headers: &HeaderMap) -> bool {
     headers.contains_key(&UPGRADE)
         && headers.get_all(&CONNECTION).iter().any(|v| {
             v.to_str()
-                .map(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")))
+                .map(|s| {
+                    s.split(',')
+                        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+                })
                 .unwrap_or(false)
         })
 }
@@ -148,9 +151,8 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, facts: &ForwardedFacts<'_
 
 fn is_token(s: &str) -> bool {
     !s.is_empty()
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-        })
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]
@@ -160,7 +162,10 @@ mod tests {
     #[test]
     fn hop_by_hop_fields_and_connection_named_fields_go() {
         let mut h = HeaderMap::new();
-        h.insert(CONNECTION, HeaderValue::from_static("close, x-secret, host"));
+        h.insert(
+            CONNECTION,
+            HeaderValue::from_static("close, x-secret, host"),
+        );
         h.insert("x-secret", HeaderValue::from_static("1"));
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         h.insert(TE, HeaderValue::from_static("trailers"));
@@ -196,7 +201,10 @@ mod tests {
         assert_eq!(h["x-forwarded-for"], "2001:db8::1");
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h["x-forwarded-host"], "shop.test");
-        assert_eq!(h["forwarded"], "for=\"[2001:db8::1]\";proto=https;host=shop.test");
+        assert_eq!(
+            h["forwarded"],
+            "for=\"[2001:db8::1]\";proto=https;host=shop.test"
+        );
     }
 
     #[test]

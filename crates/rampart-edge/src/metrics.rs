@@ -135,7 +135,9 @@ impl Metrics {
         names.sort();
         out.push_str("# HELP rampart_requests_total Requests answered, by site and status code.\n# TYPE rampart_requests_total counter\n");
         for name in &names {
-            let Some(site) = sites.get(*name) else { continue };
+            let Some(site) = sites.get(*name) else {
+                continue;
+            };
             for (slot, counter) in site.by_status.iter().enumerate() {
                 let n = counter.load(Ordering::Relaxed);
                 if n > 0 {
@@ -150,7 +152,9 @@ impl Metrics {
         }
         out.push_str("# HELP rampart_request_duration_seconds Time from request head to response head, by site.\n# TYPE rampart_request_duration_seconds histogram\n");
         for name in &names {
-            let Some(site) = sites.get(*name) else { continue };
+            let Some(site) = sites.get(*name) else {
+                continue;
+            };
             let label = escape_label(name);
             let mut cumulative = 0;
             for (bound, counter) in LATENCY_BUCKETS.iter().zip(site.latency_buckets.iter()) {
@@ -169,7 +173,9 @@ impl Metrics {
         }
         out.push_str("# HELP rampart_bytes_total Body bytes by site and direction.\n# TYPE rampart_bytes_total counter\n");
         for name in &names {
-            let Some(site) = sites.get(*name) else { continue };
+            let Some(site) = sites.get(*name) else {
+                continue;
+            };
             let label = escape_label(name);
             let _ = writeln!(
                 out,
@@ -185,17 +191,49 @@ impl Metrics {
         let mut keys: Vec<&(String, String)> = origins.keys().collect();
         keys.sort();
         let families: [Family<OriginMetrics>; 6] = [
-            ("rampart_origin_healthy", "gauge", "1 when the origin is in rotation, 0 when health checks or passive ejection took it out.", |o| o.healthy.load(Ordering::Relaxed)),
-            ("rampart_origin_outstanding_requests", "gauge", "Requests currently in flight to the origin.", |o| o.outstanding.load(Ordering::Relaxed)),
-            ("rampart_origin_requests_total", "counter", "Requests sent to the origin.", |o| o.requests.load(Ordering::Relaxed) as i64),
-            ("rampart_origin_connect_failures_total", "counter", "Failed connection attempts to the origin.", |o| o.connect_failures.load(Ordering::Relaxed) as i64),
-            ("rampart_origin_retries_total", "counter", "Requests retried on another origin after this one failed to connect.", |o| o.retries.load(Ordering::Relaxed) as i64),
-            ("rampart_origin_timeouts_total", "counter", "Requests whose origin did not answer within the response timeout.", |o| o.timeouts.load(Ordering::Relaxed) as i64),
+            (
+                "rampart_origin_healthy",
+                "gauge",
+                "1 when the origin is in rotation, 0 when health checks or passive ejection took it out.",
+                |o| o.healthy.load(Ordering::Relaxed),
+            ),
+            (
+                "rampart_origin_outstanding_requests",
+                "gauge",
+                "Requests currently in flight to the origin.",
+                |o| o.outstanding.load(Ordering::Relaxed),
+            ),
+            (
+                "rampart_origin_requests_total",
+                "counter",
+                "Requests sent to the origin.",
+                |o| o.requests.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "rampart_origin_connect_failures_total",
+                "counter",
+                "Failed connection attempts to the origin.",
+                |o| o.connect_failures.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "rampart_origin_retries_total",
+                "counter",
+                "Requests retried on another origin after this one failed to connect.",
+                |o| o.retries.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "rampart_origin_timeouts_total",
+                "counter",
+                "Requests whose origin did not answer within the response timeout.",
+                |o| o.timeouts.load(Ordering::Relaxed) as i64,
+            ),
         ];
         for (name, kind, help, read) in families {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
             for key in &keys {
-                let Some(origin) = origins.get(*key) else { continue };
+                let Some(origin) = origins.get(*key) else {
+                    continue;
+                };
                 let _ = writeln!(
                     out,
                     "{name}{{site=\"{}\",origin=\"{}\"}} {}",
@@ -212,15 +250,37 @@ impl Metrics {
         let mut names: Vec<&&'static str> = listeners.keys().collect();
         names.sort();
         let families: [Family<ListenerMetrics>; 4] = [
-            ("rampart_connections_open", "gauge", "Client connections currently open.", |l| l.open.load(Ordering::Relaxed)),
-            ("rampart_connections_accepted_total", "counter", "Client connections accepted.", |l| l.accepted.load(Ordering::Relaxed) as i64),
-            ("rampart_requests_rejected_framing_total", "counter", "Requests refused for ambiguous or invalid HTTP/1 framing.", |l| l.rejected_framing.load(Ordering::Relaxed) as i64),
-            ("rampart_tls_handshake_failures_total", "counter", "TLS handshakes that failed.", |l| l.tls_handshake_failures.load(Ordering::Relaxed) as i64),
+            (
+                "rampart_connections_open",
+                "gauge",
+                "Client connections currently open.",
+                |l| l.open.load(Ordering::Relaxed),
+            ),
+            (
+                "rampart_connections_accepted_total",
+                "counter",
+                "Client connections accepted.",
+                |l| l.accepted.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "rampart_requests_rejected_framing_total",
+                "counter",
+                "Requests refused for ambiguous or invalid HTTP/1 framing.",
+                |l| l.rejected_framing.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "rampart_tls_handshake_failures_total",
+                "counter",
+                "TLS handshakes that failed.",
+                |l| l.tls_handshake_failures.load(Ordering::Relaxed) as i64,
+            ),
         ];
         for (name, kind, help, read) in families {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
             for listener in &names {
-                let Some(l) = listeners.get(**listener) else { continue };
+                let Some(l) = listeners.get(**listener) else {
+                    continue;
+                };
                 let _ = writeln!(out, "{name}{{listener=\"{listener}\"}} {}", read(l));
             }
         }
@@ -249,6 +309,8 @@ mod tests {
         assert!(text.contains("rampart_requests_total{site=\"shop\",status=\"200\"} 1"));
         assert!(text.contains("rampart_requests_total{site=\"shop\",status=\"502\"} 1"));
         assert!(text.contains("rampart_request_duration_seconds_count{site=\"shop\"} 2"));
-        assert!(text.contains("rampart_request_duration_seconds_bucket{site=\"shop\",le=\"0.005\"} 1"));
+        assert!(
+            text.contains("rampart_request_duration_seconds_bucket{site=\"shop\",le=\"0.005\"} 1")
+        );
     }
 }

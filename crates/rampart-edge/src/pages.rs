@@ -101,7 +101,10 @@ impl PageOverrides {
 /// Whether the client asked for JSON rather than a page: API clients send
 /// `Accept: application/json`, browsers list text/html first.
 pub fn wants_json(headers: &HeaderMap) -> bool {
-    let Some(accept) = headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+    let Some(accept) = headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
     let json = accept.find("json");
@@ -140,7 +143,14 @@ pub fn render(
             .and_then(|o| o.template_for(kind))
             .unwrap_or(DEFAULT_TEMPLATE);
         (
-            Bytes::from(fill(template, status, kind.title(), kind.message(), ray, host)),
+            Bytes::from(fill(
+                template,
+                status,
+                kind.title(),
+                kind.message(),
+                ray,
+                host,
+            )),
             HeaderValue::from_static("text/html; charset=utf-8"),
         )
     };
@@ -279,7 +289,10 @@ mod tests {
     fn json_is_chosen_only_when_preferred() {
         let mut h = HeaderMap::new();
         assert!(!wants_json(&h));
-        h.insert(http::header::ACCEPT, HeaderValue::from_static("application/json"));
+        h.insert(
+            http::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        );
         assert!(wants_json(&h));
         h.insert(
             http::header::ACCEPT,

@@ -30,7 +30,9 @@ use rampart_config::OriginProtocol;
 use crate::body::EdgeBody;
 use crate::client_addr::canonical;
 use crate::exchange::{Exchange, ResponseBody};
-use crate::headers::{ForwardedFacts, is_upgrade_request, set_forwarding_headers, strip_hop_by_hop};
+use crate::headers::{
+    ForwardedFacts, is_upgrade_request, set_forwarding_headers, strip_hop_by_hop,
+};
 use crate::pages::{self, PageKind};
 use crate::ray::RayId;
 use crate::routing::normalize_host;
@@ -59,7 +61,9 @@ pub async fn handle(
     conn.in_flight.fetch_add(1, Ordering::Relaxed);
     let snapshot = state.snapshot().clone();
     let peer_ip = canonical(conn.peer.ip());
-    let client_ip = snapshot.trusted_proxies.client_ip(peer_ip, request.headers());
+    let client_ip = snapshot
+        .trusted_proxies
+        .client_ip(peer_ip, request.headers());
 
     let host_value = request_host_value(&request);
     let mut exchange = Box::new(Exchange {
@@ -92,28 +96,69 @@ pub async fn handle(
     let json = pages::wants_json(request.headers());
 
     if snapshot.welcome {
-        return Ok(finish(pages::welcome(ray, snapshot.config_source.as_deref()), exchange, None, &conn));
+        return Ok(finish(
+            pages::welcome(ray, snapshot.config_source.as_deref()),
+            exchange,
+            None,
+            &conn,
+        ));
     }
     let Some(host) = host_text else {
         exchange.error = Some("missing host");
-        return Ok(finish(pages::render(PageKind::BadRequest, ray, "", json, None), exchange, None, &conn));
+        return Ok(finish(
+            pages::render(PageKind::BadRequest, ray, "", json, None),
+            exchange,
+            None,
+            &conn,
+        ));
     };
     let Some(site) = snapshot.site_for_host(&host) else {
         exchange.error = Some("unknown host");
-        return Ok(finish(pages::render(PageKind::UnknownHost, ray, &host, json, None), exchange, None, &conn));
+        return Ok(finish(
+            pages::render(PageKind::UnknownHost, ray, &host, json, None),
+            exchange,
+            None,
+            &conn,
+        ));
     };
     exchange.site = Some(site.name.clone());
     exchange.site_metrics = site.metrics.clone();
 
     if request.method() == Method::CONNECT {
         exchange.error = Some("CONNECT refused");
-        return Ok(finish(pages::render(PageKind::MethodNotAllowed, ray, &host, json, Some(&site.pages)), exchange, Some(site), &conn));
+        return Ok(finish(
+            pages::render(
+                PageKind::MethodNotAllowed,
+                ray,
+                &host,
+                json,
+                Some(&site.pages),
+            ),
+            exchange,
+            Some(site),
+            &conn,
+        ));
     }
     if !conn.tls && site.https_redirect {
-        return Ok(finish(https_redirect(&snapshot, &host, request.uri()), exchange, Some(site), &conn));
+        return Ok(finish(
+            https_redirect(&snapshot, &host, request.uri()),
+            exchange,
+            Some(site),
+            &conn,
+        ));
     }
 
-    let response = forward(&snapshot, site, &conn, request, &host, json, peer_ip, &mut exchange).await;
+    let response = forward(
+        &snapshot,
+        site,
+        &conn,
+        request,
+        &host,
+        json,
+        peer_ip,
+        &mut exchange,
+    )
+    .await;
     Ok(finish(response, exchange, Some(site), &conn))
 }
 
@@ -152,7 +197,11 @@ fn https_redirect(snapshot: &Snapshot, host: &str, uri: &Uri) -> Response<EdgeBo
         Some(443) | None => String::new(),
         Some(port) => format!(":{port}"),
     };
-    let host = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
     let path = uri.path_and_query().map_or("/", PathAndQuery::as_str);
     let location = format!("https://{host}{port}{path}");
     let mut response = Response::new(EdgeBody::Empty);
@@ -167,7 +216,9 @@ enum Attempt {
     Response(Response<Incoming>),
     Timeout,
     /// The origin failed before sending any response byte.
-    Failed { connect: bool },
+    Failed {
+        connect: bool,
+    },
     /// The response was malformed or broke off: bytes came, so no retry.
     Broken,
 }
@@ -237,7 +288,11 @@ async fn forward(
         .unwrap_or_else(|| PathAndQuery::from_static("/"));
 
     let mut tried: Vec<usize> = Vec::new();
-    let max_attempts = if replayable { site.retries.saturating_add(1) } else { 1 };
+    let max_attempts = if replayable {
+        site.retries.saturating_add(1)
+    } else {
+        1
+    };
     let outcome = loop {
         let Some(index) = site.upstream.pick(exchange.client_ip, &tried) else {
             break if tried.is_empty() {
@@ -280,7 +335,12 @@ async fn forward(
         origin.metrics.requests.fetch_add(1, Ordering::Relaxed);
 
         let sent_at = Instant::now();
-        let attempt = match tokio::time::timeout(site.timeouts.origin_response, origin.client.request(upstream)).await {
+        let attempt = match tokio::time::timeout(
+            site.timeouts.origin_response,
+            origin.client.request(upstream),
+        )
+        .await
+        {
             Err(_) => Attempt::Timeout,
             Ok(Ok(response)) => Attempt::Response(response),
             Ok(Err(error)) => classify(&error),
@@ -327,7 +387,11 @@ async fn forward(
                 let (Ok(client), Ok(origin)) = tokio::join!(client_upgrade, origin_upgrade) else {
                     return;
                 };
-                let _ = tokio::io::copy_bidirectional(&mut TokioIo::new(client), &mut TokioIo::new(origin)).await;
+                let _ = tokio::io::copy_bidirectional(
+                    &mut TokioIo::new(client),
+                    &mut TokioIo::new(origin),
+                )
+                .await;
             });
             strip_hop_by_hop(response.headers_mut(), true);
             return response.map(EdgeBody::Stream);
@@ -347,7 +411,10 @@ fn classify(error: &hyper_util::client::legacy::Error) -> Attempt {
     let mut source = std::error::Error::source(error);
     while let Some(inner) = source {
         if let Some(hyper_error) = inner.downcast_ref::<hyper::Error>() {
-            if hyper_error.is_parse() || hyper_error.is_parse_status() || hyper_error.is_body_write_aborted() {
+            if hyper_error.is_parse()
+                || hyper_error.is_parse_status()
+                || hyper_error.is_body_write_aborted()
+            {
                 return Attempt::Broken;
             }
             return Attempt::Failed { connect: false };

@@ -64,6 +64,9 @@ mod tests {
         let a = RayId::generate();
         let b = RayId::generate();
         assert_ne!(a, b);
-        assert_eq!(std::str::from_utf8(&a.as_hex()).ok(), Some(a.to_string().as_str()));
+        assert_eq!(
+            std::str::from_utf8(&a.as_hex()).ok(),
+            Some(a.to_string().as_str())
+        );
     }
 }

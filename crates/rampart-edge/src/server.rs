@@ -65,7 +65,10 @@ pub async fn serve(
     while accept_loops.join_next().await.is_some() {}
     tracing::info!("stopped accepting; finishing in-flight requests");
     let graceful = Arc::try_unwrap(graceful).unwrap_or_else(|_| GracefulShutdown::new());
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!(?grace, "grace period over; closing remaining connections");
     }
 }
@@ -165,7 +168,9 @@ impl Connection {
                 let tls = match handshake {
                     Ok(Ok(tls)) => tls,
                     _ => {
-                        self.metrics.tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
+                        self.metrics
+                            .tls_handshake_failures
+                            .fetch_add(1, Ordering::Relaxed);
                         return;
                     }
                 };
@@ -195,9 +200,18 @@ impl Connection {
             last: activity.clone(),
         };
         if guard {
-            let responder = rejection_responder(self.state.clone(), self.metrics.clone(), conn.clone());
-            let guarded = GuardedIo::new(io, GuardConfig { max_head_bytes: settings.max_head }, responder);
-            self.drive(guarded, conn, settings, activity, in_flight).await;
+            let responder =
+                rejection_responder(self.state.clone(), self.metrics.clone(), conn.clone());
+            let guarded = GuardedIo::new(
+                io,
+                GuardConfig {
+                    max_head_bytes: settings.max_head,
+                    header_timeout: Some(settings.header_timeout),
+                },
+                responder,
+            );
+            self.drive(guarded, conn, settings, activity, in_flight)
+                .await;
         } else {
             self.drive(io, conn, settings, activity, in_flight).await;
         }
@@ -217,7 +231,7 @@ impl Connection {
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(settings.header_timeout)
+            .header_read_timeout(settings.idle)
             .max_buf_size(settings.max_head.max(8192) + 8192);
         builder
             .http2()
@@ -225,7 +239,8 @@ impl Connection {
             .max_concurrent_streams(256)
             .max_header_list_size(settings.max_head.min(u32::MAX as usize) as u32);
         let state = self.state.clone();
-        let service = service_fn(move |request| proxy::handle(state.clone(), conn.clone(), request));
+        let service =
+            service_fn(move |request| proxy::handle(state.clone(), conn.clone(), request));
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(io), service)
             .into_owned();

@@ -66,7 +66,11 @@ pub struct BuildContext<'a> {
     pub origins: &'a Mutex<HashMap<OriginKey, Weak<Origin>>>,
 }
 
-pub fn build(config: &Config, version: u64, ctx: &BuildContext<'_>) -> Result<Snapshot, BuildError> {
+pub fn build(
+    config: &Config,
+    version: u64,
+    ctx: &BuildContext<'_>,
+) -> Result<Snapshot, BuildError> {
     let mut hosts = HostMap::default();
     let mut certs = CertStore::default();
     let mut sites = Vec::with_capacity(config.sites.len());
@@ -78,11 +82,15 @@ pub fn build(config: &Config, version: u64, ctx: &BuildContext<'_>) -> Result<Sn
             hosts.insert(pattern, index);
         }
         if let Some(tls) = &site_cfg.tls {
-            let key = certified_key(tls.chain.clone(), &tls.key, &format!("site {}", site_cfg.name))
-                .map_err(|source| BuildError::Certificate {
-                    site: site_cfg.name.clone(),
-                    source,
-                })?;
+            let key = certified_key(
+                tls.chain.clone(),
+                &tls.key,
+                &format!("site {}", site_cfg.name),
+            )
+            .map_err(|source| BuildError::Certificate {
+                site: site_cfg.name.clone(),
+                source,
+            })?;
             for pattern in &site_cfg.hosts {
                 match pattern {
                     HostPattern::Exact(name) => certs.insert_exact(name, key.clone()),

@@ -91,7 +91,11 @@ impl EdgeState {
         match &result {
             Ok(report) => {
                 self.metrics.reloads_ok.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(version = report.version, sites = report.sites, "configuration reloaded");
+                tracing::info!(
+                    version = report.version,
+                    sites = report.sites,
+                    "configuration reloaded"
+                );
                 for warning in &report.warnings {
                     tracing::warn!("{warning}");
                 }
@@ -148,7 +152,10 @@ fn restart_only_changes(running: &Config, next: &Config) -> Vec<String> {
         || running.proxy.timeouts.request_header != next.proxy.timeouts.request_header
         || running.proxy.timeouts.idle != next.proxy.timeouts.idle
     {
-        warnings.push("[proxy] max_header_bytes and client timeouts apply to connections after a restart".into());
+        warnings.push(
+            "[proxy] max_header_bytes and client timeouts apply to connections after a restart"
+                .into(),
+        );
     }
     warnings
 }

@@ -188,7 +188,10 @@ fn violation_is_sticky() {
 
 #[test]
 fn head_too_large() {
-    let cfg = GuardConfig { max_head_bytes: 64 };
+    let cfg = GuardConfig {
+        max_head_bytes: 64,
+        header_timeout: None,
+    };
     let line = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(60));
     let out = with_cfg(cfg, line.as_bytes());
     assert_eq!(out.violation, Some(Violation::HeadTooLarge));
@@ -200,6 +203,7 @@ fn head_too_large() {
     let out = with_cfg(
         GuardConfig {
             max_head_bytes: len,
+            header_timeout: None,
         },
         fits,
     );
@@ -207,6 +211,7 @@ fn head_too_large() {
     let out = with_cfg(
         GuardConfig {
             max_head_bytes: len - 1,
+            header_timeout: None,
         },
         fits,
     );
@@ -222,7 +227,13 @@ fn head_too_large() {
     );
     // The limit is per head, not per connection.
     let two = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
-    let out = with_cfg(GuardConfig { max_head_bytes: 27 }, two);
+    let out = with_cfg(
+        GuardConfig {
+            max_head_bytes: 27,
+            header_timeout: None,
+        },
+        two,
+    );
     assert_eq!(
         (out.accepted, out.requests, out.violation),
         (two.len(), 2, None)

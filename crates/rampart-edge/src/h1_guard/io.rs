@@ -1,8 +1,12 @@
 //! The IO wrapper placed between the client connection and hyper.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker, ready};
+use std::time::Duration;
+
+use tokio::time::{Instant, Sleep};
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -45,6 +49,12 @@ pub struct GuardedIo<T> {
     stash_pos: usize,
     /// Reader parked for an internal reason (woken by the write side).
     read_waker: Option<Waker>,
+    header_timeout: Option<Duration>,
+    /// Deadline for the request head in progress; armed only while a head is
+    /// split across reads, so the common one-read head costs no timer.
+    head_timer: Option<Pin<Box<Sleep>>>,
+    head_timer_armed: bool,
+    timed_out: bool,
 }
 
 impl<T> std::fmt::Debug for GuardedIo<T> {
@@ -68,6 +78,10 @@ impl<T> GuardedIo<T> {
             stash: Vec::new(),
             stash_pos: 0,
             read_waker: None,
+            header_timeout: cfg.header_timeout,
+            head_timer: None,
+            head_timer_armed: false,
+            timed_out: false,
         }
     }
 
@@ -105,11 +119,14 @@ impl<T> GuardedIo<T> {
     }
 
     fn start_reject(&mut self) {
-        let v = self
-            .tracker
-            .violation()
-            .copied()
-            .unwrap_or(Violation::InvalidRequestLine);
+        let v = if self.timed_out {
+            Violation::HeaderTimeout
+        } else {
+            self.tracker
+                .violation()
+                .copied()
+                .unwrap_or(Violation::InvalidRequestLine)
+        };
         let buf = ensure_connection_close((self.on_reject)(&v));
         self.reject = Reject::Writing { buf, pos: 0 };
     }
@@ -147,6 +164,38 @@ impl<T> GuardedIo<T> {
         }
         if let Some(w) = self.read_waker.take() {
             w.wake();
+        }
+    }
+
+    /// Arms the head deadline when a head is left incomplete, disarms it once
+    /// the head is complete.
+    fn update_head_timer(&mut self) {
+        let Some(timeout) = self.header_timeout else {
+            return;
+        };
+        if !self.tracker.head_started() {
+            self.head_timer_armed = false;
+            return;
+        }
+        if self.head_timer_armed {
+            return;
+        }
+        let deadline = Instant::now() + timeout;
+        match &mut self.head_timer {
+            Some(timer) => timer.as_mut().reset(deadline),
+            None => self.head_timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+        }
+        self.head_timer_armed = true;
+    }
+
+    /// Whether the head in progress ran out of time (registers the waker).
+    fn head_timer_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.head_timer_armed {
+            return false;
+        }
+        match &mut self.head_timer {
+            Some(timer) => timer.as_mut().poll(cx).is_ready(),
+            None => false,
         }
     }
 
@@ -232,6 +281,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for GuardedIo<T> {
                         if this.tracker.violation().is_some() {
                             this.on_violation();
                         }
+                        this.update_head_timer();
                         if n > 0 {
                             return Poll::Ready(Ok(()));
                         }
@@ -246,7 +296,16 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for GuardedIo<T> {
             }
 
             let before = buf.filled().len();
-            ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+            if Pin::new(&mut this.inner).poll_read(cx, buf)?.is_pending() {
+                if this.head_timer_expired(cx) && matches!(this.reject, Reject::None) {
+                    this.timed_out = true;
+                    this.head_timer_armed = false;
+                    this.reject = Reject::Pending;
+                    this.defer_reject = true;
+                    continue;
+                }
+                return Poll::Pending;
+            }
             let new = buf.filled().get(before..).unwrap_or_default();
             if new.is_empty() {
                 return Poll::Ready(Ok(())); // EOF from the client
@@ -259,6 +318,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for GuardedIo<T> {
                 this.stash.extend_from_slice(tail);
             }
             buf.set_filled(before.saturating_add(accepted));
+            this.update_head_timer();
             if accepted > 0 {
                 return Poll::Ready(Ok(()));
             }

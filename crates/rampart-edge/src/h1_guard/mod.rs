@@ -32,12 +32,17 @@ pub struct GuardConfig {
     /// Largest accepted request head (request line + header fields + the
     /// final empty line), and largest accepted trailer section.
     pub max_head_bytes: usize,
+    /// A request head must arrive completely within this time from its first
+    /// byte (slowloris defence). The wait for the next request on an idle
+    /// keep-alive connection is not counted. `None` disables the check.
+    pub header_timeout: Option<std::time::Duration>,
 }
 
 impl Default for GuardConfig {
     fn default() -> Self {
         Self {
             max_head_bytes: 64 * 1024,
+            header_timeout: None,
         }
     }
 }
@@ -86,6 +91,8 @@ pub enum Violation {
     InvalidRequestLine,
     #[error("too many empty lines before the request line")]
     TooManyEmptyLines,
+    #[error("request head not received in time")]
+    HeaderTimeout,
 }
 
 impl Violation {
@@ -93,6 +100,7 @@ impl Violation {
     pub fn status(&self) -> u16 {
         match self {
             Violation::HeadTooLarge | Violation::TrailersTooLarge => 431,
+            Violation::HeaderTimeout => 408,
             _ => 400,
         }
     }

@@ -147,6 +147,11 @@ impl FramingTracker {
         self.state == State::Head && self.section_len == 0 && !self.got_request_line
     }
 
+    /// Some bytes of the next request head arrived, but not all of it.
+    pub fn head_started(&self) -> bool {
+        self.violation.is_none() && self.state == State::Head && !self.at_message_boundary()
+    }
+
     /// The current position is inside a request head that was not yet
     /// handed over complete (so no response for it is pending).
     pub fn in_request_head(&self) -> bool {

@@ -102,7 +102,9 @@ fn build(key: &ClientKey, target: Option<Uri>) -> OriginClient {
     let tls = match builder {
         Ok(builder) => {
             if key.verify_tls {
-                builder.with_root_certificates(root_store()).with_no_client_auth()
+                builder
+                    .with_root_certificates(root_store())
+                    .with_no_client_auth()
             } else {
                 builder
                     .dangerous()

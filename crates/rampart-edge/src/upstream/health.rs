@@ -44,9 +44,10 @@ async fn check_once(origin: &Origin, cfg: &HealthKey) -> bool {
     if origin.protocol == rampart_config::OriginProtocol::Http2 {
         *request.version_mut() = http::Version::HTTP_2;
     }
-    request
-        .headers_mut()
-        .insert(USER_AGENT, HeaderValue::from_static("Rampart-Healthcheck/1"));
+    request.headers_mut().insert(
+        USER_AGENT,
+        HeaderValue::from_static("Rampart-Healthcheck/1"),
+    );
     let attempt = async {
         let response = origin.client.request(request).await.ok()?;
         let healthy = response.status().is_success() || response.status().is_redirection();
@@ -54,5 +55,8 @@ async fn check_once(origin: &Origin, cfg: &HealthKey) -> bool {
         let _ = body.collect().await;
         Some(healthy)
     };
-    matches!(tokio::time::timeout(cfg.timeout, attempt).await, Ok(Some(true)))
+    matches!(
+        tokio::time::timeout(cfg.timeout, attempt).await,
+        Ok(Some(true))
+    )
 }

@@ -29,16 +29,22 @@ impl Balancer {
         }
     }
 
-    pub fn pick(&self, origins: &[Arc<Origin>], client_ip: IpAddr, tried: &[usize]) -> Option<usize> {
+    pub fn pick(
+        &self,
+        origins: &[Arc<Origin>],
+        client_ip: IpAddr,
+        tried: &[usize],
+    ) -> Option<usize> {
         let now = now_millis();
         // First choice: origins in rotation. If none, an origin that passes
         // active checks but was passively ejected is still better than nothing.
         let tiers: [&dyn Fn(&Origin) -> bool; 2] =
-            [&|o: &Origin| o.in_rotation(now), &|o: &Origin| o.is_health_up()];
+            [&|o: &Origin| o.in_rotation(now), &|o: &Origin| {
+                o.is_health_up()
+            }];
         for eligible in tiers {
-            let usable = |i: usize| {
-                !tried.contains(&i) && origins.get(i).is_some_and(|o| eligible(o))
-            };
+            let usable =
+                |i: usize| !tried.contains(&i) && origins.get(i).is_some_and(|o| eligible(o));
             let choice = match self.policy {
                 LbPolicy::RoundRobin => self.round_robin(usable),
                 LbPolicy::LeastOutstanding => self.least_outstanding(origins, usable),
@@ -79,7 +85,9 @@ impl Balancer {
             if !usable(i) {
                 continue;
             }
-            let Some(origin) = origins.get(i) else { continue };
+            let Some(origin) = origins.get(i) else {
+                continue;
+            };
             let load = origin.outstanding.load(Ordering::Relaxed).max(0) as u128 + 1;
             // Compare load/weight without division: a/wa < b/wb  <=>  a*wb < b*wa.
             let better = match best {
@@ -97,7 +105,11 @@ impl Balancer {
     }
 }
 
-fn ip_hash(origins: &[Arc<Origin>], client_ip: IpAddr, usable: impl Fn(usize) -> bool) -> Option<usize> {
+fn ip_hash(
+    origins: &[Arc<Origin>],
+    client_ip: IpAddr,
+    usable: impl Fn(usize) -> bool,
+) -> Option<usize> {
     let ip_key = match client_ip {
         IpAddr::V4(v4) => u64::from(u32::from(v4)),
         IpAddr::V6(v6) => {
@@ -123,9 +135,9 @@ fn ip_hash(origins: &[Arc<Origin>], client_ip: IpAddr, usable: impl Fn(usize) ->
 
 fn label_hash(label: &str) -> u64 {
     // FNV-1a: stable across processes, so every node maps a client the same way.
-    label
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    label.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 fn mix(mut z: u64) -> u64 {
@@ -204,7 +216,11 @@ mod tests {
             o.record_connect_failure();
         }
         assert!((0..8).all(|_| b.pick(&os, ip, &[]) == Some(0)));
-        assert_eq!(b.pick(&os, ip, &[0]), Some(1), "ejected origin is the last resort");
+        assert_eq!(
+            b.pick(&os, ip, &[0]),
+            Some(1),
+            "ejected origin is the last resort"
+        );
     }
 
     #[tokio::test]

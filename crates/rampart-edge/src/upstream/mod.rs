@@ -83,7 +83,9 @@ impl Origin {
 
     /// Passive health: a failed connect takes the origin out for a while.
     pub fn record_connect_failure(&self) {
-        self.metrics.connect_failures.fetch_add(1, Ordering::Relaxed);
+        self.metrics
+            .connect_failures
+            .fetch_add(1, Ordering::Relaxed);
         let until = now_millis() + PASSIVE_EJECTION.as_millis() as u64;
         self.ejected_until.store(until, Ordering::Relaxed);
         self.refresh_gauge();
