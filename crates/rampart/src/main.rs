@@ -15,7 +15,11 @@ pub const EX_UNAVAILABLE: u8 = 69;
 pub const EX_SOFTWARE: u8 = 70;
 
 #[derive(Parser)]
-#[command(name = "rampart", version, about = "Rampart: a self-hosted security edge for websites")]
+#[command(
+    name = "rampart",
+    version,
+    about = "Rampart: a self-hosted security edge for websites"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -32,7 +32,10 @@ pub fn run(config: Option<&Path>, admin: Option<SocketAddr>) -> ExitCode {
     let Some(addr) = admin_addr.or_else(|| DEFAULT_ADMIN.parse().ok()) else {
         return ExitCode::from(EX_SOFTWARE);
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("rampart reload: cannot start a runtime: {error}");
@@ -58,7 +61,11 @@ pub fn run(config: Option<&Path>, admin: Option<SocketAddr>) -> ExitCode {
                     .map(str::to_string)
                     .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
                 eprintln!("{message}");
-                ExitCode::from(if status.as_u16() == 422 { EX_CONFIG } else { EX_SOFTWARE })
+                ExitCode::from(if status.as_u16() == 422 {
+                    EX_CONFIG
+                } else {
+                    EX_SOFTWARE
+                })
             }
         }
         Err(error) => {
@@ -71,7 +78,8 @@ pub fn run(config: Option<&Path>, admin: Option<SocketAddr>) -> ExitCode {
 
 async fn post_reload(addr: SocketAddr) -> anyhow::Result<(http::StatusCode, Bytes)> {
     let stream = tokio::net::TcpStream::connect(addr).await?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(connection);
     let request = http::Request::post("/-/reload")
         .header(http::header::HOST, addr.to_string())

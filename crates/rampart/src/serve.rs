@@ -142,7 +142,11 @@ async fn serve(config: Config) -> ExitCode {
         return ExitCode::from(EX_SOFTWARE);
     }
     if let Some(admin) = admin {
-        tokio::spawn(rampart_edge::admin::serve(state.clone(), admin, shutdown_rx.clone()));
+        tokio::spawn(rampart_edge::admin::serve(
+            state.clone(),
+            admin,
+            shutdown_rx.clone(),
+        ));
     }
     rampart_edge::server::serve(state, listeners, shutdown_rx, config.node.shutdown_grace).await;
     access_log.close();

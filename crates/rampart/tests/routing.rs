@@ -15,7 +15,13 @@ async fn routes_exact_and_wildcard_hosts_and_pages_unknown_ones() {
         blog.url()
     ));
 
-    for (host, expected) in [("shop.test", "shop"), ("www.shop.test", "shop"), ("a.b.shop.test", "shop"), ("blog.test", "blog"), ("BLOG.test:8080", "blog")] {
+    for (host, expected) in [
+        ("shop.test", "shop"),
+        ("www.shop.test", "shop"),
+        ("a.b.shop.test", "shop"),
+        ("blog.test", "blog"),
+        ("BLOG.test:8080", "blog"),
+    ] {
         let reply = send(rampart.http, Proto::Http1, get(host, "/x?y=1")).await;
         assert_eq!(reply.status, 200, "{host}");
         assert_eq!(reply.json()["origin"], expected, "{host}");
@@ -25,11 +31,23 @@ async fn routes_exact_and_wildcard_hosts_and_pages_unknown_ones() {
 
     let html = send(rampart.http, Proto::Http1, get("nope.test", "/")).await;
     assert_eq!(html.status, 404);
-    assert!(html.header("content-type").unwrap_or("").starts_with("text/html"));
-    assert!(html.text().contains(&html.ray()), "page shows the reference id");
+    assert!(
+        html.header("content-type")
+            .unwrap_or("")
+            .starts_with("text/html")
+    );
+    assert!(
+        html.text().contains(&html.ray()),
+        "page shows the reference id"
+    );
 
     let mut request = get("shop.test.evil", "/");
-    request.headers_mut().insert("accept", "application/json".parse().unwrap_or_else(|_| unreachable!()));
+    request.headers_mut().insert(
+        "accept",
+        "application/json"
+            .parse()
+            .unwrap_or_else(|_| unreachable!()),
+    );
     let json = send(rampart.http, Proto::Http1, request).await;
     assert_eq!(json.status, 404);
     assert_eq!(json.json()["error"]["code"], "unknown_host");
@@ -37,7 +55,10 @@ async fn routes_exact_and_wildcard_hosts_and_pages_unknown_ones() {
 
     let ray = json.ray();
     let lines = rampart.access_log_until(|lines| lines.iter().any(|l| l["ray"] == ray.as_str()));
-    let line = lines.iter().find(|l| l["ray"] == ray.as_str()).unwrap_or_else(|| panic!("no log line for {ray}"));
+    let line = lines
+        .iter()
+        .find(|l| l["ray"] == ray.as_str())
+        .unwrap_or_else(|| panic!("no log line for {ray}"));
     assert_eq!(line["status"], 404);
     assert_eq!(line["host"], "shop.test.evil");
 }

@@ -27,7 +27,8 @@ impl Reply {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -35,7 +36,9 @@ impl Reply {
     }
 
     pub fn ray(&self) -> String {
-        self.header("rampart-ray").unwrap_or_else(|| panic!("no Rampart-Ray header")).to_string()
+        self.header("rampart-ray")
+            .unwrap_or_else(|| panic!("no Rampart-Ray header"))
+            .to_string()
     }
 }
 
@@ -56,7 +59,9 @@ pub fn get(host: &str, path: &str) -> Request<Full<Bytes>> {
 
 /// Sends one request over a new plain-TCP connection.
 pub async fn send(addr: SocketAddr, proto: Proto, request: Request<Full<Bytes>>) -> Reply {
-    let stream = TcpStream::connect(addr).await.unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    let stream = TcpStream::connect(addr)
+        .await
+        .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
     exchange(TokioIo::new(stream), proto, request, None).await
 }
 
@@ -84,7 +89,9 @@ pub async fn send_tls(
         Proto::Http2 => vec![b"h2".to_vec()],
     };
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let stream = TcpStream::connect(addr).await.unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    let stream = TcpStream::connect(addr)
+        .await
+        .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
     let name = ServerName::try_from(sni.to_string()).unwrap_or_else(|e| panic!("sni: {e}"));
     let tls = connector
         .connect(name, stream)
@@ -101,7 +108,12 @@ pub async fn send_tls(
     reply
 }
 
-async fn exchange<T>(io: TokioIo<T>, proto: Proto, request: Request<Full<Bytes>>, _: Option<()>) -> Reply
+async fn exchange<T>(
+    io: TokioIo<T>,
+    proto: Proto,
+    request: Request<Full<Bytes>>,
+    _: Option<()>,
+) -> Reply
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -114,9 +126,10 @@ where
             sender.send_request(request).await
         }
         Proto::Http2 => {
-            let (mut sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
-                .await
-                .unwrap_or_else(|e| panic!("h2 handshake: {e}"));
+            let (mut sender, conn) =
+                hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+                    .await
+                    .unwrap_or_else(|e| panic!("h2 handshake: {e}"));
             tokio::spawn(conn);
             let mut request = request;
             // HTTP/2 carries the host in :authority.

@@ -260,7 +260,8 @@ impl Drop for Rampart {
 }
 
 pub fn write(path: &Path, text: &str) {
-    let mut file = std::fs::File::create(path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+    let mut file =
+        std::fs::File::create(path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
     file.write_all(text.as_bytes())
         .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
@@ -289,7 +290,8 @@ fn http_get_raw(addr: SocketAddr, path: &str) -> Option<String> {
 /// A self-signed certificate for `names`, written as PEM into `dir`.
 pub fn write_cert(dir: &Path, stem: &str, names: &[&str]) -> (PathBuf, PathBuf, Vec<u8>) {
     let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-    let generated = rcgen::generate_simple_self_signed(names).unwrap_or_else(|e| panic!("rcgen: {e}"));
+    let generated =
+        rcgen::generate_simple_self_signed(names).unwrap_or_else(|e| panic!("rcgen: {e}"));
     let cert = dir.join(format!("{stem}.pem"));
     let key = dir.join(format!("{stem}.key"));
     write(&cert, &generated.cert.pem());

@@ -24,7 +24,9 @@ pub type Handler = Arc<
 >;
 
 pub fn full(text: impl Into<Bytes>) -> OriginBody {
-    Full::new(text.into()).map_err(|never| match never {}).boxed()
+    Full::new(text.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 pub struct TestOrigin {
@@ -91,16 +93,19 @@ impl OriginBuilder {
 
     /// Serve TLS with a self-signed certificate for localhost / 127.0.0.1.
     pub fn tls(mut self) -> Self {
-        let generated = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
-            .unwrap_or_else(|e| panic!("rcgen: {e}"));
-        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
-            generated.signing_key.serialize_der().into(),
-        );
+        let generated =
+            rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+                .unwrap_or_else(|e| panic!("rcgen: {e}"));
+        let key =
+            rustls::pki_types::PrivateKeyDer::Pkcs8(generated.signing_key.serialize_der().into());
         let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()
-        .and_then(|b| b.with_no_client_auth().with_single_cert(vec![generated.cert.der().clone()], key))
+        .and_then(|b| {
+            b.with_no_client_auth()
+                .with_single_cert(vec![generated.cert.der().clone()], key)
+        })
         .unwrap_or_else(|e| panic!("origin tls: {e}"));
         config.alpn_protocols = match self.protocol {
             Protocol::Http1 => vec![b"http/1.1".to_vec()],
@@ -125,7 +130,9 @@ impl OriginBuilder {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .unwrap_or_else(|e| panic!("bind origin: {e}"));
-        let addr = listener.local_addr().unwrap_or_else(|e| panic!("addr: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("addr: {e}"));
         let hits = Arc::new(AtomicUsize::new(0));
         let healthy = Arc::new(AtomicBool::new(true));
         let name = self.name.clone();
@@ -135,9 +142,16 @@ impl OriginBuilder {
         let (hits2, healthy2) = (hits.clone(), healthy.clone());
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                let (name, handler, hits, healthy, tls) =
-                    (name.clone(), handler.clone(), hits2.clone(), healthy2.clone(), tls.clone());
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (name, handler, hits, healthy, tls) = (
+                    name.clone(),
+                    handler.clone(),
+                    hits2.clone(),
+                    healthy2.clone(),
+                    tls.clone(),
+                );
                 tokio::spawn(async move {
                     let service = service_fn(move |req: Request<Incoming>| {
                         hits.fetch_add(1, Ordering::Relaxed);
@@ -159,7 +173,8 @@ impl OriginBuilder {
                             })
                         }
                     });
-                    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    let mut builder =
+                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                     match protocol {
                         Protocol::Http1 => builder = builder.http1_only(),
                         Protocol::Http2 => builder = builder.http2_only(),
@@ -204,7 +219,10 @@ async fn echo(name: &str, req: Request<Incoming>) -> Response<OriginBody> {
         match headers.get_mut(k.as_str()) {
             Some(serde_json::Value::Array(list)) => list.push(value),
             _ => {
-                headers.insert(k.as_str().to_string(), serde_json::Value::Array(vec![value]));
+                headers.insert(
+                    k.as_str().to_string(),
+                    serde_json::Value::Array(vec![value]),
+                );
             }
         }
     }
