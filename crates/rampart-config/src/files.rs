@@ -80,6 +80,27 @@ pub(crate) fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
     }
 }
 
+/// A key that does not belong to the certificate would make every handshake
+/// for the site fail; catch it when the file is checked, not at serve time.
+pub(crate) fn check_key_matches(
+    chain: &[CertificateDer<'static>],
+    key: &PrivateKeyDer<'static>,
+) -> Result<(), String> {
+    let provider = rustls::crypto::ring::default_provider();
+    let signing_key = provider
+        .key_provider
+        .load_private_key(key.clone_key())
+        .map_err(|e| format!("unsupported private key: {e}"))?;
+    rustls::sign::CertifiedKey::new(chain.to_vec(), signing_key)
+        .keys_match()
+        .map_err(|e| match e {
+            rustls::Error::InconsistentKeys(_) => {
+                "the private key does not belong to the certificate (first certificate in the cert file)".to_string()
+            }
+            other => format!("cannot check the key against the certificate: {other}"),
+        })
+}
+
 /// pem::Error's Display prints raw byte vectors; say it in words instead.
 fn pem_error(e: &pem::Error) -> String {
     match e {

@@ -459,6 +459,12 @@ fn tls_files(t: &Table<'_, '_>, base_dir: &Path, d: &mut Diags<'_>) -> Option<Tl
             .ok(),
         _ => None,
     };
+    if let (Some(chain), Some(private_key), Some(k)) = (&chain, &private_key, key)
+        && let Err(msg) = files::check_key_matches(chain, private_key)
+    {
+        d.error(&k.span(), format!("`site.tls.key`: {msg}"));
+        return None;
+    }
     Some(TlsCertConfig {
         cert_path: cert_path?,
         key_path: key_path?,

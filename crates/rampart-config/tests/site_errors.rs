@@ -326,3 +326,19 @@ fn misc_site_values() {
         &["`site.timeouts.idle`: invalid duration"],
     );
 }
+
+#[test]
+fn key_of_another_certificate_is_refused_at_the_key() {
+    let dir = TempDir::new();
+    dir.write_cert("one", "a.test");
+    dir.write_cert("two", "a.test");
+    let text = format!("{MIN_SITE}tls = {{ cert = \"certs/one.pem\", key = \"certs/two.key\" }}\n");
+    assert_single(
+        &dir,
+        &text,
+        pos(&text, "\"certs/two.key\""),
+        &["`site.tls.key`", "does not belong to the certificate"],
+    );
+    let good = format!("{MIN_SITE}tls = {{ cert = \"certs/one.pem\", key = \"certs/one.key\" }}\n");
+    assert!(dir.parse(&good).is_ok());
+}
