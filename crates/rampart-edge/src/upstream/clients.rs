@@ -9,7 +9,7 @@
 //! that differs from `:authority`; nginx answers 400 to any h2 request with both).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -96,27 +96,7 @@ fn build(key: &ClientKey, target: Option<Uri>) -> OriginClient {
     http.set_connect_timeout(Some(key.connect_timeout));
     http.set_keepalive(Some(Duration::from_secs(60)));
 
-    let provider = crate::tls::provider();
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12]);
-    let tls = match builder {
-        Ok(builder) => {
-            if key.verify_tls {
-                builder
-                    .with_root_certificates(root_store())
-                    .with_no_client_auth()
-            } else {
-                builder
-                    .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
-                    .with_no_client_auth()
-            }
-        }
-        // Only fails if the provider lacks both versions, which ring does not.
-        Err(_) => rustls::ClientConfig::builder()
-            .with_root_certificates(root_store())
-            .with_no_client_auth(),
-    };
+    let tls = base_tls_config(key.verify_tls);
 
     let mut connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
@@ -146,6 +126,34 @@ fn build(key: &ClientKey, target: Option<Uri>) -> OriginClient {
         builder.http2_only(true);
     }
     builder.build(connector)
+}
+
+/// The TLS settings every origin client starts from, built once per
+/// verification mode: reading the system CA bundle per origin made a
+/// 1,000-site config take a second to load.
+fn base_tls_config(verify: bool) -> rustls::ClientConfig {
+    static VERIFYING: OnceLock<rustls::ClientConfig> = OnceLock::new();
+    static TRUSTING: OnceLock<rustls::ClientConfig> = OnceLock::new();
+    let cell = if verify { &VERIFYING } else { &TRUSTING };
+    cell.get_or_init(|| {
+        let provider = crate::tls::provider();
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12]);
+        match builder {
+            Ok(builder) if verify => builder
+                .with_root_certificates(root_store())
+                .with_no_client_auth(),
+            Ok(builder) => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+                .with_no_client_auth(),
+            // Only fails if the provider lacks both versions, which ring does not.
+            Err(_) => rustls::ClientConfig::builder()
+                .with_root_certificates(root_store())
+                .with_no_client_auth(),
+        }
+    })
+    .clone()
 }
 
 /// Mozilla's roots plus the system bundle, so that origins with a private CA
