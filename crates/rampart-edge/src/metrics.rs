@@ -72,6 +72,7 @@ pub struct OriginMetrics {
 pub struct ListenerMetrics {
     pub accepted: AtomicU64,
     pub open: AtomicI64,
+    pub parked: AtomicI64,
     pub rejected_framing: AtomicU64,
     pub tls_handshake_failures: AtomicU64,
 }
@@ -249,12 +250,18 @@ impl Metrics {
         let listeners = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
         let mut names: Vec<&&'static str> = listeners.keys().collect();
         names.sort();
-        let families: [Family<ListenerMetrics>; 4] = [
+        let families: [Family<ListenerMetrics>; 5] = [
             (
                 "rampart_connections_open",
                 "gauge",
                 "Client connections currently open.",
                 |l| l.open.load(Ordering::Relaxed),
+            ),
+            (
+                "rampart_connections_parked",
+                "gauge",
+                "Idle HTTP/1 keep-alive connections waiting for their next request without HTTP state.",
+                |l| l.parked.load(Ordering::Relaxed),
             ),
             (
                 "rampart_connections_accepted_total",

@@ -24,8 +24,9 @@ use http::uri::{Authority, PathAndQuery};
 use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
 use http_body::Body as _;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper::upgrade::Upgraded;
 use rampart_config::OriginProtocol;
+use tokio::sync::oneshot;
 
 use crate::body::EdgeBody;
 use crate::client_addr::canonical;
@@ -49,6 +50,21 @@ pub struct ConnInfo {
     pub sni: Option<Box<str>>,
     /// Requests whose response has not finished; the idle timer waits for zero.
     pub in_flight: Arc<AtomicUsize>,
+    /// Set when a request switched protocols (101): the origin's side of the
+    /// tunnel, which the connection joins to the client socket.
+    pub tunnel: std::sync::Mutex<Option<oneshot::Receiver<Upgraded>>>,
+}
+
+impl ConnInfo {
+    pub fn new(peer: SocketAddr, tls: bool, sni: Option<Box<str>>) -> Self {
+        Self {
+            peer,
+            tls,
+            sni,
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            tunnel: std::sync::Mutex::new(None),
+        }
+    }
 }
 
 pub async fn handle(
@@ -237,12 +253,6 @@ async fn forward(
     let ray = exchange.ray;
     let (mut parts, body) = request.into_parts();
     let upgrade = parts.version == Version::HTTP_11 && is_upgrade_request(&parts.headers);
-    let client_upgrade = upgrade.then(|| {
-        let mut carrier = Request::new(());
-        *carrier.extensions_mut() = std::mem::take(&mut parts.extensions);
-        hyper::upgrade::on(carrier)
-    });
-
     let headers = &mut parts.headers;
     strip_hop_by_hop(headers, upgrade);
     if headers.contains_key(EXPECT) {
@@ -381,18 +391,17 @@ async fn forward(
         Err(kind) => return pages::render(kind, ray, host, json, Some(&site.pages)),
     };
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-        if let Some(client_upgrade) = client_upgrade {
+        if upgrade {
+            // The client connection's driver joins this to the client socket
+            // once hyper has written the 101.
+            let (origin_side, tunnel) = oneshot::channel();
             let origin_upgrade = hyper::upgrade::on(&mut response);
             tokio::spawn(async move {
-                let (Ok(client), Ok(origin)) = tokio::join!(client_upgrade, origin_upgrade) else {
-                    return;
-                };
-                let _ = tokio::io::copy_bidirectional(
-                    &mut TokioIo::new(client),
-                    &mut TokioIo::new(origin),
-                )
-                .await;
+                if let Ok(upgraded) = origin_upgrade.await {
+                    let _ = origin_side.send(upgraded);
+                }
             });
+            *conn.tunnel.lock().unwrap_or_else(|e| e.into_inner()) = Some(tunnel);
             strip_hop_by_hop(response.headers_mut(), true);
             return response.map(EdgeBody::Stream);
         }

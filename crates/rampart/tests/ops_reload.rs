@@ -323,7 +323,7 @@ async fn admin_reload_endpoint_answers_json() {
         describe(&output)
     );
 
-    // A file that parses but cannot be used (certificate and key do not match).
+    // A key that does not belong to its certificate is refused with its position.
     let (cert, _, _) = write_cert(rampart.dir.path(), "one", &["shop.test"]);
     let (_, key, _) = write_cert(rampart.dir.path(), "two", &["shop.test"]);
     rampart.rewrite_sites(&format!(
@@ -337,18 +337,18 @@ async fn admin_reload_endpoint_answers_json() {
     assert_eq!(status, 422, "{body}");
     let json: serde_json::Value =
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
-    assert_eq!(json["error"]["code"], "unusable_config", "{body}");
+    assert_eq!(json["error"]["code"], "invalid_config", "{body}");
     assert!(
         json["error"]["message"]
             .as_str()
             .unwrap_or_default()
-            .contains("site \"shop\""),
+            .contains("does not belong to the certificate"),
         "{body}"
     );
     let output = rampart.reload();
     assert_eq!(output.status.code(), Some(64), "{}", describe(&output));
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains("reload refused"),
+        String::from_utf8_lossy(&output.stderr).contains("does not belong to the certificate"),
         "{}",
         describe(&output)
     );

@@ -3,6 +3,8 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 
@@ -54,6 +56,9 @@ pub struct GuardedIo<T> {
     /// split across reads, so the common one-read head costs no timer.
     head_timer: Option<Pin<Box<Sleep>>>,
     head_timer_armed: bool,
+    /// Mirrors `head_timer_armed` for the connection driver, which must not
+    /// mistake a client pausing mid-head for an idle connection.
+    head_in_progress: Arc<AtomicBool>,
     timed_out: bool,
 }
 
@@ -81,6 +86,7 @@ impl<T> GuardedIo<T> {
             header_timeout: cfg.header_timeout,
             head_timer: None,
             head_timer_armed: false,
+            head_in_progress: Arc::new(AtomicBool::new(false)),
             timed_out: false,
         }
     }
@@ -88,6 +94,12 @@ impl<T> GuardedIo<T> {
     /// The framing violation found on this connection, if any.
     pub fn violation(&self) -> Option<&Violation> {
         self.tracker.violation()
+    }
+
+    /// True while part of a request head has arrived but not all of it
+    /// (tracked only when a header timeout is configured).
+    pub fn head_in_progress(&self) -> Arc<AtomicBool> {
+        self.head_in_progress.clone()
     }
 
     pub fn get_ref(&self) -> &T {
@@ -174,7 +186,10 @@ impl<T> GuardedIo<T> {
             return;
         };
         if !self.tracker.head_started() {
-            self.head_timer_armed = false;
+            if self.head_timer_armed {
+                self.head_timer_armed = false;
+                self.head_in_progress.store(false, Ordering::Relaxed);
+            }
             return;
         }
         if self.head_timer_armed {
@@ -186,6 +201,7 @@ impl<T> GuardedIo<T> {
             None => self.head_timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
         }
         self.head_timer_armed = true;
+        self.head_in_progress.store(true, Ordering::Relaxed);
     }
 
     /// Whether the head in progress ran out of time (registers the waker).
