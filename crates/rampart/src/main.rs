@@ -1,6 +1,7 @@
 //! The `rampart` binary: command line and wiring only.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
+mod memory;
 mod reload_client;
 mod serve;
 

@@ -40,6 +40,7 @@ pub fn run(config_path: Option<&Path>) -> ExitCode {
         );
         return ExitCode::from(EX_CANTCREAT);
     }
+    crate::memory::spawn_trimmer();
     let workers = config
         .node
         .workers

@@ -2,8 +2,10 @@
 //! socket, dropped while the client is quiet (parking) and re-created when
 //! its next request arrives; protocol switches (WebSocket) become a tunnel.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -23,8 +25,17 @@ const PARK_AFTER: Duration = Duration::from_millis(250);
 /// How long the origin side of a protocol switch may take to hand over.
 const TUNNEL_HANDOVER: Duration = Duration::from_secs(10);
 
+/// The client socket of an HTTP/1 connection, between hyper connections.
+struct H1Socket<U> {
+    io: PrefixedIo<GuardedIo<U>>,
+    head_in_progress: Arc<AtomicBool>,
+    end: Arc<EndSignal>,
+}
+
+type BoxedServe = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 impl Driver {
-    pub(super) async fn serve_h1<U>(mut self, guarded: GuardedIo<U>)
+    pub(super) async fn serve_h1<U>(self, guarded: GuardedIo<U>)
     where
         U: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -32,7 +43,30 @@ impl Driver {
         let end = Arc::new(EndSignal::default());
         let mut io = PrefixedIo::new(guarded, Bytes::new());
         io.end = Some(end.clone());
+        self.serve_h1_active(H1Socket {
+            io,
+            head_in_progress,
+            end,
+        })
+        .await;
+    }
+
+    fn serve_h1_boxed<U>(self, socket: H1Socket<U>) -> BoxedServe
+    where
+        U: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        Box::pin(self.serve_h1_active(socket))
+    }
+
+    /// Runs hyper over the socket until the connection ends, switches
+    /// protocols or goes quiet; a quiet connection is handed to a small task
+    /// of its own ([`Self::park`]) and this (large) future ends.
+    async fn serve_h1_active<U>(mut self, mut socket: H1Socket<U>)
+    where
+        U: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         loop {
+            let end = socket.end.clone();
             end.reset();
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
@@ -47,10 +81,9 @@ impl Driver {
             let (state, conn) = (self.state.clone(), self.conn.clone());
             let service =
                 service_fn(move |request| proxy::handle(state.clone(), conn.clone(), request));
-            // Boxed: freed while the connection is parked.
             let mut connection = Box::pin(
                 builder
-                    .serve_connection(TokioIo::new(io), service)
+                    .serve_connection(TokioIo::new(socket.io), service)
                     .without_shutdown(),
             );
 
@@ -60,8 +93,8 @@ impl Driver {
             }
             let mut parking = false;
             let park_after = PARK_AFTER.min(self.settings.idle);
-            let result = Box::pin(async {
-                loop {
+            let head_in_progress = socket.head_in_progress.clone();
+            let result = loop {
                 tokio::select! {
                     result = connection.as_mut() => break result,
                     _ = stop_requested(&mut self.shutdown), if !stopping => {
@@ -80,9 +113,7 @@ impl Driver {
                         }
                     }
                 }
-            }
-            })
-            .await;
+            };
             drop(connection);
             let parts = match result {
                 Ok(parts) => parts,
@@ -91,11 +122,11 @@ impl Driver {
                     return;
                 }
             };
-            let mut inner = parts.io.into_inner();
+            let mut io = parts.io.into_inner();
             // Bytes hyper read but did not use belong to the next request. Copied:
             // even an empty slice of hyper's read buffer would keep its whole
             // allocation alive while the connection is parked.
-            inner.prefix = if parts.read_buf.is_empty() {
+            io.prefix = if parts.read_buf.is_empty() {
                 Bytes::new()
             } else {
                 Bytes::copy_from_slice(&parts.read_buf)
@@ -108,25 +139,36 @@ impl Driver {
                 .unwrap_or_else(|e| e.into_inner())
                 .take();
             if let Some(origin) = tunnel {
-                inner.end = None;
-                Box::pin(tunnel_to_origin(inner, origin)).await;
+                io.end = None;
+                tunnel_to_origin(io, origin).await;
                 return;
             }
             if !parking || stopping {
-                let _ = inner.shutdown().await;
+                let _ = io.shutdown().await;
                 return;
             }
-            if inner.prefix.is_empty() {
-                end.reset();
-                self.metrics.parked.fetch_add(1, Ordering::Relaxed);
-                let woken = Box::pin(self.wait_for_next_request(&mut inner)).await;
-                self.metrics.parked.fetch_sub(1, Ordering::Relaxed);
-                match woken {
-                    Some(first) => inner.prefix = first,
-                    None => return,
-                }
+            socket.io = io;
+            if socket.io.prefix.is_empty() {
+                tokio::spawn(self.park(socket));
+                return;
             }
-            io = inner;
+        }
+    }
+
+    /// A parked connection: just the socket and this small task, until the
+    /// next request arrives (then hyper starts again), the client leaves,
+    /// the idle timeout passes or the edge shuts down.
+    async fn park<U>(mut self, mut socket: H1Socket<U>)
+    where
+        U: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        socket.end.reset();
+        self.metrics.parked.fetch_add(1, Ordering::Relaxed);
+        let woken = self.wait_for_next_request(&mut socket.io).await;
+        self.metrics.parked.fetch_sub(1, Ordering::Relaxed);
+        if let Some(first) = woken {
+            socket.io.prefix = first;
+            self.serve_h1_boxed(socket).await;
         }
     }
 

@@ -135,10 +135,14 @@ struct HttpSettings {
     max_head: usize,
 }
 
-/// Per-connection context the protocol drivers share.
+/// Per-connection context the protocol drivers share. It travels with the
+/// connection (a parked HTTP/1 connection continues in a task of its own), so
+/// it also carries what marks the connection as open.
 struct Driver {
     state: Arc<EdgeState>,
     metrics: Arc<ListenerMetrics>,
+    _open: OpenGauge,
+    _alive: mpsc::Sender<()>,
     conn: Arc<ConnInfo>,
     settings: HttpSettings,
     activity: Arc<AtomicU64>,
@@ -148,7 +152,7 @@ struct Driver {
 impl Connection {
     async fn run(self, mut stream: TcpStream, mut peer: SocketAddr) {
         self.metrics.open.fetch_add(1, Ordering::Relaxed);
-        let _open = OpenGauge(self.metrics.clone());
+        let open = OpenGauge(self.metrics.clone());
         let _ = stream.set_nodelay(true);
         let settings = {
             let snapshot = self.state.snapshot();
@@ -179,7 +183,7 @@ impl Connection {
         match self.transport.clone() {
             Transport::Plain => {
                 let conn = ConnInfo::new(peer, false, None);
-                Box::pin(self.serve_http(stream, conn, None, settings)).await;
+                Box::pin(self.serve_http(stream, conn, None, settings, open)).await;
             }
             Transport::Tls(acceptor) => {
                 // Boxed, like every large state below: a task is as big as its
@@ -202,7 +206,7 @@ impl Connection {
                 let (_, session) = tls.get_ref();
                 let h2 = session.alpn_protocol() == Some(b"h2");
                 let conn = ConnInfo::new(peer, true, session.server_name().map(Into::into));
-                Box::pin(self.serve_http(tls, conn, Some(h2), settings)).await;
+                Box::pin(self.serve_http(tls, conn, Some(h2), settings, open)).await;
             }
         }
     }
@@ -215,6 +219,7 @@ impl Connection {
         conn: ConnInfo,
         alpn_h2: Option<bool>,
         settings: HttpSettings,
+        open: OpenGauge,
     ) where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -227,6 +232,8 @@ impl Connection {
         let driver = Driver {
             state: self.state.clone(),
             metrics: self.metrics.clone(),
+            _open: open,
+            _alive: self._alive.clone(),
             conn: conn.clone(),
             settings,
             activity,
