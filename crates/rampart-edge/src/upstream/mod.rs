@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use http::uri::{Authority, Scheme};
 use rampart_config::{HealthCheckConfig, LbPolicy, OriginProtocol};
 
-pub use clients::{ClientKey, Clients, OriginClient};
+pub use clients::{AcceptAnyCertificate, ClientKey, Clients, OriginClient};
 pub use health::spawn_health_check;
 pub use lb::Balancer;
 
