@@ -71,9 +71,10 @@ impl Driver {
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
-                // hyper runs this timer while waiting for the next request too,
-                // so it is the keep-alive limit; slow heads are the guard's job.
-                .header_read_timeout(self.settings.idle)
+                // No per-request timer in hyper: slow heads are the guard's
+                // job, and a quiet connection is parked (then the idle
+                // timeout applies) before any such timer could matter.
+                .header_read_timeout(None)
                 .max_buf_size(self.settings.max_head.max(8192) + 8192)
                 // Our end-of-stream signal (and a client that half-closes)
                 // must let the request in flight finish, not cancel it.
