@@ -47,7 +47,6 @@ pub struct Exchange {
 impl Exchange {
     fn finish(&self, bytes_out: u64) {
         if let Some(origin) = &self.origin {
-            origin.outstanding.fetch_sub(1, Ordering::Relaxed);
             origin.metrics.outstanding.fetch_sub(1, Ordering::Relaxed);
         }
         self.conn_in_flight.fetch_sub(1, Ordering::Relaxed);

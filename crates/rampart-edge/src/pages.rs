@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use rampart_config::PageTemplates;
 
 use crate::body::EdgeBody;
 use crate::ray::RayId;
@@ -77,24 +78,14 @@ impl PageKind {
     }
 }
 
-/// Per-site overrides of the generated pages (template text).
-#[derive(Debug, Clone, Default)]
-pub struct PageOverrides {
-    pub not_found: Option<String>,
-    pub bad_gateway: Option<String>,
-    pub service_unavailable: Option<String>,
-    pub gateway_timeout: Option<String>,
-}
-
-impl PageOverrides {
-    fn template_for(&self, kind: PageKind) -> Option<&str> {
-        match kind {
-            PageKind::UnknownHost => self.not_found.as_deref(),
-            PageKind::BadGateway => self.bad_gateway.as_deref(),
-            PageKind::NoHealthyOrigin => self.service_unavailable.as_deref(),
-            PageKind::GatewayTimeout => self.gateway_timeout.as_deref(),
-            PageKind::BadRequest | PageKind::MethodNotAllowed => None,
-        }
+/// The site's template for `kind`, if it set one.
+fn template_for(templates: &PageTemplates, kind: PageKind) -> Option<&str> {
+    match kind {
+        PageKind::UnknownHost => templates.not_found.as_deref(),
+        PageKind::BadGateway => templates.bad_gateway.as_deref(),
+        PageKind::NoHealthyOrigin => templates.service_unavailable.as_deref(),
+        PageKind::GatewayTimeout => templates.gateway_timeout.as_deref(),
+        PageKind::BadRequest | PageKind::MethodNotAllowed => None,
     }
 }
 
@@ -121,7 +112,7 @@ pub fn render(
     ray: RayId,
     host: &str,
     json: bool,
-    overrides: Option<&PageOverrides>,
+    overrides: Option<&PageTemplates>,
 ) -> Response<EdgeBody> {
     let status = kind.status();
     let (body, content_type) = if json {
@@ -140,7 +131,7 @@ pub fn render(
         )
     } else {
         let template = overrides
-            .and_then(|o| o.template_for(kind))
+            .and_then(|o| template_for(o, kind))
             .unwrap_or(DEFAULT_TEMPLATE);
         (
             Bytes::from(fill(
@@ -303,7 +294,7 @@ mod tests {
 
     #[test]
     fn template_placeholders_are_filled_and_escaped() {
-        let overrides = PageOverrides {
+        let overrides = PageTemplates {
             bad_gateway: Some("<p>{{status}} {{ray_id}} {{host}}</p>".into()),
             ..Default::default()
         };

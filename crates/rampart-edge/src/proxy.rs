@@ -12,7 +12,6 @@
 //! Later security phases (enforcement, access, rules, limits, bots, WAF) slot
 //! in between 2 and 3.
 
-use std::borrow::Cow;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,7 +46,6 @@ pub struct ConnInfo {
     /// The client as far as the transport knows: socket peer or PROXY source.
     pub peer: SocketAddr,
     pub tls: bool,
-    pub sni: Option<Box<str>>,
     /// Requests whose response has not finished; the idle timer waits for zero.
     pub in_flight: Arc<AtomicUsize>,
     /// Set when a request switched protocols (101): the origin's side of the
@@ -56,11 +54,10 @@ pub struct ConnInfo {
 }
 
 impl ConnInfo {
-    pub fn new(peer: SocketAddr, tls: bool, sni: Option<Box<str>>) -> Self {
+    pub fn new(peer: SocketAddr, tls: bool) -> Self {
         Self {
             peer,
             tls,
-            sni,
             in_flight: Arc::new(AtomicUsize::new(0)),
             tunnel: std::sync::Mutex::new(None),
         }
@@ -336,10 +333,8 @@ async fn forward(
 
         if let Some(previous) = exchange.origin.replace(origin.clone()) {
             // A retry moves the in-flight count to the origin now being tried.
-            previous.outstanding.fetch_sub(1, Ordering::Relaxed);
             previous.metrics.outstanding.fetch_sub(1, Ordering::Relaxed);
         }
-        origin.outstanding.fetch_add(1, Ordering::Relaxed);
         origin.metrics.outstanding.fetch_add(1, Ordering::Relaxed);
         exchange.attempts += 1;
         origin.metrics.requests.fetch_add(1, Ordering::Relaxed);
@@ -439,11 +434,4 @@ fn origin_uri(scheme: &http::uri::Scheme, authority: &Authority, path: &PathAndQ
     parts.authority = Some(authority.clone());
     parts.path_and_query = Some(path.clone());
     Uri::from_parts(parts).unwrap_or_default()
-}
-
-/// For the welcome page and errors before routing: the host for display.
-pub fn display_host(host: Option<&HeaderValue>) -> Cow<'_, str> {
-    host.and_then(|h| h.to_str().ok())
-        .map(normalize_host)
-        .unwrap_or(Cow::Borrowed(""))
 }

@@ -1,33 +1,44 @@
-//! Host → site lookup. Exact names win over wildcards, and the longest
-//! wildcard suffix wins over shorter ones, as in nginx's `server_name`.
+//! Host → value lookup (sites for routing, certificates for SNI). Exact names
+//! win over wildcards, and the longest wildcard suffix wins over shorter ones,
+//! as in nginx's `server_name`.
 
 use std::collections::HashMap;
 
 use rampart_config::HostPattern;
 
-#[derive(Debug, Default)]
-pub struct HostMap {
-    exact: HashMap<Box<str>, usize>,
+#[derive(Debug)]
+pub struct HostMap<T> {
+    exact: HashMap<Box<str>, T>,
     /// Keyed by the suffix including its leading dot: ".shop.test".
-    wildcard: HashMap<Box<str>, usize>,
+    wildcard: HashMap<Box<str>, T>,
 }
 
-impl HostMap {
-    pub fn insert(&mut self, pattern: &HostPattern, site: usize) {
+impl<T> Default for HostMap<T> {
+    fn default() -> Self {
+        Self {
+            exact: HashMap::new(),
+            wildcard: HashMap::new(),
+        }
+    }
+}
+
+impl<T> HostMap<T> {
+    /// The first value inserted for a pattern stays.
+    pub fn insert(&mut self, pattern: &HostPattern, value: T) {
         match pattern {
             HostPattern::Exact(name) => {
-                self.exact.entry(name.as_str().into()).or_insert(site);
+                self.exact.entry(name.as_str().into()).or_insert(value);
             }
             HostPattern::Wildcard(suffix) => {
-                self.wildcard.entry(suffix.as_str().into()).or_insert(site);
+                self.wildcard.entry(suffix.as_str().into()).or_insert(value);
             }
         }
     }
 
     /// `host` must already be lowercase and without a port.
-    pub fn lookup(&self, host: &str) -> Option<usize> {
-        if let Some(site) = self.exact.get(host) {
-            return Some(*site);
+    pub fn lookup(&self, host: &str) -> Option<&T> {
+        if let Some(value) = self.exact.get(host) {
+            return Some(value);
         }
         if self.wildcard.is_empty() {
             return None;
@@ -39,9 +50,9 @@ impl HostMap {
         while let Some(off) = memchr::memchr(b'.', bytes.get(pos..)?) {
             let dot = pos + off;
             if dot > 0
-                && let Some(site) = host.get(dot..).and_then(|s| self.wildcard.get(s))
+                && let Some(value) = host.get(dot..).and_then(|s| self.wildcard.get(s))
             {
-                return Some(*site);
+                return Some(value);
             }
             pos = dot + 1;
         }
@@ -73,7 +84,7 @@ pub fn normalize_host(raw: &str) -> std::borrow::Cow<'_, str> {
 mod tests {
     use super::*;
 
-    fn map() -> HostMap {
+    fn map() -> HostMap<usize> {
         let mut m = HostMap::default();
         m.insert(&HostPattern::Exact("shop.test".into()), 0);
         m.insert(&HostPattern::Wildcard(".shop.test".into()), 1);
@@ -85,15 +96,15 @@ mod tests {
     #[test]
     fn exact_beats_wildcard_and_longest_suffix_wins() {
         let m = map();
-        assert_eq!(m.lookup("shop.test"), Some(0));
-        assert_eq!(m.lookup("www.shop.test"), Some(1));
-        assert_eq!(m.lookup("a.b.shop.test"), Some(1));
-        assert_eq!(m.lookup("x.eu.shop.test"), Some(2));
-        assert_eq!(m.lookup("api.eu.shop.test"), Some(3));
-        assert_eq!(m.lookup("eu.shop.test"), Some(1));
-        assert_eq!(m.lookup(".shop.test"), None);
-        assert_eq!(m.lookup("othershop.test"), None);
-        assert_eq!(m.lookup(""), None);
+        assert_eq!(m.lookup("shop.test").copied(), Some(0));
+        assert_eq!(m.lookup("www.shop.test").copied(), Some(1));
+        assert_eq!(m.lookup("a.b.shop.test").copied(), Some(1));
+        assert_eq!(m.lookup("x.eu.shop.test").copied(), Some(2));
+        assert_eq!(m.lookup("api.eu.shop.test").copied(), Some(3));
+        assert_eq!(m.lookup("eu.shop.test").copied(), Some(1));
+        assert_eq!(m.lookup(".shop.test").copied(), None);
+        assert_eq!(m.lookup("othershop.test").copied(), None);
+        assert_eq!(m.lookup("").copied(), None);
     }
 
     #[test]

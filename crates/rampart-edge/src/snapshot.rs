@@ -7,15 +7,15 @@ use std::sync::{Arc, Mutex, Weak};
 
 use http::HeaderValue;
 use http::uri::{Authority, Scheme};
-use rampart_config::{Config, HostPattern, OriginConfig, SiteConfig, Timeouts};
+use rampart_config::{Config, HostPattern, OriginConfig, PageTemplates, SiteConfig, Timeouts};
+use rustls::sign::CertifiedKey;
 
 use crate::client_addr::TrustedProxies;
 use crate::metrics::{Metrics, SiteMetrics};
-use crate::pages::PageOverrides;
 use crate::routing::HostMap;
-use crate::tls::{CertStore, TlsError, certified_key};
+use crate::tls::{TlsError, certified_key};
 use crate::upstream::{
-    ClientKey, Clients, HealthKey, Origin, OriginKey, Upstream, spawn_health_check,
+    ClientKey, HealthKey, Origin, OriginKey, Upstream, origin_client, spawn_health_check,
 };
 
 pub struct Site {
@@ -25,15 +25,17 @@ pub struct Site {
     pub hsts: Option<HeaderValue>,
     pub timeouts: Timeouts,
     pub retries: u32,
-    pub pages: PageOverrides,
+    pub pages: PageTemplates,
     pub metrics: Arc<SiteMetrics>,
 }
 
 pub struct Snapshot {
     pub version: u64,
     pub sites: Vec<Site>,
-    pub hosts: HostMap,
-    pub certs: CertStore,
+    /// Host → index into `sites`.
+    pub hosts: HostMap<usize>,
+    /// SNI name → certificate of the site that declares it.
+    pub certs: HostMap<Arc<CertifiedKey>>,
     pub trusted_proxies: TrustedProxies,
     pub timeouts: Timeouts,
     /// No site configured: every host gets the welcome page.
@@ -47,7 +49,7 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn site_for_host(&self, host: &str) -> Option<&Site> {
-        self.hosts.lookup(host).and_then(|i| self.sites.get(i))
+        self.hosts.lookup(host).and_then(|i| self.sites.get(*i))
     }
 }
 
@@ -62,7 +64,6 @@ pub enum BuildError {
 /// Long-lived parts a snapshot build draws on and reuses.
 pub struct BuildContext<'a> {
     pub metrics: &'a Metrics,
-    pub clients: &'a Clients,
     pub origins: &'a Mutex<HashMap<OriginKey, Weak<Origin>>>,
 }
 
@@ -72,7 +73,7 @@ pub fn build(
     ctx: &BuildContext<'_>,
 ) -> Result<Snapshot, BuildError> {
     let mut hosts = HostMap::default();
-    let mut certs = CertStore::default();
+    let mut certs = HostMap::default();
     let mut sites = Vec::with_capacity(config.sites.len());
     let mut registry = ctx.origins.lock().unwrap_or_else(|e| e.into_inner());
     registry.retain(|_, weak| weak.strong_count() > 0);
@@ -92,10 +93,7 @@ pub fn build(
                 source,
             })?;
             for pattern in &site_cfg.hosts {
-                match pattern {
-                    HostPattern::Exact(name) => certs.insert_exact(name, key.clone()),
-                    HostPattern::Wildcard(suffix) => certs.insert_wildcard(suffix, key.clone()),
-                }
+                certs.insert(pattern, key.clone());
             }
         }
         sites.push(build_site(site_cfg, ctx, &mut registry)?);
@@ -146,7 +144,6 @@ fn build_site(
         let key = OriginKey {
             site: cfg.name.clone(),
             url: origin_cfg.url.to_string(),
-            protocol: format!("{:?}", origin_cfg.protocol),
             client: client_key,
             health: health.clone(),
             weight: origin_cfg.weight,
@@ -181,12 +178,7 @@ fn build_site(
         hsts,
         timeouts: cfg.timeouts,
         retries: cfg.retries,
-        pages: PageOverrides {
-            not_found: cfg.pages.not_found.clone(),
-            bad_gateway: cfg.pages.bad_gateway.clone(),
-            service_unavailable: cfg.pages.service_unavailable.clone(),
-            gateway_timeout: cfg.pages.gateway_timeout.clone(),
-        },
+        pages: cfg.pages.clone(),
         metrics: ctx.metrics.site(&cfg.name),
     })
 }
@@ -204,7 +196,7 @@ fn new_origin(
     let scheme: Scheme = origin.url.scheme().cloned().ok_or_else(bad)?;
     let authority: Authority = origin.url.authority().cloned().ok_or_else(bad)?;
     let label: Arc<str> = format!("{scheme}://{authority}").into();
-    let client = ctx.clients.pinned(client_key, &scheme, &authority);
+    let client = origin_client(client_key, &scheme, &authority);
     Ok(Origin::new(
         label.clone(),
         scheme,

@@ -12,14 +12,13 @@ use rustls::sign::CertifiedKey;
 use crate::access_log::AccessLog;
 use crate::metrics::Metrics;
 use crate::snapshot::{self, BuildContext, BuildError, Snapshot};
-use crate::upstream::{Clients, Origin, OriginKey};
+use crate::upstream::{Origin, OriginKey};
 
 pub struct EdgeState {
     snapshot: ArcSwap<Snapshot>,
     pub default_cert: Arc<CertifiedKey>,
     pub metrics: Arc<Metrics>,
     pub access_log: AccessLog,
-    pub clients: Clients,
     origins: Mutex<HashMap<OriginKey, Weak<Origin>>>,
     /// The file `serve` was started with; reloads read it again.
     pub config_path: Option<PathBuf>,
@@ -54,14 +53,12 @@ impl EdgeState {
         metrics: Arc<Metrics>,
         access_log: AccessLog,
     ) -> Result<Arc<Self>, BuildError> {
-        let clients = Clients::default();
         let origins = Mutex::new(HashMap::new());
         let first = snapshot::build(
             &config,
             1,
             &BuildContext {
                 metrics: &metrics,
-                clients: &clients,
                 origins: &origins,
             },
         )?;
@@ -70,7 +67,6 @@ impl EdgeState {
             default_cert,
             metrics,
             access_log,
-            clients,
             origins,
             config_path: config.source.clone(),
             initial: config,
@@ -120,7 +116,6 @@ impl EdgeState {
             version,
             &BuildContext {
                 metrics: &self.metrics,
-                clients: &self.clients,
                 origins: &self.origins,
             },
         )?;
@@ -148,14 +143,10 @@ fn restart_only_changes(running: &Config, next: &Config) -> Vec<String> {
     if running.node.data_dir != next.node.data_dir || running.node.workers != next.node.workers {
         warnings.push("[node] changed: data_dir and workers apply after a restart".into());
     }
-    if running.proxy.max_header_bytes != next.proxy.max_header_bytes
-        || running.proxy.timeouts.request_header != next.proxy.timeouts.request_header
-        || running.proxy.timeouts.idle != next.proxy.timeouts.idle
-    {
-        warnings.push(
-            "[proxy] max_header_bytes and client timeouts apply to connections after a restart"
-                .into(),
-        );
+    // Client timeouts are read from the snapshot per connection; the head
+    // size limit is fixed when the listeners start.
+    if running.proxy.max_header_bytes != next.proxy.max_header_bytes {
+        warnings.push("[proxy] max_header_bytes applies after a restart".into());
     }
     warnings
 }

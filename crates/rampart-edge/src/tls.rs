@@ -2,7 +2,6 @@
 //! picked per connection from the SNI name (exact, then wildcard, then the
 //! default). TLS 1.2 and 1.3 only; ALPN offers h2 and http/1.1.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -107,39 +106,6 @@ pub fn certified_key(
     Ok(Arc::new(certified))
 }
 
-/// Certificates by SNI name; immutable, rebuilt with each snapshot.
-#[derive(Default)]
-pub struct CertStore {
-    exact: HashMap<String, Arc<CertifiedKey>>,
-    wildcard: HashMap<String, Arc<CertifiedKey>>,
-}
-
-impl CertStore {
-    pub fn insert_exact(&mut self, name: &str, key: Arc<CertifiedKey>) {
-        self.exact.entry(name.to_string()).or_insert(key);
-    }
-
-    /// `suffix` includes the leading dot.
-    pub fn insert_wildcard(&mut self, suffix: &str, key: Arc<CertifiedKey>) {
-        self.wildcard.entry(suffix.to_string()).or_insert(key);
-    }
-
-    pub fn lookup(&self, name: &str) -> Option<Arc<CertifiedKey>> {
-        if let Some(key) = self.exact.get(name) {
-            return Some(key.clone());
-        }
-        let mut rest = name;
-        while let Some(dot) = rest.find('.') {
-            let suffix = rest.get(dot..)?;
-            if let Some(key) = self.wildcard.get(suffix) {
-                return Some(key.clone());
-            }
-            rest = rest.get(dot + 1..)?;
-        }
-        None
-    }
-}
-
 /// Reads the current snapshot's certificates on every handshake, so that a
 /// reload changes certificates without touching the listener.
 pub struct SniResolver {
@@ -158,7 +124,7 @@ impl ResolvesServerCert for SniResolver {
         if let Some(name) = hello.server_name() {
             let name = name.trim_end_matches('.').to_ascii_lowercase();
             if let Some(key) = snapshot.certs.lookup(&name) {
-                return Some(key);
+                return Some(key.clone());
             }
         }
         Some(self.state.default_cert.clone())

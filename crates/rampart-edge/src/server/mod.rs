@@ -182,7 +182,7 @@ impl Connection {
         }
         match self.transport.clone() {
             Transport::Plain => {
-                let conn = ConnInfo::new(peer, false, None);
+                let conn = ConnInfo::new(peer, false);
                 Box::pin(self.serve_http(stream, conn, None, settings, open)).await;
             }
             Transport::Tls(acceptor) => {
@@ -205,7 +205,7 @@ impl Connection {
                 };
                 let (_, session) = tls.get_ref();
                 let h2 = session.alpn_protocol() == Some(b"h2");
-                let conn = ConnInfo::new(peer, true, session.server_name().map(Into::into));
+                let conn = ConnInfo::new(peer, true);
                 Box::pin(self.serve_http(tls, conn, Some(h2), settings, open)).await;
             }
         }

@@ -1,15 +1,12 @@
-//! Pooled HTTP clients to origins, one per distinct (protocol, TLS
-//! verification, connect timeout), shared by every origin with those settings
-//! and kept across reloads so pooled connections survive them.
+//! Pooled HTTP clients to origins.
 //!
 //! Proxied requests go through a client *pinned* to one origin
-//! ([`Clients::pinned`]): it connects to that origin whatever host the request
+//! ([`origin_client`]): it connects to that origin whatever host the request
 //! URI names, so the URI can carry the site's host. That host becomes HTTP/1's
 //! `Host` and HTTP/2's `:authority` alike (RFC 9113 §8.3.1 forbids a `Host`
 //! that differs from `:authority`; nginx answers 400 to any h2 request with both).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -37,34 +34,16 @@ pub struct ClientKey {
     pub connect_timeout: Duration,
 }
 
-#[derive(Default)]
-pub struct Clients {
-    clients: Mutex<HashMap<ClientKey, OriginClient>>,
-}
-
-impl Clients {
-    pub fn client(&self, key: &ClientKey) -> OriginClient {
-        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-        clients
-            .entry(*key)
-            .or_insert_with(|| build(key, None))
-            .clone()
-    }
-
-    /// A client of its own for one origin: it always connects to
-    /// `scheme://authority` (TLS name included), and the request URI's
-    /// authority is free to name the site. Owned by the origin's state, so it
-    /// lives (with its pool) exactly as long as the origin survives reloads.
-    pub fn pinned(&self, key: &ClientKey, scheme: &Scheme, authority: &Authority) -> OriginClient {
-        let mut parts = http::uri::Parts::default();
-        parts.scheme = Some(scheme.clone());
-        parts.authority = Some(authority.clone());
-        parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
-        match Uri::from_parts(parts) {
-            Ok(target) => build(key, Some(target)),
-            Err(_) => self.client(key),
-        }
-    }
+/// The client for one origin: it always connects to `scheme://authority`
+/// (TLS name included), and the request URI's authority is free to name the
+/// site. Owned by the origin's state, so it lives (with its pool) exactly as
+/// long as the origin survives reloads.
+pub fn origin_client(key: &ClientKey, scheme: &Scheme, authority: &Authority) -> OriginClient {
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(scheme.clone());
+    parts.authority = Some(authority.clone());
+    parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+    build(key, Uri::from_parts(parts).ok())
 }
 
 /// Connects to `target` when set, else to the request's destination.

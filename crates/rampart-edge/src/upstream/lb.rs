@@ -88,7 +88,7 @@ impl Balancer {
             let Some(origin) = origins.get(i) else {
                 continue;
             };
-            let load = origin.outstanding.load(Ordering::Relaxed).max(0) as u128 + 1;
+            let load = origin.metrics.outstanding.load(Ordering::Relaxed).max(0) as u128 + 1;
             // Compare load/weight without division: a/wa < b/wb  <=>  a*wb < b*wa.
             let better = match best {
                 None => true,
@@ -175,12 +175,11 @@ fn smooth_weighted_schedule(origins: &[Arc<Origin>]) -> Vec<usize> {
 mod tests {
     use super::*;
     use crate::metrics::OriginMetrics;
-    use crate::upstream::{ClientKey, Clients};
+    use crate::upstream::{ClientKey, origin_client};
     use rampart_config::OriginProtocol;
     use std::time::Duration;
 
     fn origins(weights: &[u32]) -> Vec<Arc<Origin>> {
-        let clients = Clients::default();
         weights
             .iter()
             .enumerate()
@@ -191,14 +190,18 @@ mod tests {
                 Arc::new(Origin::new(
                     format!("http://{authority}").into(),
                     http::uri::Scheme::HTTP,
-                    authority,
+                    authority.clone(),
                     *w,
                     OriginProtocol::Http1,
-                    clients.client(&ClientKey {
-                        protocol: OriginProtocol::Http1,
-                        verify_tls: true,
-                        connect_timeout: Duration::from_secs(1),
-                    }),
+                    origin_client(
+                        &ClientKey {
+                            protocol: OriginProtocol::Http1,
+                            verify_tls: true,
+                            connect_timeout: Duration::from_secs(1),
+                        },
+                        &http::uri::Scheme::HTTP,
+                        &authority,
+                    ),
                     Arc::new(OriginMetrics::default()),
                 ))
             })
@@ -252,7 +255,7 @@ mod tests {
         let os = origins(&[1, 1]);
         let b = Balancer::new(LbPolicy::LeastOutstanding, &os);
         if let Some(o) = os.first() {
-            o.outstanding.store(5, Ordering::Relaxed);
+            o.metrics.outstanding.store(5, Ordering::Relaxed);
         }
         assert!((0..4).all(|_| b.pick(&os, IpAddr::from([1, 1, 1, 1]), &[]) == Some(1)));
     }

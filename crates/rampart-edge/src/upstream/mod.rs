@@ -9,14 +9,14 @@ mod health;
 mod lb;
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use http::uri::{Authority, Scheme};
 use rampart_config::{HealthCheckConfig, LbPolicy, OriginProtocol};
 
-pub use clients::{AcceptAnyCertificate, ClientKey, Clients, OriginClient};
+pub use clients::{AcceptAnyCertificate, ClientKey, OriginClient, origin_client};
 pub use health::spawn_health_check;
 pub use lb::Balancer;
 
@@ -38,7 +38,6 @@ pub struct Origin {
     consecutive_fail: AtomicU32,
     /// Milliseconds since process start; 0 = not ejected.
     ejected_until: AtomicU64,
-    pub outstanding: AtomicI64,
 }
 
 impl Origin {
@@ -64,7 +63,6 @@ impl Origin {
             consecutive_ok: AtomicU32::new(0),
             consecutive_fail: AtomicU32::new(0),
             ejected_until: AtomicU64::new(0),
-            outstanding: AtomicI64::new(0),
         }
     }
 
@@ -155,7 +153,6 @@ impl Upstream {
 pub struct OriginKey {
     pub site: String,
     pub url: String,
-    pub protocol: String,
     pub client: ClientKey,
     pub health: Option<HealthKey>,
     pub weight: u32,
