@@ -229,21 +229,18 @@ impl Metrics {
                 |o| o.timeouts.load(Ordering::Relaxed) as i64,
             ),
         ];
-        for (name, kind, help, read) in families {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for key in &keys {
-                let Some(origin) = origins.get(*key) else {
-                    continue;
-                };
-                let _ = writeln!(
-                    out,
-                    "{name}{{site=\"{}\",origin=\"{}\"}} {}",
+        let rows: Vec<(String, &OriginMetrics)> = keys
+            .iter()
+            .filter_map(|key| {
+                let labels = format!(
+                    "site=\"{}\",origin=\"{}\"",
                     escape_label(&key.0),
-                    escape_label(&key.1),
-                    read(origin)
+                    escape_label(&key.1)
                 );
-            }
-        }
+                origins.get(*key).map(|origin| (labels, &**origin))
+            })
+            .collect();
+        render_families(out, &families, &rows);
     }
 
     fn render_listeners(&self, out: &mut String) {
@@ -282,14 +279,23 @@ impl Metrics {
                 |l| l.tls_handshake_failures.load(Ordering::Relaxed) as i64,
             ),
         ];
-        for (name, kind, help, read) in families {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for listener in &names {
-                let Some(l) = listeners.get(**listener) else {
-                    continue;
-                };
-                let _ = writeln!(out, "{name}{{listener=\"{listener}\"}} {}", read(l));
-            }
+        let rows: Vec<(String, &ListenerMetrics)> = names
+            .iter()
+            .filter_map(|name| {
+                let labels = format!("listener=\"{name}\"");
+                listeners.get(**name).map(|l| (labels, &**l))
+            })
+            .collect();
+        render_families(out, &families, &rows);
+    }
+}
+
+/// Writes each family's header and one sample per labelled row.
+fn render_families<T>(out: &mut String, families: &[Family<T>], rows: &[(String, &T)]) {
+    for (name, kind, help, read) in families {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, value) in rows {
+            let _ = writeln!(out, "{name}{{{labels}}} {}", read(value));
         }
     }
 }
