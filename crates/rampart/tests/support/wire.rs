@@ -11,31 +11,7 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// A response read off the wire.
-#[derive(Debug)]
-pub struct RawReply {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl RawReply {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
-    }
-}
+pub use super::ops::Response as RawReply;
 
 /// Writes `request` as is (it should say `Connection: close`), then reads the
 /// response until the server closes the connection (at most 10 s).
@@ -52,13 +28,16 @@ where
         .await
         .unwrap_or_else(|e| panic!("flush request: {e}"));
     let raw = read_until_close(stream).await;
-    parse_response(&raw).unwrap_or_else(|| {
-        panic!(
-            "no complete HTTP response in {} bytes: {:?}",
-            raw.len(),
-            String::from_utf8_lossy(&raw)
-        )
-    })
+    super::ops::parse_responses(&raw)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| {
+            panic!(
+                "no complete HTTP response in {} bytes: {:?}",
+                raw.len(),
+                String::from_utf8_lossy(&raw)
+            )
+        })
 }
 
 /// Everything the peer sends until it closes (or errors, or 10 s pass).
@@ -71,52 +50,6 @@ pub async fn read_until_close<S: AsyncRead + Unpin>(stream: &mut S) -> Vec<u8> {
             Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return raw,
             Ok(Ok(n)) => raw.extend_from_slice(chunk.get(..n).unwrap_or_default()),
         }
-    }
-}
-
-/// Parses one HTTP/1.x response (Content-Length, chunked or close-delimited).
-pub fn parse_response(raw: &[u8]) -> Option<RawReply> {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = std::str::from_utf8(raw.get(..end)?).ok()?;
-    let rest = raw.get(end + 4..)?;
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let find = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-    };
-    let body = if find("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-        dechunk(rest)?
-    } else if let Some(len) = find("content-length").and_then(|v| v.parse::<usize>().ok()) {
-        rest.get(..len)?.to_vec()
-    } else {
-        rest.to_vec()
-    };
-    Some(RawReply {
-        status,
-        headers,
-        body,
-    })
-}
-
-fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(data.get(..line_end)?).ok()?;
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-        data = data.get(line_end + 2..)?;
-        if size == 0 {
-            return Some(out);
-        }
-        out.extend_from_slice(data.get(..size)?);
-        data = data.get(size + 2..)?;
     }
 }
 
