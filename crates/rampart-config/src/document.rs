@@ -11,9 +11,8 @@ use toml::de::{DeTable, DeValue};
 use crate::diagnostics::{ConfigErrors, Diags};
 use crate::files::resolve;
 use crate::model::*;
-use crate::site;
 use crate::tree::{Span, Table, as_str, type_error};
-use crate::values;
+use crate::{rules, site, values};
 
 const TOP_KEYS: &[&str] = &["node", "listen", "log", "proxy", "site"];
 const NODE_KEYS: &[&str] = &["id", "data_dir", "workers", "shutdown_grace"];
@@ -22,10 +21,6 @@ const LISTENER_KEYS: &[&str] = &["addr", "proxy_protocol"];
 const LOG_KEYS: &[&str] = &["access"];
 const PROXY_KEYS: &[&str] = &["trusted_proxies", "timeouts", "max_header_bytes"];
 const TIMEOUT_KEYS: &[&str] = &["connect", "request_header", "idle", "origin_response"];
-
-/// A timeout of zero would fail every request; more than a day is a typo.
-const TIMEOUT_RANGE: std::ops::RangeInclusive<Duration> =
-    Duration::from_millis(1)..=Duration::from_secs(24 * 3600);
 
 pub(crate) const DEFAULT_NODE_ID: &str = "edge-1";
 pub(crate) const DEFAULT_DATA_DIR: &str = "rampart-data";
@@ -327,7 +322,7 @@ pub(crate) fn timeouts(t: &Table<'_, '_>, base: Timeouts, d: &mut Diags<'_>) -> 
         ("origin_response", &mut out.origin_response),
     ];
     for (key, slot) in fields {
-        if let Some((dur, _)) = t.duration(key, TIMEOUT_RANGE, d) {
+        if let Some((dur, _)) = t.duration(key, rules::TIMEOUT, d) {
             *slot = dur;
         }
     }

@@ -1,6 +1,7 @@
-//! Files referenced from the configuration (certificates, keys, page
-//! templates). They are read at load time so a bad path is a config error, not
-//! a failure on the first TLS handshake.
+//! Certificates, keys and page templates: read from files referenced by the
+//! configuration, or given as text in a site spec. Files are read at load
+//! time so a bad path is a config error, not a failure on the first TLS
+//! handshake; both sources go through the same parsers.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -9,9 +10,9 @@ use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 /// Page templates are HTML snippets; anything bigger is almost certainly the wrong file.
-const MAX_PAGE_BYTES: u64 = 1 << 20;
+pub(crate) const MAX_PAGE_BYTES: usize = 1 << 20;
 /// Generous for any real chain or key, small enough to notice a wrong file.
-const MAX_PEM_BYTES: u64 = 16 << 20;
+pub(crate) const MAX_PEM_BYTES: usize = 16 << 20;
 
 /// Relative paths are relative to the directory of the config file.
 pub(crate) fn resolve(base_dir: &Path, path: &str) -> PathBuf {
@@ -26,7 +27,7 @@ pub(crate) fn resolve(base_dir: &Path, path: &str) -> PathBuf {
 /// Reads a regular file of at most `max` bytes. Devices and FIFOs are refused
 /// up front: `/dev/zero` or a pipe given by mistake would otherwise hang the
 /// load or exhaust memory.
-fn read(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+fn read(path: &Path, max: usize) -> Result<Vec<u8>, String> {
     let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
     let meta = std::fs::metadata(path).map_err(cannot)?;
     if !meta.is_file() {
@@ -37,11 +38,12 @@ fn read(path: &Path, max: u64) -> Result<Vec<u8>, String> {
         };
         return Err(format!("cannot read {}: it is {what}", path.display()));
     }
+    let limit = u64::try_from(max).unwrap_or(u64::MAX);
     let mut bytes = Vec::new();
     std::fs::File::open(path)
-        .and_then(|f| f.take(max.saturating_add(1)).read_to_end(&mut bytes))
+        .and_then(|f| f.take(limit.saturating_add(1)).read_to_end(&mut bytes))
         .map_err(cannot)?;
-    if bytes.len() as u64 > max {
+    if bytes.len() > max {
         return Err(format!(
             "{} is larger than {max} bytes; is it the right file?",
             path.display()
@@ -51,53 +53,72 @@ fn read(path: &Path, max: u64) -> Result<Vec<u8>, String> {
 }
 
 pub(crate) fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let bytes = read(path, MAX_PEM_BYTES)?;
-    let certs = CertificateDer::pem_slice_iter(&bytes)
+    parse_certs(&read(path, MAX_PEM_BYTES)?, &path.display().to_string())
+}
+
+pub(crate) fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
+    parse_key(&read(path, MAX_PEM_BYTES)?, &path.display().to_string())
+}
+
+/// A PEM certificate chain. `source` names the text in messages (a path, or
+/// a field of a site spec).
+pub(crate) fn parse_certs(
+    bytes: &[u8],
+    source: &str,
+) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_slice_iter(bytes)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("cannot parse {} as PEM: {}", path.display(), pem_error(&e)))?;
+        .map_err(|e| format!("cannot parse {source} as PEM: {}", pem_error(&e)))?;
     if certs.is_empty() {
         return Err(format!(
-            "no certificate found in {} (expected a PEM \"BEGIN CERTIFICATE\" block)",
-            path.display()
+            "no certificate found in {source} (expected a PEM \"BEGIN CERTIFICATE\" block)"
         ));
     }
     Ok(certs)
 }
 
-pub(crate) fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
-    let bytes = read(path, MAX_PEM_BYTES)?;
-    match PrivateKeyDer::from_pem_slice(&bytes) {
+/// The first PEM private key in `bytes`; `source` as for `parse_certs`.
+pub(crate) fn parse_key(bytes: &[u8], source: &str) -> Result<PrivateKeyDer<'static>, String> {
+    match PrivateKeyDer::from_pem_slice(bytes) {
         Ok(key) => Ok(key),
         Err(pem::Error::NoItemsFound) => Err(format!(
-            "no private key found in {} (expected a PEM \"BEGIN PRIVATE KEY\", \"BEGIN RSA PRIVATE KEY\" or \"BEGIN EC PRIVATE KEY\" block)",
-            path.display()
+            "no private key found in {source} (expected a PEM \"BEGIN PRIVATE KEY\", \"BEGIN RSA PRIVATE KEY\" or \"BEGIN EC PRIVATE KEY\" block)"
         )),
-        Err(e) => Err(format!(
-            "cannot parse {} as PEM: {}",
-            path.display(),
-            pem_error(&e)
-        )),
+        Err(e) => Err(format!("cannot parse {source} as PEM: {}", pem_error(&e))),
     }
 }
 
+/// Why a key cannot serve a chain; spec validation reports the two cases
+/// with different codes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum KeyCheckError {
+    #[error("unsupported private key: {0}")]
+    Unsupported(String),
+    #[error(
+        "the private key does not belong to the certificate (the first certificate of the chain)"
+    )]
+    Mismatch,
+    #[error("cannot check the key against the certificate: {0}")]
+    Other(String),
+}
+
 /// A key that does not belong to the certificate would make every handshake
-/// for the site fail; catch it when the file is checked, not at serve time.
+/// for the site fail; catch it when the configuration is checked, not at
+/// serve time.
 pub(crate) fn check_key_matches(
     chain: &[CertificateDer<'static>],
     key: &PrivateKeyDer<'static>,
-) -> Result<(), String> {
+) -> Result<(), KeyCheckError> {
     let provider = rustls::crypto::ring::default_provider();
     let signing_key = provider
         .key_provider
         .load_private_key(key.clone_key())
-        .map_err(|e| format!("unsupported private key: {e}"))?;
+        .map_err(|e| KeyCheckError::Unsupported(e.to_string()))?;
     rustls::sign::CertifiedKey::new(chain.to_vec(), signing_key)
         .keys_match()
         .map_err(|e| match e {
-            rustls::Error::InconsistentKeys(_) => {
-                "the private key does not belong to the certificate (first certificate in the cert file)".to_string()
-            }
-            other => format!("cannot check the key against the certificate: {other}"),
+            rustls::Error::InconsistentKeys(_) => KeyCheckError::Mismatch,
+            other => KeyCheckError::Other(other.to_string()),
         })
 }
 

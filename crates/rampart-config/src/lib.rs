@@ -20,6 +20,7 @@ mod diagnostics;
 mod document;
 mod files;
 mod model;
+mod rules;
 mod site;
 mod tree;
 mod values;

@@ -221,3 +221,13 @@ impl Default for Timeouts {
         }
     }
 }
+
+/// As written in configuration: `shop.test`, `*.shop.test`, `::1`.
+impl std::fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Exact(name) => f.write_str(name),
+            Self::Wildcard(suffix) => write!(f, "*{suffix}"),
+        }
+    }
+}

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::Duration;
 
 use toml::de::DeValue;
 
@@ -11,7 +10,7 @@ use crate::document::timeouts;
 use crate::files;
 use crate::model::*;
 use crate::tree::{Str, Table, Value, as_str, type_error};
-use crate::values;
+use crate::{rules, values};
 
 const SITE_KEYS: &[&str] = &[
     "name",
@@ -37,8 +36,6 @@ const PAGE_KEYS: &[&str] = &[
     "service_unavailable",
     "gateway_timeout",
 ];
-
-const ONE_YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// What earlier sites claimed, with offsets for "(line N)" in messages.
 #[derive(Default)]
@@ -120,9 +117,9 @@ fn site(
     let hsts = t.table("hsts", d).map(|h| hsts(&h, d));
     let origin_tls_verify = t.bool("origin_tls_verify", d).unwrap_or(true);
     let retries = t
-        .int("retries", 0..=10, d)
+        .int("retries", rules::RETRIES, d)
         .and_then(|n| u32::try_from(n).ok())
-        .unwrap_or(1);
+        .unwrap_or(rules::DEFAULT_RETRIES);
     let timeouts = match t.table("timeouts", d) {
         Some(tt) => timeouts(&tt, *ctx.proxy_timeouts, d),
         None => *ctx.proxy_timeouts,
@@ -165,13 +162,6 @@ fn register_name(name: Str<'_>, reg: &mut Registry, d: &mut Diags<'_>) {
     }
 }
 
-fn display_host(h: &HostPattern) -> String {
-    match h {
-        HostPattern::Exact(s) => s.clone(),
-        HostPattern::Wildcard(suffix) => format!("*{suffix}"),
-    }
-}
-
 fn hosts(
     t: &Table<'_, '_>,
     site_label: &str,
@@ -202,7 +192,7 @@ fn hosts(
         if let Some((owner, first)) = reg.hosts.get(&host) {
             let message = format!(
                 "host {:?} is already used by site {owner:?} (line {})",
-                display_host(&host),
+                host.to_string(),
                 d.line_of(*first)
             );
             d.error(&s.span(), message);
@@ -283,39 +273,18 @@ fn origin(item: &Value<'_>, d: &mut Diags<'_>) -> Option<OriginConfig> {
     let mut weight = 1;
     let mut protocol = None;
     if let Some(t) = &table {
-        if let Some(w) = t.int("weight", 1..=1000, d) {
+        if let Some(w) = t.int("weight", rules::WEIGHT, d) {
             weight = u32::try_from(w).unwrap_or(1);
         }
         if let Some(p) = t.str("protocol", d) {
-            protocol = match p.text {
-                "http1" => Some(OriginProtocol::Http1),
-                "http2" => Some(OriginProtocol::Http2),
-                "auto" if parsed.as_ref().is_some_and(|o| !o.https) => {
-                    d.error(
-                        &p.span(),
-                        "`protocol = \"auto\"` needs an https:// origin (it negotiates via ALPN); use \"http1\" or \"http2\" for http:// origins",
-                    );
-                    None
-                }
-                "auto" => Some(OriginProtocol::Auto),
-                other => {
-                    d.error(
-                        &p.span(),
-                        format!(
-                            "unknown origin protocol {other:?}; expected \"http1\", \"http2\" or \"auto\""
-                        ),
-                    );
-                    None
-                }
-            };
+            let https = parsed.as_ref().map(|o| o.https);
+            protocol = rules::origin_protocol(p.text, https)
+                .map_err(|msg| d.error(&p.span(), msg))
+                .ok();
         }
     }
     let parsed = parsed?;
-    let protocol = protocol.unwrap_or(if parsed.https {
-        OriginProtocol::Auto
-    } else {
-        OriginProtocol::Http1
-    });
+    let protocol = protocol.unwrap_or(rules::default_protocol(parsed.https));
     Some(OriginConfig {
         url: parsed.uri,
         weight,
@@ -327,20 +296,10 @@ fn lb(t: &Table<'_, '_>, d: &mut Diags<'_>) -> LbPolicy {
     let Some(s) = t.str("lb", d) else {
         return LbPolicy::default();
     };
-    match s.text {
-        "round_robin" => LbPolicy::RoundRobin,
-        "least_outstanding" => LbPolicy::LeastOutstanding,
-        "ip_hash" => LbPolicy::IpHash,
-        other => {
-            d.error(
-                &s.span(),
-                format!(
-                    "unknown load-balancing policy {other:?}; expected \"round_robin\", \"least_outstanding\" or \"ip_hash\""
-                ),
-            );
-            LbPolicy::default()
-        }
-    }
+    rules::lb(s.text).unwrap_or_else(|msg| {
+        d.error(&s.span(), msg);
+        LbPolicy::default()
+    })
 }
 
 fn health(
@@ -350,70 +309,45 @@ fn health(
 ) -> Option<HealthCheckConfig> {
     t.check_keys(HEALTH_KEYS, d);
     let mut ok = true;
-    let mut path = "/".to_owned();
+    let mut path = rules::DEFAULT_HEALTH_PATH.to_owned();
     if let Some(p) = t.str("path", d) {
-        if !p.text.starts_with('/') {
-            d.error(
-                &p.span(),
-                format!("`site.health.path` must start with '/', found {:?}", p.text),
-            );
-            ok = false;
-        } else if p.text.parse::<http::uri::PathAndQuery>().is_err() {
-            d.error(
-                &p.span(),
-                format!(
-                    "`site.health.path` {:?} is not a valid request path",
-                    p.text
-                ),
-            );
-            ok = false;
-        } else {
-            path = p.text.to_owned();
+        match rules::health_path(p.text, "site.health.path") {
+            Ok(()) => path = p.text.to_owned(),
+            Err(msg) => {
+                d.error(&p.span(), msg);
+                ok = false;
+            }
         }
     }
-    let range = Duration::from_millis(1)..=Duration::from_secs(3600);
-    let interval = t.duration("interval", range.clone(), d);
-    let timeout = t.duration("timeout", range, d);
-    let interval_value = interval.as_ref().map_or(Duration::from_secs(5), |i| i.0);
-    let timeout_value = timeout.as_ref().map_or(Duration::from_secs(2), |i| i.0);
-    if timeout_value > interval_value {
-        let (at, which) = match (&timeout, &interval) {
-            (Some((_, span)), _) => (span.clone(), ""),
-            (None, Some((_, span))) => (span.clone(), ", the default"),
-            (None, None) => (t.span.clone(), ""),
-        };
-        d.error(
-            &at,
-            format!(
-                "`site.health.timeout` ({}{which}) must not be longer than `site.health.interval` ({})",
-                humantime::format_duration(timeout_value),
-                humantime::format_duration(interval_value)
-            ),
-        );
+    let interval = t.duration("interval", rules::HEALTH_DURATION, d);
+    let timeout = t.duration("timeout", rules::HEALTH_DURATION, d);
+    let interval_value = interval
+        .as_ref()
+        .map_or(rules::DEFAULT_HEALTH_INTERVAL, |i| i.0);
+    let timeout_value = timeout
+        .as_ref()
+        .map_or(rules::DEFAULT_HEALTH_TIMEOUT, |i| i.0);
+    let (at, which) = match (&timeout, &interval) {
+        (Some((_, span)), _) => (span.clone(), ""),
+        (None, Some((_, span))) => (span.clone(), ", the default"),
+        (None, None) => (t.span.clone(), ""),
+    };
+    if let Err(msg) = rules::health_timing(timeout_value, interval_value, "site.health", which) {
+        d.error(&at, msg);
         ok = false;
     }
     let rise = t
-        .int("rise", 1..=1000, d)
+        .int("rise", rules::RISE_FALL, d)
         .and_then(|n| u32::try_from(n).ok());
     let fall = t
-        .int("fall", 1..=1000, d)
+        .int("fall", rules::RISE_FALL, d)
         .and_then(|n| u32::try_from(n).ok());
-    let mut host = hosts.iter().find_map(|h| match h {
-        HostPattern::Exact(name) => Some(host_header(name)),
-        HostPattern::Wildcard(_) => None,
-    });
+    let mut host = rules::default_health_host(hosts);
     if let Some(h) = t.str("host", d) {
-        match values::parse_host_pattern(h.text) {
-            Ok(HostPattern::Exact(name)) => host = Some(host_header(&name)),
-            Ok(HostPattern::Wildcard(_)) => {
-                d.error(
-                    &h.span(),
-                    "`site.health.host` must be a single host name, not a wildcard",
-                );
-                ok = false;
-            }
+        match rules::health_host(h.text, "site.health.host") {
+            Ok(header) => host = Some(header),
             Err(msg) => {
-                d.error(&h.span(), format!("`site.health.host`: {msg}"));
+                d.error(&h.span(), msg);
                 ok = false;
             }
         }
@@ -422,19 +356,10 @@ fn health(
         path,
         interval: interval_value,
         timeout: timeout_value,
-        rise: rise.unwrap_or(2),
-        fall: fall.unwrap_or(3),
+        rise: rise.unwrap_or(rules::DEFAULT_RISE),
+        fall: fall.unwrap_or(rules::DEFAULT_FALL),
         host,
     })
-}
-
-/// Host patterns keep IPv6 bare; a Host header needs the brackets.
-fn host_header(name: &str) -> String {
-    if name.contains(':') {
-        format!("[{name}]")
-    } else {
-        name.to_owned()
-    }
 }
 
 fn tls_files(t: &Table<'_, '_>, base_dir: &Path, d: &mut Diags<'_>) -> Option<TlsCertConfig> {
@@ -475,22 +400,14 @@ fn tls_files(t: &Table<'_, '_>, base_dir: &Path, d: &mut Diags<'_>) -> Option<Tl
 
 fn hsts(t: &Table<'_, '_>, d: &mut Diags<'_>) -> HstsConfig {
     t.check_keys(HSTS_KEYS, d);
-    // Browsers cap max-age at two years; far more is surely a unit mistake.
     let max_age = t
-        .duration(
-            "max_age",
-            Duration::ZERO..=Duration::from_secs(10 * 365 * 86400),
-            d,
-        )
-        .map_or(ONE_YEAR, |m| m.0);
+        .duration("max_age", rules::HSTS_MAX_AGE, d)
+        .map_or(rules::ONE_YEAR, |m| m.0);
     let include_subdomains = t.bool("include_subdomains", d).unwrap_or(false);
     let preload = t.bool("preload", d).unwrap_or(false);
-    if preload && (!include_subdomains || max_age < ONE_YEAR) {
+    if let Err(msg) = rules::hsts_preload(preload, include_subdomains, max_age, "site.hsts") {
         let at = t.get("preload").map_or(t.span.clone(), |v| v.span());
-        d.error(
-            &at,
-            "`site.hsts.preload = true` requires `include_subdomains = true` and `max_age` of at least 365d (browser preload lists reject anything less)",
-        );
+        d.error(&at, msg);
     }
     HstsConfig {
         max_age,

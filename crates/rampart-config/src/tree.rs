@@ -9,7 +9,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::diagnostics::Diags;
-use crate::values;
+use crate::{rules, values};
 
 pub(crate) type Span = Range<usize>;
 pub(crate) type Value<'i> = Spanned<DeValue<'i>>;
@@ -165,12 +165,7 @@ impl<'a, 'i> Table<'a, 'i> {
             _ => {
                 d.error(
                     &value.span(),
-                    format!(
-                        "`{path}` must be between {} and {}, found {}",
-                        range.start(),
-                        range.end(),
-                        int.as_str()
-                    ),
+                    rules::range_message(&path, &range, int.as_str()),
                 );
                 None
             }

@@ -37,9 +37,23 @@ pub(crate) fn parse_socket_addr(s: &str) -> Result<SocketAddr, String> {
 }
 
 pub(crate) fn parse_duration(s: &str, range: RangeInclusive<Duration>) -> Result<Duration, String> {
-    let dur = humantime::parse_duration(s).map_err(|e| {
+    duration_in_range(parse_duration_text(s)?, s, range)
+}
+
+/// The syntax half of `parse_duration`; site specs report it with a
+/// different error code than a value out of range.
+pub(crate) fn parse_duration_text(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| {
         format!("invalid duration {s:?} ({e}); write it like \"500ms\", \"5s\", \"1m\" or \"365d\"")
-    })?;
+    })
+}
+
+/// `s` is the text the duration was written as, for the message.
+pub(crate) fn duration_in_range(
+    dur: Duration,
+    s: &str,
+    range: RangeInclusive<Duration>,
+) -> Result<Duration, String> {
     if dur < *range.start() {
         return Err(if dur.is_zero() {
             format!("duration {s:?} must be greater than zero")
@@ -249,6 +263,9 @@ pub(crate) fn parse_origin_url(s: &str) -> Result<OriginUrl, String> {
     Ok(OriginUrl { uri, https })
 }
 
+/// Longest site name, the same limit as a DNS label.
+pub(crate) const MAX_SITE_NAME: usize = 63;
+
 /// `[a-z0-9][a-z0-9_-]*`, at most 63 bytes.
 pub(crate) fn validate_site_name(name: &str) -> Result<(), String> {
     let ok_first = name
@@ -260,8 +277,10 @@ pub(crate) fn validate_site_name(name: &str) -> Result<(), String> {
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
     if name.is_empty() {
         Err("site name is empty".to_owned())
-    } else if name.len() > 63 {
-        Err(format!("site name {name:?} is longer than 63 bytes"))
+    } else if name.len() > MAX_SITE_NAME {
+        Err(format!(
+            "site name {name:?} is longer than {MAX_SITE_NAME} bytes"
+        ))
     } else if !ok_first || !ok_rest {
         Err(format!(
             "invalid site name {name:?}: use lowercase letters, digits, '_' and '-', starting with a letter or digit"
