@@ -89,7 +89,7 @@ pub struct Timeouts {
     pub origin_response: Duration,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SiteConfig {
     /// `name`: unique, `[a-z0-9][a-z0-9_-]*`, at most 63 bytes.
     pub name: String,
@@ -101,7 +101,8 @@ pub struct SiteConfig {
     pub lb: LbPolicy,
     /// `health`: active health checks; `None` when the key is absent.
     pub health: Option<HealthCheckConfig>,
-    /// `tls = { cert = "…", key = "…" }`, paths relative to the config file.
+    /// `tls = { cert = "…", key = "…" }`, paths relative to the config file
+    /// (or PEM text in a site spec).
     pub tls: Option<TlsCertConfig>,
     /// `https_redirect`: send plain-HTTP requests to https with 308. Default false.
     pub https_redirect: bool,
@@ -115,8 +116,23 @@ pub struct SiteConfig {
     /// `timeouts`: per-site overrides, merged over `[proxy] timeouts`.
     pub timeouts: Timeouts,
     /// `pages = { not_found = "…", bad_gateway = "…", service_unavailable = "…", gateway_timeout = "…" }`:
-    /// template files (relative to the config file) read at load time.
+    /// template files (relative to the config file) read at load time, or
+    /// the template text itself in a site spec.
     pub pages: PageTemplates,
+    /// `security_level`: how suspicious a request must look before it is
+    /// challenged. "off", "low", "medium" (default), "high".
+    pub security_level: SecurityLevel,
+    /// `under_attack`: challenge every browser request. Default false.
+    pub under_attack: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SecurityLevel {
+    Off,
+    Low,
+    #[default]
+    Medium,
+    High,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -175,10 +191,11 @@ pub struct HealthCheckConfig {
 }
 
 /// A certificate chain and key, loaded and parsed at config load time.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct TlsCertConfig {
-    pub cert_path: PathBuf,
-    pub key_path: PathBuf,
+    /// Where the PEM came from, for messages and for telling file-managed
+    /// certificates from ones kept in the store.
+    pub source: TlsSource,
     pub chain: Vec<CertificateDer<'static>>,
     pub key: PrivateKeyDer<'static>,
 }
@@ -186,10 +203,32 @@ pub struct TlsCertConfig {
 impl Clone for TlsCertConfig {
     fn clone(&self) -> Self {
         Self {
-            cert_path: self.cert_path.clone(),
-            key_path: self.key_path.clone(),
+            source: self.source.clone(),
             chain: self.chain.clone(),
             key: self.key.clone_key(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsSource {
+    /// `tls = { cert = "…", key = "…" }` in the config file; resolved paths.
+    Files {
+        cert_path: PathBuf,
+        key_path: PathBuf,
+    },
+    /// PEM text inside a site spec (admin API or store).
+    Spec,
+}
+
+impl std::fmt::Display for TlsSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Files {
+                cert_path,
+                key_path,
+            } => write!(f, "{} and {}", cert_path.display(), key_path.display()),
+            Self::Spec => f.write_str("PEM in the site spec"),
         }
     }
 }
@@ -228,6 +267,40 @@ impl std::fmt::Display for HostPattern {
         match self {
             Self::Exact(name) => f.write_str(name),
             Self::Wildcard(suffix) => write!(f, "*{suffix}"),
+        }
+    }
+}
+
+// The names below are the configuration spellings (TOML and site specs);
+// they are part of the file format and the API, so they never change.
+
+impl LbPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RoundRobin => "round_robin",
+            Self::LeastOutstanding => "least_outstanding",
+            Self::IpHash => "ip_hash",
+        }
+    }
+}
+
+impl OriginProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http1 => "http1",
+            Self::Http2 => "http2",
+            Self::Auto => "auto",
+        }
+    }
+}
+
+impl SecurityLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
         }
     }
 }

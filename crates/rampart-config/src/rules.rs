@@ -8,7 +8,7 @@ use std::fmt::Display;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
-use crate::model::{HostPattern, LbPolicy, OriginProtocol};
+use crate::model::{HostPattern, LbPolicy, OriginProtocol, SecurityLevel};
 use crate::values;
 
 pub(crate) const WEIGHT: RangeInclusive<i64> = 1..=1000;
@@ -48,6 +48,18 @@ pub(crate) fn lb(s: &str) -> Result<LbPolicy, String> {
         "ip_hash" => Ok(LbPolicy::IpHash),
         other => Err(format!(
             "unknown load-balancing policy {other:?}; expected \"round_robin\", \"least_outstanding\" or \"ip_hash\""
+        )),
+    }
+}
+
+pub(crate) fn security_level(s: &str) -> Result<SecurityLevel, String> {
+    match s {
+        "off" => Ok(SecurityLevel::Off),
+        "low" => Ok(SecurityLevel::Low),
+        "medium" => Ok(SecurityLevel::Medium),
+        "high" => Ok(SecurityLevel::High),
+        other => Err(format!(
+            "unknown security level {other:?}; expected \"off\", \"low\", \"medium\" or \"high\""
         )),
     }
 }

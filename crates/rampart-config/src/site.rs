@@ -25,6 +25,8 @@ const SITE_KEYS: &[&str] = &[
     "retries",
     "timeouts",
     "pages",
+    "security_level",
+    "under_attack",
 ];
 const ORIGIN_KEYS: &[&str] = &["url", "weight", "protocol"];
 const HEALTH_KEYS: &[&str] = &["path", "interval", "timeout", "rise", "fall", "host"];
@@ -128,6 +130,8 @@ fn site(
         .table("pages", d)
         .map(|p| pages(&p, ctx.base_dir, d))
         .unwrap_or_default();
+    let security_level = security_level(t, d);
+    let under_attack = t.bool("under_attack", d).unwrap_or(false);
 
     Some(SiteConfig {
         name: name?.text.to_owned(),
@@ -142,6 +146,8 @@ fn site(
         retries,
         timeouts,
         pages,
+        security_level,
+        under_attack,
     })
 }
 
@@ -302,6 +308,16 @@ fn lb(t: &Table<'_, '_>, d: &mut Diags<'_>) -> LbPolicy {
     })
 }
 
+fn security_level(t: &Table<'_, '_>, d: &mut Diags<'_>) -> SecurityLevel {
+    let Some(s) = t.str("security_level", d) else {
+        return SecurityLevel::default();
+    };
+    rules::security_level(s.text).unwrap_or_else(|msg| {
+        d.error(&s.span(), msg);
+        SecurityLevel::default()
+    })
+}
+
 fn health(
     t: &Table<'_, '_>,
     hosts: &[HostPattern],
@@ -391,8 +407,10 @@ fn tls_files(t: &Table<'_, '_>, base_dir: &Path, d: &mut Diags<'_>) -> Option<Tl
         return None;
     }
     Some(TlsCertConfig {
-        cert_path: cert_path?,
-        key_path: key_path?,
+        source: TlsSource::Files {
+            cert_path: cert_path?,
+            key_path: key_path?,
+        },
         chain: chain?,
         key: private_key?,
     })

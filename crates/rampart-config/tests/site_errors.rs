@@ -342,3 +342,28 @@ fn key_of_another_certificate_is_refused_at_the_key() {
     let good = format!("{MIN_SITE}tls = {{ cert = \"certs/one.pem\", key = \"certs/one.key\" }}\n");
     assert!(dir.parse(&good).is_ok());
 }
+
+#[test]
+fn security_level_and_under_attack_values() {
+    let dir = TempDir::new();
+    let text = format!("{MIN_SITE}security_level = \"extreme\"\nunder_attack = \"yes\"\n");
+    let errs = errors(&dir, &text);
+    assert_eq!(errs.len(), 2, "{errs:#?}");
+    assert_has(
+        &errs,
+        pos(&text, "\"extreme\""),
+        &["unknown security level \"extreme\"; expected \"off\", \"low\", \"medium\" or \"high\""],
+    );
+    assert_has(
+        &errs,
+        pos(&text, "\"yes\""),
+        &["expected a boolean (true or false) for `site.under_attack`, found string"],
+    );
+    let text = format!("{MIN_SITE}security_level = 3\n");
+    assert_single(
+        &dir,
+        &text,
+        pos(&text, "3\n"),
+        &["expected a string for `site.security_level`, found integer"],
+    );
+}

@@ -108,8 +108,13 @@ fn sample_parses_into_expected_values() {
         })
     );
     let tls = site.tls.as_ref().expect("tls");
-    assert_eq!(tls.cert_path, dir.path().join("certs/shop.pem"));
-    assert_eq!(tls.key_path, dir.path().join("certs/shop.key"));
+    assert_eq!(
+        tls.source,
+        TlsSource::Files {
+            cert_path: dir.path().join("certs/shop.pem"),
+            key_path: dir.path().join("certs/shop.key"),
+        }
+    );
     assert_eq!(tls.chain.len(), 1);
     assert!(site.https_redirect);
     assert_eq!(
@@ -146,10 +151,10 @@ fn load_file_reads_and_resolves_against_the_file() {
     let dir = sample_dir();
     let path = dir.write("rampart.toml", SAMPLE);
     let cfg = load_file(&path).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        cfg.sites[0].tls.as_ref().unwrap().cert_path,
-        dir.path().join("certs/shop.pem")
-    );
+    let TlsSource::Files { cert_path, .. } = &cfg.sites[0].tls.as_ref().unwrap().source else {
+        panic!("a file site's certificate comes from files");
+    };
+    assert_eq!(*cert_path, dir.path().join("certs/shop.pem"));
 }
 
 #[test]
@@ -393,4 +398,32 @@ fn health_host_defaults_to_first_exact_host_as_a_header_value() {
         Some("[::1]")
     );
     assert_eq!(cfg.sites[1].health.as_ref().unwrap().host, None);
+}
+
+#[test]
+fn security_level_and_under_attack() {
+    let dir = TempDir::new();
+    let text = format!(
+        "{MIN_SITE}security_level = \"high\"\nunder_attack = true\n{}",
+        MIN_SITE
+            .replace("\"a\"", "\"b\"")
+            .replace("a.test", "b.test")
+    );
+    let cfg = dir.parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.sites[0].security_level, SecurityLevel::High);
+    assert!(cfg.sites[0].under_attack);
+    // Absent: medium, not under attack.
+    assert_eq!(cfg.sites[1].security_level, SecurityLevel::Medium);
+    assert!(!cfg.sites[1].under_attack);
+    for (word, level) in [
+        ("off", SecurityLevel::Off),
+        ("low", SecurityLevel::Low),
+        ("medium", SecurityLevel::Medium),
+    ] {
+        let cfg = dir
+            .parse(&format!("{MIN_SITE}security_level = \"{word}\"\n"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cfg.sites[0].security_level, level);
+        assert_eq!(level.as_str(), word);
+    }
 }
