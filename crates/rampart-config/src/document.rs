@@ -14,13 +14,15 @@ use crate::model::*;
 use crate::tree::{Span, Table, as_str, type_error};
 use crate::{rules, site, values};
 
-const TOP_KEYS: &[&str] = &["node", "listen", "log", "proxy", "site"];
+const TOP_KEYS: &[&str] = &["node", "listen", "log", "proxy", "store", "admin", "site"];
 const NODE_KEYS: &[&str] = &["id", "data_dir", "workers", "shutdown_grace"];
 const LISTEN_KEYS: &[&str] = &["http", "https", "admin"];
 const LISTENER_KEYS: &[&str] = &["addr", "proxy_protocol"];
 const LOG_KEYS: &[&str] = &["access"];
 const PROXY_KEYS: &[&str] = &["trusted_proxies", "timeouts", "max_header_bytes"];
 const TIMEOUT_KEYS: &[&str] = &["connect", "request_header", "idle", "origin_response"];
+const STORE_KEYS: &[&str] = &["url"];
+const ADMIN_KEYS: &[&str] = &["public_url"];
 
 pub(crate) const DEFAULT_NODE_ID: &str = "edge-1";
 pub(crate) const DEFAULT_DATA_DIR: &str = "rampart-data";
@@ -94,6 +96,14 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         Some(t) => proxy(&t, &mut d),
         None => default_proxy(),
     };
+    let store = root
+        .table("store", &mut d)
+        .map(|t| store(&t, base_dir, &mut d))
+        .unwrap_or_default();
+    let admin = root
+        .table("admin", &mut d)
+        .map(|t| admin(&t, &mut d))
+        .unwrap_or_default();
     let sites = site::sites(&root, &proxy.timeouts, base_dir, &mut d);
 
     if d.has_errors() {
@@ -105,6 +115,8 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         listen,
         log,
         proxy,
+        store,
+        admin,
         sites,
     })
 }
@@ -327,4 +339,24 @@ pub(crate) fn timeouts(t: &Table<'_, '_>, base: Timeouts, d: &mut Diags<'_>) -> 
         }
     }
     out
+}
+
+fn store(t: &Table<'_, '_>, base_dir: &Path, d: &mut Diags<'_>) -> StoreConfig {
+    t.check_keys(STORE_KEYS, d);
+    let url = t.str("url", d).and_then(|s| {
+        values::store_url(s.text, base_dir)
+            .map_err(|msg| d.error(&s.span(), format!("`store.url` {msg}")))
+            .ok()
+    });
+    StoreConfig { url }
+}
+
+fn admin(t: &Table<'_, '_>, d: &mut Diags<'_>) -> AdminConfig {
+    t.check_keys(ADMIN_KEYS, d);
+    let public_url = t.str("public_url", d).and_then(|s| {
+        values::public_url(s.text)
+            .map_err(|msg| d.error(&s.span(), format!("`admin.public_url` {msg}")))
+            .ok()
+    });
+    AdminConfig { public_url }
 }

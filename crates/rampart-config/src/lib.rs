@@ -67,7 +67,7 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
 
 /// The configuration used when there is no config file: HTTP on
 /// 127.0.0.1:8080, HTTPS on 127.0.0.1:8443, admin on 127.0.0.1:9090, data in
-/// `base_dir/rampart-data`, access log to stdout, no sites.
+/// `base_dir/rampart-data`, access log to stdout, the embedded store, no sites.
 pub fn defaults(base_dir: &Path) -> Config {
     Config {
         source: None,
@@ -77,6 +77,8 @@ pub fn defaults(base_dir: &Path) -> Config {
             access: AccessLogTarget::Stdout,
         },
         proxy: document::default_proxy(),
+        store: StoreConfig::default(),
+        admin: AdminConfig::default(),
         sites: Vec::new(),
     }
 }

@@ -17,6 +17,8 @@ pub struct Config {
     pub listen: ListenConfig,
     pub log: LogConfig,
     pub proxy: ProxyConfig,
+    pub store: StoreConfig,
+    pub admin: AdminConfig,
     pub sites: Vec<SiteConfig>,
 }
 
@@ -63,6 +65,49 @@ pub enum AccessLogTarget {
     Off,
     Stdout,
     File(PathBuf),
+}
+
+/// `[store]`: where sites and other managed state live.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// `store.url`: `"postgres://…"` or `"sqlite://path"` (a relative SQLite
+    /// path is resolved against the config file's directory at load time).
+    /// `None`: an embedded SQLite database in `node.data_dir`.
+    pub url: Option<String>,
+}
+
+// A postgres URL usually carries a password; `Debug` output ends up in logs.
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("url", &self.url.as_deref().map(redact_password))
+            .finish()
+    }
+}
+
+/// `scheme://user:secret@host/db` → `scheme://user:***@host/db`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// `[admin]`: the management dashboard and API.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdminConfig {
+    /// `admin.public_url`: the dashboard's address as users reach it (behind
+    /// a reverse proxy it differs from `listen.admin`); an `http://` or
+    /// `https://` URL. `None`: the caller derives one from `listen.admin`.
+    pub public_url: Option<String>,
 }
 
 /// `[proxy]`: node-wide proxy behaviour.

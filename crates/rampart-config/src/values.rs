@@ -263,6 +263,68 @@ pub(crate) fn parse_origin_url(s: &str) -> Result<OriginUrl, String> {
     Ok(OriginUrl { uri, https })
 }
 
+/// `store.url`: `postgres://…` (or `postgresql://…`) as written, or
+/// `sqlite://PATH` with a relative PATH resolved against `base_dir`, so the
+/// database does not move with the working directory. The message follows
+/// the key name.
+pub(crate) fn store_url(s: &str, base_dir: &std::path::Path) -> Result<String, String> {
+    if let Some(rest) = s.strip_prefix("sqlite://") {
+        // sqlx takes options after '?' (`?mode=rwc`); only the path resolves.
+        let (path, query) = match rest.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (rest, None),
+        };
+        if path.is_empty() {
+            return Err(
+                "needs a database file after sqlite://, e.g. \"sqlite://rampart.db\"".to_owned(),
+            );
+        }
+        let path = crate::files::resolve(base_dir, path);
+        let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+        return Ok(format!("sqlite://{}{query}", path.display()));
+    }
+    if let Some(rest) = s
+        .strip_prefix("postgres://")
+        .or_else(|| s.strip_prefix("postgresql://"))
+    {
+        if rest.is_empty() {
+            return Err(
+                "needs a host after postgres://, e.g. \"postgres://rampart@db.internal/rampart\""
+                    .to_owned(),
+            );
+        }
+        return Ok(s.to_owned());
+    }
+    // Echo only the scheme: the rest of a database URL may hold a password.
+    let found = match s.split_once(':') {
+        Some((scheme, _)) => format!(", found {:?}", format!("{scheme}:")),
+        None => String::new(),
+    };
+    Err(format!(
+        "must start with sqlite:// or postgres://{found}; e.g. \"sqlite://rampart.db\" or \"postgres://rampart@db.internal/rampart\""
+    ))
+}
+
+/// `admin.public_url`: an absolute http(s) URL, kept without a trailing '/'
+/// so callers can append paths. The message follows the key name.
+pub(crate) fn public_url(s: &str) -> Result<String, String> {
+    let fail = || {
+        format!(
+            "must be an http:// or https:// URL such as \"https://rampart.example.com\", found {s:?}"
+        )
+    };
+    let uri: http::Uri = s.parse().map_err(|_| fail())?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    let host_ok = uri.authority().is_some_and(|a| !a.host().is_empty());
+    if !scheme_ok || !host_ok {
+        return Err(fail());
+    }
+    if uri.query().is_some() || s.contains('#') {
+        return Err(format!("must not have a query or fragment, found {s:?}"));
+    }
+    Ok(s.trim_end_matches('/').to_owned())
+}
+
 /// Longest site name, the same limit as a DNS label.
 pub(crate) const MAX_SITE_NAME: usize = 63;
 

@@ -32,7 +32,7 @@ fn unknown_keys_everywhere() {
         pos(&text, "colour"),
         &[
             "unknown key \"colour\" at the top level",
-            "node, listen, log, proxy, site",
+            "node, listen, log, proxy, store, admin, site",
         ],
     );
     assert_has(
@@ -333,5 +333,64 @@ fn unreadable_and_non_utf8_files() {
     assert_eq!(
         (d.line, d.col, d.message.as_str()),
         (2, 7, "config file is not valid UTF-8")
+    );
+}
+
+#[test]
+fn store_and_admin_values() {
+    let dir = TempDir::new();
+    let text = "[store]\nurl = \"mysql://root:pw@db/rampart\"\nuri = 1\n[admin]\npublic_url = \"ftp://edge.test\"\n";
+    let errs = errors(&dir, text);
+    assert_eq!(errs.len(), 3, "{errs:#?}");
+    assert_has(
+        &errs,
+        pos(text, "\"mysql"),
+        &[
+            "`store.url` must start with sqlite:// or postgres://",
+            "found \"mysql:\"",
+        ],
+    );
+    // The rest of a database URL may be a password: it is not echoed.
+    assert!(errs.iter().all(|(_, _, m)| !m.contains("pw@")), "{errs:#?}");
+    assert_has(
+        &errs,
+        pos(text, "uri"),
+        &["unknown key \"uri\" in [store]", "did you mean \"url\"?"],
+    );
+    assert_has(
+        &errs,
+        pos(text, "\"ftp"),
+        &["`admin.public_url` must be an http:// or https:// URL"],
+    );
+
+    let text = "[store]\nurl = \"sqlite://\"\n";
+    assert_single(
+        &dir,
+        text,
+        (2, 7),
+        &["`store.url` needs a database file after sqlite://"],
+    );
+    let text = "[store]\nurl = 5\n";
+    assert_single(
+        &dir,
+        text,
+        (2, 7),
+        &["expected a string for `store.url`, found integer"],
+    );
+    let text = "[admin]\npublic_url = \"edge.test\"\n";
+    assert_single(
+        &dir,
+        text,
+        (2, 14),
+        &["`admin.public_url` must be an http://"],
+    );
+    let text = "[admin]\npublic_url = \"https://edge.test/?a=1\"\n";
+    assert_single(&dir, text, (2, 14), &["must not have a query"]);
+    let text = "store = \"sqlite://x\"\n";
+    assert_single(
+        &dir,
+        text,
+        (1, 9),
+        &["expected a table for `store`, found string"],
     );
 }

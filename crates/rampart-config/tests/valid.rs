@@ -427,3 +427,54 @@ fn security_level_and_under_attack() {
         assert_eq!(level.as_str(), word);
     }
 }
+
+#[test]
+fn store_and_admin_sections() {
+    let dir = TempDir::new();
+    let cfg = dir.parse("# no [store]\n").unwrap();
+    assert_eq!(cfg.store, StoreConfig { url: None });
+    assert_eq!(cfg.admin, AdminConfig { public_url: None });
+    let def = defaults(dir.path());
+    assert_eq!((def.store, def.admin), (cfg.store, cfg.admin));
+
+    // A relative SQLite path follows the config file, options stay.
+    let cfg = dir
+        .parse("[store]\nurl = \"sqlite://db/rampart.db?mode=rwc\"\n[admin]\npublic_url = \"https://edge.example.com/rampart/\"\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let expected = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("db/rampart.db").display()
+    );
+    assert_eq!(cfg.store.url.as_deref(), Some(expected.as_str()));
+    assert_eq!(
+        cfg.admin.public_url.as_deref(),
+        Some("https://edge.example.com/rampart")
+    );
+
+    let cfg = dir
+        .parse("[store]\nurl = \"sqlite:///var/lib/rampart/r.db\"\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        cfg.store.url.as_deref(),
+        Some("sqlite:///var/lib/rampart/r.db")
+    );
+
+    let url = "postgres://rampart:s3cret@db.internal:5432/rampart";
+    let cfg = dir
+        .parse(&format!(
+            "[store]\nurl = \"{url}\"\n[admin]\npublic_url = \"http://10.0.0.5:9090\"\n"
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.store.url.as_deref(), Some(url));
+    assert_eq!(
+        cfg.admin.public_url.as_deref(),
+        Some("http://10.0.0.5:9090")
+    );
+    // The password stays out of debug output, which ends up in logs.
+    let debug = format!("{:?}", cfg.store);
+    assert!(!debug.contains("s3cret"), "{debug}");
+    assert!(
+        debug.contains("postgres://rampart:***@db.internal:5432/rampart"),
+        "{debug}"
+    );
+}
