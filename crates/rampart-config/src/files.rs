@@ -141,3 +141,90 @@ pub(crate) fn load_page(path: &Path) -> Result<String, String> {
     String::from_utf8(read(path, MAX_PAGE_BYTES)?)
         .map_err(|e| format!("{} is not valid UTF-8: {e}", path.display()))
 }
+
+/// PEM text of a chain, one "CERTIFICATE" block per certificate.
+pub(crate) fn certs_to_pem(chain: &[CertificateDer<'_>]) -> String {
+    chain
+        .iter()
+        .map(|c| pem_block("CERTIFICATE", c.as_ref()))
+        .collect()
+}
+
+/// PEM text of a key, labelled by its encoding so `parse_key` reads it back
+/// as the same variant.
+pub(crate) fn key_to_pem(key: &PrivateKeyDer<'_>) -> String {
+    let label = match key {
+        PrivateKeyDer::Pkcs1(_) => "RSA PRIVATE KEY",
+        PrivateKeyDer::Sec1(_) => "EC PRIVATE KEY",
+        // Pkcs8, and any encoding a later rustls-pki-types adds: PKCS#8 is
+        // the generic container.
+        _ => "PRIVATE KEY",
+    };
+    pem_block(label, key.secret_der())
+}
+
+/// RFC 7468 text: base64 in 64-column lines. Written out here rather than
+/// pulling in a base64 crate for the one place that encodes.
+fn pem_block(label: &str, der: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let sextet = |n: u32| {
+        let index = usize::try_from(n & 63).unwrap_or(0);
+        ALPHABET.get(index).map_or('=', |&b| char::from(b))
+    };
+    let mut b64 = String::with_capacity(der.len().div_ceil(3) * 4);
+    for chunk in der.chunks(3) {
+        let byte = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
+        let n = (byte(0) << 16) | (byte(1) << 8) | byte(2);
+        b64.push(sextet(n >> 18));
+        b64.push(sextet(n >> 12));
+        b64.push(if chunk.len() > 1 { sextet(n >> 6) } else { '=' });
+        b64.push(if chunk.len() > 2 { sextet(n) } else { '=' });
+    }
+    let mut out = format!("-----BEGIN {label}-----\n");
+    // Base64 is ASCII, so byte chunks are whole characters.
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_padding() {
+        let body = |der: &[u8]| {
+            let pem = pem_block("X", der);
+            pem.lines().nth(1).unwrap_or_default().to_owned()
+        };
+        assert_eq!(body(b"Man"), "TWFu");
+        assert_eq!(body(b"Ma"), "TWE=");
+        assert_eq!(body(b"M"), "TQ==");
+        assert_eq!(body(&[0xfb, 0xff]), "+/8=");
+    }
+
+    #[test]
+    fn pem_lines_are_64_columns_and_parse_back() {
+        let der: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let pem = certs_to_pem(&[CertificateDer::from(der.clone())]);
+        assert!(pem.lines().all(|l| l.len() <= 64));
+        let certs = parse_certs(pem.as_bytes(), "test").unwrap();
+        assert_eq!(certs, [CertificateDer::from(der)]);
+    }
+
+    #[test]
+    fn keys_keep_their_encoding() {
+        let der = vec![0x30, 0x03, 0x02, 0x01, 0x01];
+        for key in [
+            PrivateKeyDer::Pkcs1(der.clone().into()),
+            PrivateKeyDer::Sec1(der.clone().into()),
+            PrivateKeyDer::Pkcs8(der.clone().into()),
+        ] {
+            let back = parse_key(key_to_pem(&key).as_bytes(), "test").unwrap();
+            assert_eq!(back, key);
+        }
+    }
+}

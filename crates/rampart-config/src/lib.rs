@@ -3,6 +3,10 @@
 //! Loading never stops at the first problem: the document is parsed into a
 //! spanned tree and walked completely, so `check-config` can print every
 //! mistake as `FILE:LINE:COL: message` in one go.
+//!
+//! Sites also arrive as JSON from the admin API and the store: a `SiteSpec`
+//! is compiled by `compile_site` into the same `SiteConfig` under the same
+//! rules, with each problem addressed by its JSON field instead of a position.
 #![forbid(unsafe_code)]
 // Config text is untrusted input: no code path may panic on it.
 #![cfg_attr(
@@ -22,6 +26,7 @@ mod files;
 mod model;
 mod rules;
 mod site;
+mod spec;
 mod tree;
 mod values;
 
@@ -29,6 +34,10 @@ use std::path::Path;
 
 pub use diagnostics::{ConfigErrors, Diagnostic};
 pub use model::*;
+pub use spec::{
+    FieldError, HealthSpec, HstsSpec, OriginDetails, OriginSpec, PagesSpec, SiteSpec, TimeoutsSpec,
+    TlsSpec, compile_site,
+};
 
 /// Reads and validates a configuration file. An unreadable file is a single
 /// diagnostic at 1:1.

@@ -263,6 +263,31 @@ pub(crate) fn parse_origin_url(s: &str) -> Result<OriginUrl, String> {
     Ok(OriginUrl { uri, https })
 }
 
+/// The inverse of `parse_duration_text` in the largest unit that is exact
+/// ("365d", "90s", "1500ms"). humantime's own formatter splits into years
+/// and months of fractional days, so 365d would come back as a sum of odd
+/// parts in a spec written for people to edit.
+pub(crate) fn format_duration(d: Duration) -> String {
+    const UNITS: [(u128, &str); 7] = [
+        (86_400_000_000_000, "d"),
+        (3_600_000_000_000, "h"),
+        (60_000_000_000, "m"),
+        (1_000_000_000, "s"),
+        (1_000_000, "ms"),
+        (1_000, "us"),
+        (1, "ns"),
+    ];
+    let nanos = d.as_nanos();
+    if nanos == 0 {
+        return "0s".to_owned();
+    }
+    let (size, unit) = UNITS
+        .into_iter()
+        .find(|(size, _)| nanos.is_multiple_of(*size))
+        .unwrap_or((1, "ns"));
+    format!("{}{unit}", nanos / size)
+}
+
 /// `store.url`: `postgres://…` (or `postgresql://…`) as written, or
 /// `sqlite://PATH` with a relative PATH resolved against `base_dir`, so the
 /// database does not move with the working directory. The message follows
@@ -434,6 +459,24 @@ mod tests {
                 .unwrap_err()
                 .contains("at most 1m")
         );
+    }
+
+    #[test]
+    fn durations_format_in_the_largest_exact_unit() {
+        let cases = [
+            (Duration::ZERO, "0s"),
+            (Duration::from_secs(365 * 86400), "365d"),
+            (Duration::from_secs(7200), "2h"),
+            (Duration::from_secs(120), "2m"),
+            (Duration::from_secs(90), "90s"),
+            (Duration::from_millis(1500), "1500ms"),
+            (Duration::from_micros(1001), "1001us"),
+            (Duration::from_nanos(7), "7ns"),
+        ];
+        for (d, text) in cases {
+            assert_eq!(format_duration(d), text);
+            assert_eq!(parse_duration_text(text), Ok(d));
+        }
     }
 
     #[test]

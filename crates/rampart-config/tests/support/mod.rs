@@ -119,3 +119,20 @@ pub fn assert_has(errs: &[(usize, usize, String)], at: (usize, usize), fragments
 /// A minimal valid site, for tests that add one broken key to it.
 pub const MIN_SITE: &str =
     "[[site]]\nname = \"a\"\nhosts = [\"a.test\"]\norigins = [\"http://127.0.0.1:9001\"]\n";
+
+/// Deserialises a site spec, failing the test on a serde error.
+pub fn spec(value: serde_json::Value) -> rampart_config::SiteSpec {
+    serde_json::from_value(value).unwrap_or_else(|e| panic!("spec does not deserialize: {e}"))
+}
+
+/// The JSON twin of `MIN_SITE`.
+pub fn base() -> serde_json::Value {
+    serde_json::json!({"name": "a", "hosts": ["a.test"], "origins": ["http://127.0.0.1:9001"]})
+}
+
+/// `base()` with `key` set.
+pub fn with(key: &str, value: serde_json::Value) -> serde_json::Value {
+    let mut v = base();
+    v[key] = value;
+    v
+}
