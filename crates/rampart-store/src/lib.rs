@@ -1,0 +1,30 @@
+//! The control-plane store: accounts, users, API tokens, sites and the audit
+//! log, in an embedded SQLite file (the default) or PostgreSQL.
+//!
+//! Both backends run the same code: sqlx's `Any` driver, one SQL text per
+//! query with `$N` placeholders, portable column types only. Every write is
+//! one transaction that makes the change, appends an audit row (before and
+//! after, never secrets) and bumps a revision counter the edge polls to know
+//! when to rebuild its snapshot.
+#![forbid(unsafe_code)]
+
+mod accounts;
+mod audit;
+mod error;
+mod ids;
+mod migrate;
+mod model;
+mod open;
+mod sites;
+mod tokens;
+mod users;
+
+pub use error::StoreError;
+pub use model::{
+    Account, Actor, ApiToken, AuditEntry, AuditFilter, NewToken, NewUser, Role, SiteRecord,
+    SiteWrite, SyncReport, User,
+};
+pub use open::{Backend, Store};
+
+/// The newest schema version this build knows how to read and write.
+pub const SCHEMA_VERSION: i64 = migrate::SCHEMA_VERSION;

@@ -1,0 +1,55 @@
+//! One behaviour suite for both backends: every test is an `async fn` taking
+//! a fresh, unopened `Fixture`, instantiated once for SQLite (a file in a
+//! temporary directory) and once for PostgreSQL (a fresh database on one
+//! server shared by the whole binary).
+
+mod audit;
+mod crud;
+mod fixture;
+mod schema;
+mod sites;
+
+/// Declares `sqlite::NAME` and `postgres::NAME` tests for each suite
+/// function `path::NAME`.
+macro_rules! both_backends {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    crate::$module::$name(crate::fixture::Fixture::sqlite()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    crate::$module::$name(crate::fixture::Fixture::postgres().await).await;
+                }
+            )*
+        }
+    };
+}
+
+both_backends!(
+    schema::migrations_create_schema,
+    schema::reopening_is_idempotent,
+    schema::concurrent_opens_migrate_once,
+    schema::newer_schema_is_refused,
+    schema::revision_bumps_on_writes_only,
+    crud::accounts_crud,
+    crud::users_crud,
+    crud::tokens_lookup_expiry_and_no_hashes,
+    crud::cascade_deletes,
+    crud::name_and_email_conflicts,
+    crud::missing_rows_are_not_found,
+    sites::sites_crud,
+    sites::host_conflict_across_accounts,
+    sites::sync_file_sites_create_update_noop_delete,
+    sites::sync_refuses_api_managed_sites,
+    sites::concurrent_writers,
+    audit::audit_records_before_and_after,
+    audit::audit_holds_no_secrets,
+    audit::audit_pages_and_filters,
+);
