@@ -9,6 +9,9 @@ need=()
 for pair in nginx:nginx haproxy:haproxy wrk:wrk h2load:nghttp2-client curl:curl; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair##*:}")
 done
+# The store's tests start their own PostgreSQL from Debian's server binaries,
+# which live outside PATH.
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "installing test peers: ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
