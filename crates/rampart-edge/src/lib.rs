@@ -5,7 +5,6 @@
 #![forbid(unsafe_code)]
 
 pub mod access_log;
-pub mod admin;
 pub mod body;
 pub mod client_addr;
 pub mod exchange;

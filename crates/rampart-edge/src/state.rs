@@ -1,7 +1,6 @@
 //! Node-wide state shared by listeners, the admin server and reloads.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -20,22 +19,10 @@ pub struct EdgeState {
     pub metrics: Arc<Metrics>,
     pub access_log: AccessLog,
     origins: Mutex<HashMap<OriginKey, Weak<Origin>>>,
-    /// The file `serve` was started with; reloads read it again.
-    pub config_path: Option<PathBuf>,
     /// The configuration the listeners were bound with.
     pub initial: Config,
     version: AtomicU64,
-    reload_lock: tokio::sync::Mutex<()>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ReloadError {
-    #[error("no configuration file: this edge runs on built-in defaults")]
-    NoConfigFile,
-    #[error("{0}")]
-    Invalid(rampart_config::ConfigErrors),
-    #[error("{0}")]
-    Build(#[from] BuildError),
+    install_lock: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -68,10 +55,9 @@ impl EdgeState {
             metrics,
             access_log,
             origins,
-            config_path: config.source.clone(),
             initial: config,
             version: AtomicU64::new(1),
-            reload_lock: tokio::sync::Mutex::new(()),
+            install_lock: tokio::sync::Mutex::new(()),
         }))
     }
 
@@ -79,53 +65,36 @@ impl EdgeState {
         self.snapshot.load()
     }
 
-    /// Reads the configuration file again and swaps in a new snapshot. On any
-    /// error the running snapshot stays.
-    pub async fn reload(&self) -> Result<ReloadReport, ReloadError> {
-        let _serialized = self.reload_lock.lock().await;
-        let result = self.reload_inner().await;
-        match &result {
-            Ok(report) => {
-                self.metrics.reloads_ok.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(
-                    version = report.version,
-                    sites = report.sites,
-                    "configuration reloaded"
-                );
-                for warning in &report.warnings {
-                    tracing::warn!("{warning}");
-                }
-            }
-            Err(error) => {
-                self.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
-                tracing::error!("reload refused, keeping the running configuration:\n{error}");
-            }
-        }
-        result
-    }
-
-    async fn reload_inner(&self) -> Result<ReloadReport, ReloadError> {
-        let path = self.config_path.clone().ok_or(ReloadError::NoConfigFile)?;
-        let config = tokio::task::spawn_blocking(move || rampart_config::load_file(&path))
-            .await
-            .map_err(|_| ReloadError::NoConfigFile)?
-            .map_err(ReloadError::Invalid)?;
+    /// Swaps in a snapshot built from `config`: the file's node-wide settings
+    /// with the sites the control plane compiled. On error the running
+    /// snapshot stays. Serialized so versions increase in install order.
+    pub async fn install(&self, config: &Config) -> Result<ReloadReport, BuildError> {
+        let _serialized = self.install_lock.lock().await;
         let version = self.version.fetch_add(1, Ordering::Relaxed) + 1;
-        let next = snapshot::build(
-            &config,
+        let result = snapshot::build(
+            config,
             version,
             &BuildContext {
                 metrics: &self.metrics,
                 origins: &self.origins,
             },
-        )?;
-        let sites = next.sites.len();
-        self.snapshot.store(Arc::new(next));
-        Ok(ReloadReport {
-            version,
-            sites,
-            warnings: restart_only_changes(&self.initial, &config),
-        })
+        );
+        match result {
+            Ok(next) => {
+                let sites = next.sites.len();
+                self.snapshot.store(Arc::new(next));
+                self.metrics.reloads_ok.fetch_add(1, Ordering::Relaxed);
+                Ok(ReloadReport {
+                    version,
+                    sites,
+                    warnings: restart_only_changes(&self.initial, config),
+                })
+            }
+            Err(error) => {
+                self.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
+                Err(error)
+            }
+        }
     }
 }
 

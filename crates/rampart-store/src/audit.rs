@@ -30,14 +30,46 @@ pub(crate) fn snapshot<T: Serialize>(value: &T) -> Result<serde_json::Value, Sto
         .map_err(|e| StoreError::Corrupt(format!("cannot serialize audit snapshot: {e}")))
 }
 
+/// Keys whose values never belong in the log, wherever they sit: a site's
+/// spec carries its TLS private key.
+const SECRET_KEYS: [&str; 5] = [
+    "key_pem",
+    "password",
+    "password_hash",
+    "secret",
+    "secret_hash",
+];
+
+fn redact_secrets(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, inner) in map.iter_mut() {
+                if SECRET_KEYS.contains(&key.as_str()) && !inner.is_null() {
+                    *inner = serde_json::Value::String("[redacted]".to_owned());
+                } else {
+                    redact_secrets(inner);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_secrets),
+        _ => {}
+    }
+}
+
 pub(crate) async fn record(
     tx: &mut Transaction<'static, Any>,
     actor: &Actor,
     change: Change<'_>,
 ) -> Result<(), StoreError> {
     let at = now_ms();
-    let before = change.before.map(|v| v.to_string());
-    let after = change.after.map(|v| v.to_string());
+    let before = change.before.map(|mut v| {
+        redact_secrets(&mut v);
+        v.to_string()
+    });
+    let after = change.after.map(|mut v| {
+        redact_secrets(&mut v);
+        v.to_string()
+    });
     sqlx::query(
         "INSERT INTO audit_log (id, at, actor_user_id, actor_token_id, actor_label, actor_role,
              account_id, action, target_kind, target_id, before, after)
@@ -122,5 +154,21 @@ impl Store {
         }
         let rows = query.bind(i64::from(limit)).fetch_all(&self.pool).await?;
         rows.iter().map(entry_from_row).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_secrets;
+    use serde_json::json;
+
+    #[test]
+    fn secrets_are_redacted_at_any_depth() {
+        let mut value = json!({"spec": {"tls": {"cert_pem": "C", "key_pem": "K"}}, "list": [{"password": "p"}], "name": "n"});
+        redact_secrets(&mut value);
+        assert_eq!(
+            value,
+            json!({"spec": {"tls": {"cert_pem": "C", "key_pem": "[redacted]"}}, "list": [{"password": "[redacted]"}], "name": "n"})
+        );
     }
 }

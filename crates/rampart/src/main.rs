@@ -4,6 +4,7 @@
 mod memory;
 mod reload_client;
 mod serve;
+mod store_cli;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -52,6 +53,15 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         admin: Option<std::net::SocketAddr>,
     },
+    /// API tokens, made directly in the store (works without a running server).
+    #[command(subcommand)]
+    Token(store_cli::TokenCommand),
+    /// Accounts (customers) in the store.
+    #[command(subcommand)]
+    Account(store_cli::AccountCommand),
+    /// Sites in the store.
+    #[command(subcommand)]
+    Site(store_cli::SiteCommand),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +70,9 @@ fn main() -> ExitCode {
         Command::Serve { config } => serve::run(config.as_deref()),
         Command::CheckConfig { config } => check_config(&config),
         Command::Reload { config, admin } => reload_client::run(config.as_deref(), admin),
+        Command::Token(command) => store_cli::token(command),
+        Command::Account(command) => store_cli::account(command),
+        Command::Site(command) => store_cli::site(command),
     }
 }
 

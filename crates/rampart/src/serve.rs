@@ -6,10 +6,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use rampart_config::Config;
+use rampart_control::{Bootstrap, Control, StartError};
 use rampart_edge::access_log::AccessLog;
 use rampart_edge::metrics::Metrics;
 use rampart_edge::server::{EdgeListener, Transport};
 use rampart_edge::state::EdgeState;
+use rampart_store::StoreError;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
@@ -87,7 +89,25 @@ async fn serve(config: Config) -> ExitCode {
             return ExitCode::from(EX_CANTCREAT);
         }
     };
-    let state = match EdgeState::new(config.clone(), default_cert, metrics, access_log.clone()) {
+    let mut prepared = match rampart_control::prepare(&config).await {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            eprintln!("rampart: not started: {error}");
+            let code = match error {
+                StartError::FileSites(_) | StartError::Open(StoreError::SchemaTooNew { .. }) => {
+                    EX_CONFIG
+                }
+                _ => EX_UNAVAILABLE,
+            };
+            return ExitCode::from(code);
+        }
+    };
+    let state = match EdgeState::new(
+        prepared.config.clone(),
+        default_cert,
+        metrics,
+        access_log.clone(),
+    ) {
         Ok(state) => state,
         Err(error) => {
             eprintln!("rampart: not started: {error}");
@@ -133,18 +153,30 @@ async fn serve(config: Config) -> ExitCode {
         None => None,
     };
 
+    let public_url = dashboard_url(&config);
+    let degraded = prepared.store.is_none();
+    let fresh = prepared.bootstrap.take();
+    let control = Control::new(state.clone(), config.clone(), prepared, public_url);
+    if degraded {
+        control.connect_later(print_bootstrap);
+    }
+
     announce(&config, &state);
+    if let Some(fresh) = &fresh {
+        print_bootstrap(fresh, &control.public_url);
+    }
     let pid_path = config.node.data_dir.join("rampart.pid");
     let _ = std::fs::write(&pid_path, format!("{}\n", std::process::id()));
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    if let Err(error) = spawn_signal_handlers(state.clone(), shutdown_tx) {
+    if let Err(error) = spawn_signal_handlers(control.clone(), shutdown_tx) {
         eprintln!("rampart: cannot install signal handlers: {error}");
         return ExitCode::from(EX_SOFTWARE);
     }
+    tokio::spawn(control.clone().run_sync_loop(shutdown_rx.clone()));
     if let Some(admin) = admin {
-        tokio::spawn(rampart_edge::admin::serve(
-            state.clone(),
+        tokio::spawn(rampart_control::api::serve(
+            control.clone(),
             admin,
             shutdown_rx.clone(),
         ));
@@ -163,6 +195,31 @@ async fn bind(addr: SocketAddr, key: &str) -> Result<tokio::net::TcpListener, Ex
     })
 }
 
+/// Where operators find the dashboard: `[admin] public_url`, else the admin listener.
+fn dashboard_url(config: &Config) -> String {
+    if let Some(url) = &config.admin.public_url {
+        return url.clone();
+    }
+    match config.listen.admin {
+        Some(addr) => format!("http://{addr}/"),
+        None => "(no admin listener)".to_owned(),
+    }
+}
+
+/// The one-time token of a fresh store. Also on stdout when stdout is not a
+/// terminal, so a script capturing either stream finds the lines.
+fn print_bootstrap(fresh: &Bootstrap, url: &str) {
+    use std::io::IsTerminal;
+    let lines = format!("admin token: {}\ndashboard: {url}\n", fresh.admin_token);
+    eprint!(
+        "rampart: first start: an operator admin was created; keep this token, it is not shown again\n{lines}"
+    );
+    if !std::io::stdout().is_terminal() {
+        print!("{lines}");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+    }
+}
+
 fn announce(config: &Config, state: &EdgeState) {
     let snapshot = state.snapshot();
     if let Some(http) = &config.listen.http {
@@ -172,7 +229,7 @@ fn announce(config: &Config, state: &EdgeState) {
         eprintln!("rampart: edge https on https://{}", https.addr);
     }
     if let Some(admin) = config.listen.admin {
-        eprintln!("rampart: admin      on http://{admin} (/healthz, /metrics)");
+        eprintln!("rampart: admin      on http://{admin} (/api/v1, /healthz, /metrics)");
     }
     match &config.source {
         Some(path) => eprintln!(
@@ -193,7 +250,7 @@ fn announce(config: &Config, state: &EdgeState) {
 }
 
 fn spawn_signal_handlers(
-    state: Arc<EdgeState>,
+    control: Arc<Control>,
     shutdown: watch::Sender<bool>,
 ) -> std::io::Result<()> {
     let mut hangup = signal(SignalKind::hangup())?;
@@ -204,7 +261,7 @@ fn spawn_signal_handlers(
             tokio::select! {
                 _ = hangup.recv() => {
                     // The outcome is logged by reload itself.
-                    let _ = state.reload().await;
+                    let _ = control.reload_file().await;
                 }
                 _ = terminate.recv() => break,
                 _ = interrupt.recv() => break,

@@ -360,7 +360,7 @@ async fn admin_reload_endpoint_answers_json() {
     // Only POST reloads.
     let (status, body) =
         http_call(rampart.admin, "GET", "/-/reload").unwrap_or_else(|| panic!("admin"));
-    assert_eq!(status, 404, "{body}");
+    assert_eq!(status, 405, "{body}");
     assert_eq!(healthz(&rampart)["snapshot_version"], 4);
 }
 

@@ -10,6 +10,9 @@ pub mod nginx;
 pub mod wire;
 // Added for the cli_*, ops_* and smuggling tests.
 pub mod ops;
+// Added for the api_* tests.
+pub mod api;
+pub mod backends;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
@@ -61,6 +64,9 @@ pub struct Rampart {
     pub admin: SocketAddr,
     pub access_log: PathBuf,
     pub stderr_path: PathBuf,
+    env: Vec<(String, String)>,
+    /// What earlier runs (before `kill_and_restart`) wrote to stderr.
+    pub previous_stderr: String,
 }
 
 #[derive(Default)]
@@ -68,6 +74,7 @@ pub struct RampartBuilder {
     sites: String,
     proxy: String,
     extra: String,
+    tables: String,
     http_proxy_protocol: bool,
     https_proxy_protocol: bool,
     dir: Option<tempfile::TempDir>,
@@ -93,6 +100,13 @@ impl RampartBuilder {
     pub fn node(mut self, toml: &str) -> Self {
         self.extra.push_str(toml);
         self.extra.push('\n');
+        self
+    }
+
+    /// Whole tables (e.g. `[store]\nurl = "…"`), placed before the sites.
+    pub fn tables(mut self, toml: &str) -> Self {
+        self.tables.push_str(toml);
+        self.tables.push('\n');
         self
     }
 
@@ -130,30 +144,19 @@ impl RampartBuilder {
             }
         };
         let config = format!(
-            "[node]\nid = \"test\"\ndata_dir = \"data\"\n{extra}\n[listen]\nhttp = {http}\nhttps = {https}\nadmin = \"{admin}\"\n\n[log]\naccess = \"{log}\"\n\n[proxy]\n{proxy}\n{sites}",
+            "[node]\nid = \"test\"\ndata_dir = \"data\"\n{extra}\n[listen]\nhttp = {http}\nhttps = {https}\nadmin = \"{admin}\"\n\n[log]\naccess = \"{log}\"\n\n[proxy]\n{proxy}\n{tables}\n{sites}",
             extra = self.extra,
             http = listener(http, self.http_proxy_protocol),
             https = listener(https, self.https_proxy_protocol),
             log = access_log.display(),
             proxy = self.proxy,
+            tables = self.tables,
             sites = self.sites,
         );
         let config_path = dir.path().join("rampart.toml");
         write(&config_path, &config);
         let stderr_path = dir.path().join("stderr.log");
-        let stderr = std::fs::File::create(&stderr_path)
-            .unwrap_or_else(|e| panic!("create {}: {e}", stderr_path.display()));
-        let child = Command::new(BIN)
-            .args(["serve", "--config"])
-            .arg(&config_path)
-            .current_dir(dir.path())
-            .env("RAMPART_LOG", "info")
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {BIN}: {e}"));
+        let child = spawn_serve(&config_path, dir.path(), &stderr_path, &self.env);
         let rampart = Rampart {
             child: Some(child),
             dir,
@@ -163,10 +166,28 @@ impl RampartBuilder {
             admin,
             access_log,
             stderr_path,
+            env: self.env,
+            previous_stderr: String::new(),
         };
         rampart.wait_ready();
         rampart
     }
+}
+
+fn spawn_serve(config: &Path, dir: &Path, stderr_path: &Path, env: &[(String, String)]) -> Child {
+    let stderr = std::fs::File::create(stderr_path)
+        .unwrap_or_else(|e| panic!("create {}: {e}", stderr_path.display()));
+    Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(config)
+        .current_dir(dir)
+        .env("RAMPART_LOG", "info")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {BIN}: {e}"))
 }
 
 impl Rampart {
@@ -194,6 +215,24 @@ impl Rampart {
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!("rampart did not become ready; stderr:\n{}", self.stderr());
+    }
+
+    /// Kills the process with SIGKILL (no chance to flush or clean up) and
+    /// starts it again on the same config and data dir.
+    pub fn kill_and_restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let previous = self.stderr();
+        self.child = Some(spawn_serve(
+            &self.config_path,
+            self.dir.path(),
+            &self.stderr_path,
+            &self.env,
+        ));
+        self.wait_ready();
+        self.previous_stderr.push_str(&previous);
     }
 
     pub fn stderr(&self) -> String {
@@ -263,6 +302,14 @@ impl Rampart {
             }
             std::thread::sleep(Duration::from_millis(25));
         }
+    }
+
+    /// The admin API with the token this rampart printed on its first start.
+    pub fn admin_api(&self) -> api::Api {
+        let token = api::bootstrap_token(&self.previous_stderr)
+            .or_else(|| api::bootstrap_token(&self.stderr()))
+            .unwrap_or_else(|| panic!("no admin token in stderr:\n{}", self.stderr()));
+        api::Api::new(self.admin, &token)
     }
 
     pub fn metrics(&self) -> String {

@@ -1,0 +1,189 @@
+//! The admin listener: `/api/v1` (JSON, bearer tokens), plus the node's
+//! `/healthz`, `/metrics` and `POST /-/reload`.
+
+pub mod accounts;
+pub mod auth;
+pub mod body;
+pub mod error;
+mod ops;
+pub mod sites;
+pub mod tokens;
+pub mod users;
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::routing::get;
+use http::StatusCode;
+use rampart_store::{AuditEntry, AuditFilter, Store};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use utoipa::OpenApi;
+
+use self::auth::Principal;
+use self::error::{ApiError, ApiResult};
+use crate::Control;
+
+pub fn router(control: Arc<Control>) -> Router {
+    let api = Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/me", get(me))
+        .route("/accounts", get(accounts::list).post(accounts::create))
+        .route(
+            "/accounts/{id}",
+            get(accounts::get)
+                .patch(accounts::rename)
+                .delete(accounts::delete),
+        )
+        .route("/users", get(users::list).post(users::create))
+        .route(
+            "/users/{id}",
+            get(users::get).patch(users::update).delete(users::delete),
+        )
+        .route("/tokens", get(tokens::list).post(tokens::create))
+        .route("/tokens/{id}", axum::routing::delete(tokens::delete))
+        .route("/sites", get(sites::list).post(sites::create))
+        .route(
+            "/sites/{site}",
+            get(sites::get)
+                .put(sites::replace)
+                .patch(sites::patch)
+                .delete(sites::delete),
+        )
+        .route("/audit", get(audit))
+        .fallback(api_not_found);
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .route("/-/reload", axum::routing::post(ops::reload))
+        .fallback(ops::not_found)
+        .with_state(control)
+}
+
+/// Serves the admin listener until shutdown; requests in flight finish.
+pub async fn serve(
+    control: Arc<Control>,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let app = router(control);
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await;
+    if let Err(error) = result {
+        tracing::error!("admin listener failed: {error}");
+    }
+}
+
+/// The store, or 503 while it has not been reached yet.
+pub(crate) fn store(control: &Control) -> ApiResult<&Store> {
+    control.store().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the store is not reachable yet; the edge serves its last good snapshot",
+        )
+    })
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint; the API is described at /api/v1/openapi.json",
+    )
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Me {
+    #[schema(value_type = Object)]
+    pub user: rampart_store::User,
+    #[schema(value_type = Object)]
+    pub token: rampart_store::ApiToken,
+}
+
+#[utoipa::path(get, path = "/api/v1/me", tag = "tokens", responses((status = 200, body = Me)))]
+async fn me(principal: Principal) -> Json<Me> {
+    Json(Me {
+        user: principal.user,
+        token: principal.token,
+    })
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Operators: one account's entries. Account users always see their own.
+    pub account_id: Option<String>,
+    /// Page backwards: entries older than this id.
+    pub before: Option<String>,
+    /// At most 500; default 100.
+    pub limit: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
+    responses((status = 200, body = [Object])))]
+async fn audit(
+    State(control): State<Arc<Control>>,
+    principal: Principal,
+    Query(query): Query<AuditQuery>,
+) -> ApiResult<Json<Vec<AuditEntry>>> {
+    principal.require_unscoped()?;
+    let account_id = if principal.is_operator() {
+        query.account_id
+    } else {
+        Some(
+            principal
+                .account_id()
+                .ok_or_else(|| ApiError::forbidden("no account"))?
+                .to_owned(),
+        )
+    };
+    let entries = store(&control)?
+        .list_audit(&AuditFilter {
+            account_id,
+            before_id: query.before,
+            limit: query.limit.unwrap_or(100).clamp(1, 500),
+        })
+        .await?;
+    Ok(Json(entries))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Rampart admin API", description = "Accounts, users, tokens and sites of a Rampart edge. Authenticate with `Authorization: Bearer <token>`. Errors are `{\"error\": {\"code\", \"message\", \"field\"}}`."),
+    paths(
+        me, audit,
+        accounts::list, accounts::create, accounts::get, accounts::rename, accounts::delete,
+        users::list, users::create, users::get, users::update, users::delete,
+        tokens::list, tokens::create, tokens::delete,
+        sites::list, sites::create, sites::get, sites::replace, sites::patch, sites::delete,
+    ),
+    components(schemas(error::ErrorBody, error::ErrorDetail, error::FieldProblem)),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,297 @@
+//! `/api/v1/sites`: sites with their hostnames, origins and settings.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use http::StatusCode;
+use rampart_config::{SiteSpec, compile_site};
+use rampart_store::{SiteRecord, SiteWrite};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::auth::Principal;
+use super::body::{ApiJson, parse};
+use super::error::{ApiError, ApiResult};
+use super::store;
+use crate::Control;
+
+/// Stands in for a TLS private key in responses. Sent back unchanged in a
+/// PUT or PATCH, it keeps the stored key.
+pub const REDACTED: &str = "[redacted]";
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SiteView {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub hosts: Vec<String>,
+    /// Declared in the configuration file: read-only here.
+    pub file_managed: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// The site's settings, as accepted by POST and PUT; the TLS key is redacted.
+    #[schema(value_type = Object)]
+    pub spec: Value,
+}
+
+impl From<&SiteRecord> for SiteView {
+    fn from(record: &SiteRecord) -> Self {
+        let mut spec = record.spec.clone();
+        if let Some(key) = spec.pointer_mut("/tls/key_pem") {
+            *key = Value::String(REDACTED.to_owned());
+        }
+        Self {
+            id: record.id.clone(),
+            account_id: record.account_id.clone(),
+            name: record.name.clone(),
+            hosts: record.hosts.clone(),
+            file_managed: record.file_managed,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+            spec,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AccountQuery {
+    /// Operators: whose sites. Account users: their own account (the default).
+    pub account_id: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/sites", params(AccountQuery), tag = "sites",
+    responses((status = 200, body = [SiteView]), (status = 401, body = super::error::ErrorBody)))]
+pub async fn list(
+    State(control): State<Arc<Control>>,
+    principal: Principal,
+    Query(query): Query<AccountQuery>,
+) -> ApiResult<Json<Vec<SiteView>>> {
+    let account = match (&query.account_id, principal.is_operator()) {
+        (Some(id), _) => {
+            if !principal.can_read_account(id) {
+                return Err(ApiError::not_found("account", id));
+            }
+            Some(id.clone())
+        }
+        (None, true) => None,
+        (None, false) => principal.account_id().map(str::to_owned),
+    };
+    let records = store(&control)?.list_sites(account.as_deref()).await?;
+    Ok(Json(
+        records
+            .iter()
+            .filter(|r| principal.can_read_site(r))
+            .map(SiteView::from)
+            .collect(),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/sites", params(AccountQuery), tag = "sites",
+    request_body(content = Object, description = "The site's settings (name, hosts, origins, lb, health, tls, https_redirect, hsts, security_level, under_attack, pages, …)"),
+    responses((status = 201, body = SiteView), (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+pub async fn create(
+    State(control): State<Arc<Control>>,
+    principal: Principal,
+    Query(query): Query<AccountQuery>,
+    ApiJson(spec): ApiJson<SiteSpec>,
+) -> ApiResult<(StatusCode, Json<SiteView>)> {
+    principal.require_unscoped()?;
+    let account_id = match (query.account_id, principal.account_id()) {
+        (Some(id), _) => id,
+        (None, Some(own)) => own.to_owned(),
+        (None, None) => {
+            return Err(ApiError::invalid(
+                "account_id",
+                "required",
+                "operators create sites for an account: add ?account_id=…",
+            ));
+        }
+    };
+    if !principal.can_read_account(&account_id) {
+        return Err(ApiError::not_found("account", &account_id));
+    }
+    if !principal.can_write_account(&account_id) {
+        return Err(ApiError::forbidden("this role may not create sites"));
+    }
+    let write = validated(&control, spec).await?;
+    let store = store(&control)?;
+    store.get_account(&account_id).await?;
+    let record = store
+        .create_site(&principal.actor(), &account_id, write, false)
+        .await?;
+    control.notify_changed();
+    Ok((StatusCode::CREATED, Json(SiteView::from(&record))))
+}
+
+#[utoipa::path(get, path = "/api/v1/sites/{site}", tag = "sites",
+    params(("site" = String, Path, description = "Site id or name")),
+    responses((status = 200, body = SiteView), (status = 404, body = super::error::ErrorBody)))]
+pub async fn get(
+    State(control): State<Arc<Control>>,
+    principal: Principal,
+    Path(key): Path<String>,
+) -> ApiResult<Json<SiteView>> {
+    let record = visible_site(&control, &principal, &key).await?;
+    Ok(Json(SiteView::from(&record)))
+}
+
+#[utoipa::path(put, path = "/api/v1/sites/{site}", tag = "sites",
+    params(("site" = String, Path, description = "Site id or name")),
+    request_body(content = Object, description = "The complete new settings"),
+    responses((status = 200, body = SiteView), (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+pub async fn replace(
+    State(control): State<Arc<Control>>,
+    principal: Principal,
+    Path(key): Path<String>,
+    ApiJson(spec): ApiJson<Value>,
+) -> ApiResult<Json<SiteView>> {
+    let record = writable_site(&control, &principal, &key).await?;
+    update(&control, &principal, &record, spec).await
+}
+
+#[utoipa::path(patch, path = "/api/v1/sites/{site}", tag = "sites",
+    params(("site" = String, Path, description = "Site id or name")),
+    request_body(content = Object, description = "JSON merge patch (RFC 7396) over the current settings, e.g. {\"under_attack\": true}"),
+    responses((status = 200, body = SiteView), (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+pub async fn patch(
+    State(control): State<Arc<Control>>,
+    principal: Principal,
+    Path(key): Path<String>,
+    ApiJson(patch): ApiJson<Value>,
+) -> ApiResult<Json<SiteView>> {
+    let record = writable_site(&control, &principal, &key).await?;
+    let mut spec = record.spec.clone();
+    merge_patch(&mut spec, patch);
+    update(&control, &principal, &record, spec).await
+}
+
+#[utoipa::path(delete, path = "/api/v1/sites/{site}", tag = "sites",
+    params(("site" = String, Path, description = "Site id or name")),
+    responses((status = 204), (status = 404, body = super::error::ErrorBody)))]
+pub async fn delete(
+    State(control): State<Arc<Control>>,
+    principal: Principal,
+    Path(key): Path<String>,
+) -> ApiResult<StatusCode> {
+    let record = writable_site(&control, &principal, &key).await?;
+    store(&control)?
+        .delete_site(&principal.actor(), &record.id)
+        .await?;
+    control.notify_changed();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn update(
+    control: &Control,
+    principal: &Principal,
+    record: &SiteRecord,
+    mut spec: Value,
+) -> ApiResult<Json<SiteView>> {
+    if spec.pointer("/tls/key_pem").and_then(Value::as_str) == Some(REDACTED)
+        && let (Some(slot), Some(stored)) = (
+            spec.pointer_mut("/tls/key_pem"),
+            record.spec.pointer("/tls/key_pem"),
+        )
+    {
+        *slot = stored.clone();
+    }
+    let spec: SiteSpec = parse(&serde_json::to_vec(&spec).unwrap_or_default())?;
+    let write = validated(control, spec).await?;
+    let updated = store(control)?
+        .update_site(&principal.actor(), &record.id, write)
+        .await?;
+    control.notify_changed();
+    Ok(Json(SiteView::from(&updated)))
+}
+
+/// Checks a spec as the edge would compile it, so the store only ever holds
+/// sites the edge can run.
+async fn validated(control: &Control, spec: SiteSpec) -> ApiResult<SiteWrite> {
+    let timeouts = control.file.lock().await.proxy.timeouts;
+    compile_site(&spec, &timeouts).map_err(ApiError::validation)?;
+    Ok(SiteWrite {
+        name: spec.name.clone(),
+        hosts: spec.normalized_hosts(),
+        spec: serde_json::to_value(&spec)
+            .map_err(|e| ApiError::internal("cannot encode the site", &e))?,
+    })
+}
+
+/// By id first, then by name; another account's site is "not found".
+pub async fn visible_site(
+    control: &Control,
+    principal: &Principal,
+    key: &str,
+) -> ApiResult<SiteRecord> {
+    let store = store(control)?;
+    let record = match store.get_site(key).await {
+        Ok(record) => Some(record),
+        Err(rampart_store::StoreError::NotFound { .. }) => store.site_by_name(key).await?,
+        Err(error) => return Err(error.into()),
+    };
+    match record {
+        Some(record) if principal.can_read_site(&record) => Ok(record),
+        _ => Err(ApiError::not_found("site", key)),
+    }
+}
+
+async fn writable_site(
+    control: &Control,
+    principal: &Principal,
+    key: &str,
+) -> ApiResult<SiteRecord> {
+    let record = visible_site(control, principal, key).await?;
+    if !principal.can_write_site(&record) {
+        return Err(ApiError::forbidden("this role may not change sites"));
+    }
+    if record.file_managed {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "file_managed",
+            format!(
+                "site '{}' is declared in the configuration file; change it there and reload",
+                record.name
+            ),
+        ));
+    }
+    Ok(record)
+}
+
+/// RFC 7396: objects merge key by key, `null` removes, anything else replaces.
+fn merge_patch(target: &mut Value, patch: Value) {
+    match patch {
+        Value::Object(entries) => {
+            if !target.is_object() {
+                *target = Value::Object(serde_json::Map::new());
+            }
+            if let Value::Object(map) = target {
+                for (key, value) in entries {
+                    if value.is_null() {
+                        map.remove(&key);
+                    } else {
+                        merge_patch(map.entry(key).or_insert(Value::Null), value);
+                    }
+                }
+            }
+        }
+        other => *target = other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_patch;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        let mut doc = json!({"a": "b", "c": {"d": "e", "f": "g"}, "keep": 1});
+        merge_patch(&mut doc, json!({"a": "z", "c": {"f": null}, "new": [1]}));
+        assert_eq!(
+            doc,
+            json!({"a": "z", "c": {"d": "e"}, "keep": 1, "new": [1]})
+        );
+    }
+}

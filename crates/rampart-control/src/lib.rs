@@ -1,0 +1,95 @@
+//! Rampart's control plane: the admin API, and the loop that keeps the edge's
+//! snapshot equal to the store.
+//!
+//! The edge never waits on the store. Writes land in the store; a change of
+//! the store's revision counter makes [`Control::sync`] compile every site
+//! again and swap the edge's snapshot, and the last good set of sites is kept
+//! in the data dir so a restart without the store still serves.
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
+pub mod api;
+mod bootstrap;
+mod password;
+mod persisted;
+mod start;
+mod sync;
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, OnceLock};
+
+use rampart_config::Config;
+use rampart_edge::state::EdgeState;
+use rampart_store::Store;
+use tokio::sync::Notify;
+
+pub use bootstrap::{BOOTSTRAP_EMAIL, Bootstrap, FILE_ACCOUNT, bootstrap};
+pub use start::{Prepared, StartError, open_store, prepare};
+pub use sync::{ReloadError, SyncError};
+
+pub struct Control {
+    store: OnceLock<Store>,
+    pub edge: Arc<EdgeState>,
+    /// The configuration file as last loaded: node-wide settings and the
+    /// file-managed sites.
+    file: tokio::sync::Mutex<Config>,
+    data_dir: PathBuf,
+    /// Store revision the running snapshot was built from; -1 forces a rebuild.
+    applied_revision: AtomicI64,
+    /// Wakes the sync loop right after a write through this node's API, so
+    /// its own changes show without waiting for the next poll.
+    changed: Notify,
+    /// Where the dashboard is reachable, printed at start.
+    pub public_url: String,
+}
+
+impl Control {
+    /// `file` is the configuration as read from the file; `prepared` what
+    /// the edge was started with.
+    pub fn new(
+        edge: Arc<EdgeState>,
+        file: Config,
+        prepared: Prepared,
+        public_url: String,
+    ) -> Arc<Self> {
+        let store = OnceLock::new();
+        let applied = prepared.revision();
+        if let Some(connected) = prepared.store {
+            let _ = store.set(connected);
+        }
+        Arc::new(Self {
+            store,
+            edge,
+            data_dir: file.node.data_dir.clone(),
+            file: tokio::sync::Mutex::new(file),
+            applied_revision: AtomicI64::new(applied),
+            changed: Notify::new(),
+            public_url,
+        })
+    }
+
+    /// The store, once connected. Set once; a store that was reachable and
+    /// went away shows as failing queries, not as `None`.
+    pub fn store(&self) -> Option<&Store> {
+        self.store.get()
+    }
+
+    pub(crate) fn attach_store(&self, store: Store) {
+        let _ = self.store.set(store);
+        self.changed.notify_one();
+    }
+
+    /// Called after a write so the sync loop runs now rather than at its next tick.
+    pub fn notify_changed(&self) {
+        self.changed.notify_one();
+    }
+}

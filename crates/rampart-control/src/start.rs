@@ -1,0 +1,134 @@
+//! Bringing the control plane up: open the store, provision the file's
+//! sites, create the first operator admin on a fresh store, and compile the
+//! sites the edge starts with. Runs before the edge exists, so the edge's
+//! first snapshot already holds every site.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampart_config::{Config, SiteConfig};
+use rampart_store::{Store, StoreError};
+
+use crate::Control;
+use crate::bootstrap::{Bootstrap, bootstrap};
+use crate::persisted;
+use crate::sync::{compile_records, provision_file_sites};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the store: {0}")]
+    Open(StoreError),
+    #[error("the configuration file's sites cannot be provisioned into the store: {0}")]
+    FileSites(StoreError),
+    #[error("cannot create the first operator admin: {0}")]
+    Bootstrap(StoreError),
+    #[error("cannot read the sites from the store: {0}")]
+    Read(StoreError),
+}
+
+/// What the edge starts with.
+pub struct Prepared {
+    /// `None` when the store was unreachable and the kept snapshot is served.
+    pub store: Option<Store>,
+    /// The file's node settings with the store's sites.
+    pub config: Config,
+    /// The one-time admin token of a fresh store.
+    pub bootstrap: Option<Bootstrap>,
+    revision: i64,
+}
+
+/// The store `[store] url` names, else SQLite in the data dir.
+pub async fn open_store(config: &Config) -> Result<Store, StoreError> {
+    match &config.store.url {
+        Some(url) => Store::open(url).await,
+        None => Store::open_in_data_dir(&config.node.data_dir).await,
+    }
+}
+
+/// Opens the store and compiles its sites. A PostgreSQL store that cannot be
+/// reached is not fatal when the data dir keeps a last good snapshot: the
+/// edge serves that and [`Control::connect_later`] keeps trying. An embedded
+/// store that cannot be opened, or one written by a newer rampart, is fatal.
+pub async fn prepare(config: &Config) -> Result<Prepared, StartError> {
+    let store = match open_store(config).await {
+        Ok(store) => store,
+        Err(error @ StoreError::SchemaTooNew { .. }) => return Err(StartError::Open(error)),
+        Err(error) if config.store.url.is_some() => {
+            let Some((revision, records)) = persisted::load(&config.node.data_dir) else {
+                return Err(StartError::Open(error));
+            };
+            tracing::warn!(
+                "the store is unreachable ({error}); serving the {} site(s) kept from the last good snapshot until it is back",
+                records.len()
+            );
+            return Ok(Prepared {
+                store: None,
+                config: with_sites(config, compile_records(&records, config)),
+                bootstrap: None,
+                revision,
+            });
+        }
+        Err(error) => return Err(StartError::Open(error)),
+    };
+    provision_file_sites(&store, config)
+        .await
+        .map_err(StartError::FileSites)?;
+    let fresh = bootstrap(&store).await.map_err(StartError::Bootstrap)?;
+    let revision = store.revision().await.map_err(StartError::Read)?;
+    let records = store.list_sites(None).await.map_err(StartError::Read)?;
+    if let Err(error) = persisted::save(&config.node.data_dir, revision, &records) {
+        tracing::warn!("could not keep the sites in the data dir: {error}");
+    }
+    Ok(Prepared {
+        store: Some(store),
+        config: with_sites(config, compile_records(&records, config)),
+        bootstrap: fresh,
+        revision,
+    })
+}
+
+fn with_sites(config: &Config, sites: Vec<SiteConfig>) -> Config {
+    let mut config = config.clone();
+    config.sites = sites;
+    config
+}
+
+impl Prepared {
+    pub(crate) fn revision(&self) -> i64 {
+        self.revision
+    }
+}
+
+impl Control {
+    /// Keeps trying to open the store in the background after a start
+    /// without it; the edge serves the kept snapshot meanwhile.
+    pub fn connect_later(self: &Arc<Self>, on_bootstrap: fn(&Bootstrap, &str)) {
+        let control = self.clone();
+        tokio::spawn(async move {
+            let mut delay = Duration::from_millis(500);
+            loop {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+                let config = control.file.lock().await.clone();
+                let store = match open_store(&config).await {
+                    Ok(store) => store,
+                    Err(error) => {
+                        tracing::debug!("store still unreachable: {error}");
+                        continue;
+                    }
+                };
+                if let Err(error) = provision_file_sites(&store, &config).await {
+                    tracing::error!("{}", StartError::FileSites(error));
+                }
+                match bootstrap(&store).await {
+                    Ok(Some(fresh)) => on_bootstrap(&fresh, &control.public_url),
+                    Ok(None) => {}
+                    Err(error) => tracing::error!("{}", StartError::Bootstrap(error)),
+                }
+                tracing::info!("connected to the store");
+                control.attach_store(store);
+                return;
+            }
+        });
+    }
+}

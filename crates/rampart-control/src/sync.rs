@@ -1,0 +1,221 @@
+//! Store → edge: compile the stored sites into the edge's snapshot whenever
+//! the store's revision moves, and file → store: provision the sites the
+//! configuration file declares.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use rampart_config::{Config, ConfigErrors, SiteConfig, SiteSpec, compile_site};
+use rampart_edge::snapshot::BuildError;
+use rampart_edge::state::ReloadReport;
+use rampart_store::{Actor, SiteRecord, SiteWrite, Store, StoreError, SyncReport};
+use tokio::sync::watch;
+
+use crate::bootstrap::FILE_ACCOUNT;
+use crate::{Control, persisted};
+
+/// How often the store's revision is read. A change made through this
+/// node's API is applied at once; this bounds how late a change made by
+/// another process (CLI, another node) shows.
+const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("the store is not connected")]
+    NoStore,
+    #[error("the store failed: {0}")]
+    Store(#[from] StoreError),
+    #[error("the new snapshot could not be built: {0}")]
+    Build(#[from] BuildError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("no configuration file: this edge runs on built-in defaults")]
+    NoConfigFile,
+    #[error("{0}")]
+    Invalid(ConfigErrors),
+    #[error("the configuration file's sites could not be provisioned: {0}")]
+    Provision(StoreError),
+    #[error("{0}")]
+    Sync(#[from] SyncError),
+}
+
+impl Control {
+    /// Rebuilds the edge snapshot if the store changed since the last build.
+    /// Returns the report when a new snapshot was installed.
+    pub async fn sync(&self) -> Result<Option<ReloadReport>, SyncError> {
+        let store = self.store().ok_or(SyncError::NoStore)?;
+        let revision = store.revision().await?;
+        if revision == self.applied_revision.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        let records = store.list_sites(None).await?;
+        let report = self.install(&records).await?;
+        self.applied_revision.store(revision, Ordering::Release);
+        if let Err(error) = persisted::save(&self.data_dir, revision, &records) {
+            tracing::warn!(
+                "could not keep the sites in the data dir for starts without the store: {error}"
+            );
+        }
+        tracing::info!(
+            revision,
+            version = report.version,
+            sites = report.sites,
+            "edge snapshot rebuilt from the store"
+        );
+        Ok(Some(report))
+    }
+
+    async fn install(&self, records: &[SiteRecord]) -> Result<ReloadReport, SyncError> {
+        let mut config = self.file.lock().await.clone();
+        config.sites = compile_records(records, &config);
+        Ok(self.edge.install(&config).await?)
+    }
+
+    /// Runs [`Control::sync`] on every poll tick and every local write until
+    /// shutdown. Failures keep the running snapshot and are logged once per
+    /// change of state, not on every tick.
+    pub async fn run_sync_loop(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut failing = false;
+        loop {
+            match self.sync().await {
+                Ok(_) => {
+                    if failing {
+                        tracing::info!("the store is reachable again");
+                    }
+                    failing = false;
+                }
+                Err(SyncError::NoStore) => {}
+                Err(error) => {
+                    if !failing {
+                        tracing::error!("{error}; the edge keeps serving the last good snapshot");
+                    }
+                    failing = true;
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                _ = self.changed.notified() => {}
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
+        }
+    }
+
+    /// Reads the configuration file again (SIGHUP, `rampart reload`,
+    /// `POST /-/reload`): provisions its sites and rebuilds the snapshot. A
+    /// bad file changes nothing.
+    pub async fn reload_file(&self) -> Result<ReloadReport, ReloadError> {
+        let result = self.reload_file_inner().await;
+        match &result {
+            Ok(report) => {
+                tracing::info!(
+                    version = report.version,
+                    sites = report.sites,
+                    "configuration reloaded"
+                );
+                for warning in &report.warnings {
+                    tracing::warn!("{warning}");
+                }
+            }
+            Err(error) => {
+                self.edge
+                    .metrics
+                    .reloads_failed
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::error!("reload refused, keeping the running configuration:\n{error}");
+            }
+        }
+        result
+    }
+
+    async fn reload_file_inner(&self) -> Result<ReloadReport, ReloadError> {
+        let path = self
+            .file
+            .lock()
+            .await
+            .source
+            .clone()
+            .ok_or(ReloadError::NoConfigFile)?;
+        let config = tokio::task::spawn_blocking(move || rampart_config::load_file(&path))
+            .await
+            .map_err(|_| ReloadError::NoConfigFile)?
+            .map_err(ReloadError::Invalid)?;
+        let store = self.store().ok_or(ReloadError::Sync(SyncError::NoStore))?;
+        provision_file_sites(store, &config)
+            .await
+            .map_err(ReloadError::Provision)?;
+        *self.file.lock().await = config;
+        self.applied_revision.store(-1, Ordering::Release);
+        match self.sync().await? {
+            Some(report) => Ok(report),
+            // Another task rebuilt in between; that build already used the new file.
+            None => Ok(ReloadReport {
+                version: self.edge.snapshot().version,
+                sites: self.edge.snapshot().sites.len(),
+                warnings: Vec::new(),
+            }),
+        }
+    }
+}
+
+/// Makes the store's file-managed sites equal to the file's `[[site]]`
+/// tables. Nothing is written when they already are.
+pub(crate) async fn provision_file_sites(
+    store: &Store,
+    config: &Config,
+) -> Result<SyncReport, StoreError> {
+    let account = match store.account_by_name(FILE_ACCOUNT).await? {
+        Some(account) => account,
+        None if config.sites.is_empty() => return Ok(SyncReport::default()),
+        None => {
+            store
+                .create_account(&Actor::system("config file"), FILE_ACCOUNT)
+                .await?
+        }
+    };
+    let sites = config
+        .sites
+        .iter()
+        .map(|site| {
+            let spec = SiteSpec::from_config(site);
+            SiteWrite {
+                name: spec.name.clone(),
+                hosts: spec.normalized_hosts(),
+                spec: serde_json::to_value(&spec).unwrap_or_default(),
+            }
+        })
+        .collect();
+    store
+        .sync_file_sites(&Actor::system("config file"), &account.id, sites)
+        .await
+}
+
+/// A stored site that no longer compiles (say its spec predates a stricter
+/// check) is left out with an error rather than taking every site down.
+pub(crate) fn compile_records(records: &[SiteRecord], config: &Config) -> Vec<SiteConfig> {
+    records
+        .iter()
+        .filter_map(|record| {
+            let compiled = serde_json::from_value::<SiteSpec>(record.spec.clone())
+                .map_err(|e| e.to_string())
+                .and_then(|spec| {
+                    compile_site(&spec, &config.proxy.timeouts).map_err(|errors| {
+                        errors
+                            .iter()
+                            .map(|e| format!("{}: {}", e.field, e.message))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    })
+                });
+            match compiled {
+                Ok(site) => Some(site),
+                Err(error) => {
+                    tracing::error!(site = %record.name, "stored site left out of the snapshot: {error}");
+                    None
+                }
+            }
+        })
+        .collect()
+}
