@@ -12,16 +12,41 @@ use rampart_store::{Actor, ApiToken, Role, SiteRecord, User};
 use super::error::{ApiError, ApiResult};
 use crate::Control;
 
+/// The caller: a user acting through an API token or a dashboard session.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub user: User,
-    pub token: ApiToken,
+    /// The token's role, never more than the user's (checked at creation);
+    /// the user's own role for a session.
+    pub role: Role,
+    /// Sites a scoped token is limited to.
+    pub site_ids: Option<Vec<String>>,
+    /// The API token used, if any (recorded in the audit log).
+    pub token: Option<ApiToken>,
 }
 
 impl Principal {
-    /// The token's role, never more than the user's (checked at creation).
+    pub fn from_token(user: User, token: ApiToken) -> Self {
+        Self {
+            role: token.role.clone(),
+            site_ids: token.site_ids.clone(),
+            user,
+            token: Some(token),
+        }
+    }
+
+    /// A signed-in dashboard user: the user's full role, no site limit.
+    pub fn from_session(user: User) -> Self {
+        Self {
+            role: user.role.clone(),
+            site_ids: None,
+            user,
+            token: None,
+        }
+    }
+
     pub fn role(&self) -> Role {
-        self.token.role.clone()
+        self.role.clone()
     }
 
     pub fn is_operator(&self) -> bool {
@@ -39,7 +64,7 @@ impl Principal {
     pub fn actor(&self) -> Actor {
         Actor {
             user_id: Some(self.user.id.clone()),
-            token_id: Some(self.token.id.clone()),
+            token_id: self.token.as_ref().map(|t| t.id.clone()),
             label: self.user.email.clone(),
             role: self.role(),
         }
@@ -58,12 +83,11 @@ impl Principal {
 
     /// Tokens scoped to sites see only those sites, and nothing account-wide.
     pub fn is_site_scoped(&self) -> bool {
-        self.token.site_ids.is_some()
+        self.site_ids.is_some()
     }
 
     fn site_in_scope(&self, site: &SiteRecord) -> bool {
-        self.token
-            .site_ids
+        self.site_ids
             .as_ref()
             .is_none_or(|ids| ids.iter().any(|id| id == &site.id))
     }
@@ -111,7 +135,7 @@ impl FromRequestParts<Arc<Control>> for Principal {
     async fn from_request_parts(parts: &mut Parts, control: &Arc<Control>) -> ApiResult<Self> {
         let secret = bearer(parts).ok_or_else(ApiError::unauthorized)?;
         match super::store(control)?.token_by_secret(secret).await? {
-            Some((token, user)) => Ok(Principal { user, token }),
+            Some((token, user)) => Ok(Principal::from_token(user, token)),
             None => Err(ApiError::unauthorized()),
         }
     }

@@ -104,13 +104,18 @@ async fn api_not_found() -> ApiError {
 pub struct Me {
     #[schema(value_type = Object)]
     pub user: rampart_store::User,
+    /// The token in use; absent for a dashboard session.
     #[schema(value_type = Object)]
-    pub token: rampart_store::ApiToken,
+    pub token: Option<rampart_store::ApiToken>,
+    /// The role in effect.
+    #[schema(value_type = String)]
+    pub role: rampart_store::Role,
 }
 
 #[utoipa::path(get, path = "/api/v1/me", tag = "tokens", responses((status = 200, body = Me)))]
 async fn me(principal: Principal) -> Json<Me> {
     Json(Me {
+        role: principal.role.clone(),
         user: principal.user,
         token: principal.token,
     })
