@@ -106,7 +106,10 @@ impl Store {
                 Backend::Sqlite => 8,
                 Backend::Postgres => 10,
             })
-            .acquire_timeout(Duration::from_secs(30));
+            // Bounded so a start against an unreachable PostgreSQL falls back
+            // to the kept snapshot quickly, and an API call fails rather
+            // than hangs.
+            .acquire_timeout(Duration::from_secs(5));
         let pool_options = match backend {
             Backend::Sqlite => pool_options.after_connect(|conn, _meta| {
                 Box::pin(async move {

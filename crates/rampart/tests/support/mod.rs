@@ -217,6 +217,22 @@ impl Rampart {
         panic!("rampart did not become ready; stderr:\n{}", self.stderr());
     }
 
+    /// Stops the server, then runs `rampart serve` on the same config in the
+    /// foreground and returns its output: for starts expected to be refused.
+    pub fn stop_and_serve_once(&mut self) -> Output {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(&self.config_path)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("spawn {BIN}: {e}"))
+    }
+
     /// Kills the process with SIGKILL (no chance to flush or clean up) and
     /// starts it again on the same config and data dir.
     pub fn kill_and_restart(&mut self) {
