@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod accounts;
+mod analytics;
 mod audit;
 mod error;
 mod ids;
@@ -19,6 +20,7 @@ mod sites;
 mod tokens;
 mod users;
 
+pub use analytics::{TrafficMinute, TrafficTop};
 pub use error::StoreError;
 pub use model::{
     Account, Actor, ApiToken, AuditEntry, AuditFilter, NewToken, NewUser, Role, SiteRecord,

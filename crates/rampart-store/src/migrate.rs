@@ -18,11 +18,18 @@ pub(crate) struct Migration {
 }
 
 /// In order, oldest first; append only, never edit a released one.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "accounts, users, tokens, sites, audit log",
-    sql: V1,
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "accounts, users, tokens, sites, audit log",
+        sql: V1,
+    },
+    Migration {
+        version: 2,
+        name: "analytics minutes",
+        sql: crate::analytics::SCHEMA,
+    },
+];
 
 const V1: &str = r"
 CREATE TABLE store_revision (

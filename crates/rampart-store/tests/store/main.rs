@@ -3,6 +3,7 @@
 //! temporary directory) and once for PostgreSQL (a fresh database on one
 //! server shared by the whole binary).
 
+mod analytics;
 mod audit;
 mod crud;
 mod fixture;
@@ -52,4 +53,7 @@ both_backends!(
     audit::audit_records_before_and_after,
     audit::audit_holds_no_secrets,
     audit::audit_pages_and_filters,
+    analytics::analytics_series_and_top_sum_nodes,
+    analytics::analytics_same_minute_merges,
+    analytics::analytics_purge_and_cascade,
 );
