@@ -54,11 +54,16 @@ pub(crate) fn audit_id(at: i64) -> String {
     format!("{:015}{seq:06}{}", at.max(0), random_hex(4))
 }
 
-/// A new API token secret: the prefix and 32 random bytes, base64url.
-pub(crate) fn new_token_secret() -> String {
+/// 32 random bytes, base64url: 256 bits, safe in cookies, URLs and forms.
+pub(crate) fn random_token() -> String {
     let mut buf = [0u8; 32];
     rand::rng().fill_bytes(&mut buf);
-    format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(buf))
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// A new API token secret: the prefix and 32 random bytes, base64url.
+pub(crate) fn new_token_secret() -> String {
+    format!("{TOKEN_PREFIX}{}", random_token())
 }
 
 /// What the store keeps of a token secret. The secret has 256 bits of

@@ -16,6 +16,7 @@ mod ids;
 mod migrate;
 mod model;
 mod open;
+mod sessions;
 mod sites;
 mod tokens;
 mod users;
@@ -27,6 +28,7 @@ pub use model::{
     SiteWrite, SyncReport, User,
 };
 pub use open::{Backend, Store};
+pub use sessions::{SESSION_IDLE_MS, SESSION_MAX_MS, Session};
 
 /// The newest schema version this build knows how to read and write.
 pub const SCHEMA_VERSION: i64 = migrate::SCHEMA_VERSION;

@@ -29,6 +29,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "analytics minutes",
         sql: crate::analytics::SCHEMA,
     },
+    Migration {
+        version: 3,
+        name: "dashboard sessions",
+        sql: crate::sessions::SCHEMA,
+    },
 ];
 
 const V1: &str = r"

@@ -8,6 +8,7 @@ mod audit;
 mod crud;
 mod fixture;
 mod schema;
+mod sessions;
 mod sites;
 
 /// Declares `sqlite::NAME` and `postgres::NAME` tests for each suite
@@ -56,4 +57,7 @@ both_backends!(
     analytics::analytics_series_and_top_sum_nodes,
     analytics::analytics_same_minute_merges,
     analytics::analytics_purge_and_cascade,
+    sessions::sessions_lookup_signout_and_no_revision,
+    sessions::sessions_expire_idle_and_absolute,
+    sessions::sessions_purge_and_per_user_removal,
 );
