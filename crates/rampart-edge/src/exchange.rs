@@ -1,18 +1,19 @@
 //! What Rampart remembers about one request until its response body is done:
-//! then the access log line is written, metrics are recorded and in-flight
-//! counts drop. Doing this when the body ends (or is dropped on a client
-//! abort) makes bytes-out and duration true for streamed responses.
+//! then the access log line is written, metrics and analytics are recorded
+//! and in-flight counts drop. Doing this when the body ends (or is dropped on
+//! a client abort) makes bytes-out and duration true for streamed responses.
 
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Uri, Version};
 use http_body::{Body, Frame, SizeHint};
+use rampart_analytics::{CacheStatus, RequestEvent, Verdict};
 
 use crate::access_log::AccessLogRecord;
 use crate::body::EdgeBody;
@@ -41,6 +42,8 @@ pub struct Exchange {
     pub attempts: u32,
     pub status: u16,
     pub error: Option<&'static str>,
+    /// What the security phases decided; every request passes until they exist.
+    pub verdict: Verdict,
     pub conn_in_flight: Arc<AtomicUsize>,
 }
 
@@ -57,6 +60,27 @@ impl Exchange {
             .map_or(0, |c| c.load(Ordering::Relaxed));
         self.site_metrics
             .record(self.status, elapsed, bytes_in, bytes_out);
+        // Requests no site claimed (unknown host, no Host, the welcome page)
+        // are not per-site traffic: they show in the unrouted metrics and the
+        // access log only. Counted before the log line is written, so a
+        // request that is in the log is also in the analytics.
+        if let Some(site) = &self.site {
+            self.state.analytics.record(
+                site,
+                &RequestEvent {
+                    status: self.status,
+                    bytes_in,
+                    bytes_out,
+                    verdict: self.verdict,
+                    cache: CacheStatus::None,
+                    client_ip: self.client_ip,
+                    country: None,
+                    path: self.uri.path(),
+                    rules_hit: &[],
+                    unix_ms: unix_ms(SystemTime::now()),
+                },
+            );
+        }
         let log = &self.state.access_log;
         if !log.enabled() {
             return;
@@ -88,6 +112,12 @@ impl Exchange {
             error: self.error,
         });
     }
+}
+
+/// A clock before 1970 counts as 1970 rather than dropping the event.
+fn unix_ms(now: SystemTime) -> i64 {
+    now.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 pub fn version_str(version: Version) -> &'static str {
@@ -174,5 +204,18 @@ impl Body for ResponseBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unix_ms;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn unix_ms_of_the_clock() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+        assert_eq!(unix_ms(at), 1_700_000_000_123);
+        assert_eq!(unix_ms(SystemTime::UNIX_EPOCH - Duration::from_secs(1)), 0);
     }
 }

@@ -99,6 +99,7 @@ pub async fn handle(
         attempts: 0,
         status: 0,
         error: None,
+        verdict: rampart_analytics::Verdict::Passed,
         conn_in_flight: conn.in_flight.clone(),
     });
 

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use arc_swap::ArcSwap;
+use rampart_analytics::{Aggregator, AggregatorConfig};
 use rampart_config::Config;
 use rustls::sign::CertifiedKey;
 
@@ -18,6 +19,9 @@ pub struct EdgeState {
     pub default_cert: Arc<CertifiedKey>,
     pub metrics: Arc<Metrics>,
     pub access_log: AccessLog,
+    /// Per-site, per-minute traffic counts; the control plane drains them
+    /// into the store. Lives here so that counts survive snapshot swaps.
+    pub analytics: Arc<Aggregator>,
     origins: Mutex<HashMap<OriginKey, Weak<Origin>>>,
     /// The configuration the listeners were bound with.
     pub initial: Config,
@@ -54,6 +58,7 @@ impl EdgeState {
             default_cert,
             metrics,
             access_log,
+            analytics: Arc::new(Aggregator::new(AggregatorConfig::default())),
             origins,
             initial: config,
             version: AtomicU64::new(1),
