@@ -16,6 +16,7 @@
     )
 )]
 
+mod analytics;
 pub mod api;
 mod bootstrap;
 mod password;
@@ -32,6 +33,7 @@ use rampart_edge::state::EdgeState;
 use rampart_store::Store;
 use tokio::sync::Notify;
 
+pub use analytics::{FlushError, run_analytics_flush};
 pub use bootstrap::{BOOTSTRAP_EMAIL, Bootstrap, FILE_ACCOUNT, bootstrap};
 pub use start::{Prepared, StartError, open_store, prepare};
 pub use sync::{ReloadError, SyncError};
@@ -50,6 +52,8 @@ pub struct Control {
     changed: Notify,
     /// Where the dashboard is reachable, printed at start.
     pub public_url: String,
+    /// Analytics drained from the edge and not yet in the store.
+    analytics: analytics::Pending,
 }
 
 impl Control {
@@ -74,6 +78,7 @@ impl Control {
             applied_revision: AtomicI64::new(applied),
             changed: Notify::new(),
             public_url,
+            analytics: analytics::Pending::default(),
         })
     }
 

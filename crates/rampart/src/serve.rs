@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use rampart_config::Config;
-use rampart_control::{Bootstrap, Control, StartError};
+use rampart_control::{Bootstrap, Control, StartError, run_analytics_flush};
 use rampart_edge::access_log::AccessLog;
 use rampart_edge::metrics::Metrics;
 use rampart_edge::server::{EdgeListener, Transport};
@@ -174,6 +174,7 @@ async fn serve(config: Config) -> ExitCode {
         return ExitCode::from(EX_SOFTWARE);
     }
     tokio::spawn(control.clone().run_sync_loop(shutdown_rx.clone()));
+    tokio::spawn(run_analytics_flush(control.clone(), shutdown_rx.clone()));
     if let Some(admin) = admin {
         tokio::spawn(rampart_control::api::serve(
             control.clone(),
@@ -182,6 +183,7 @@ async fn serve(config: Config) -> ExitCode {
         ));
     }
     rampart_edge::server::serve(state, listeners, shutdown_rx, config.node.shutdown_grace).await;
+    let _ = control.flush_analytics_now().await; // requests of the grace period; logs failures
     access_log.close();
     let _ = std::fs::remove_file(&pid_path);
     tracing::info!("rampart stopped");

@@ -2,6 +2,7 @@
 //! `/healthz`, `/metrics` and `POST /-/reload`.
 
 pub mod accounts;
+pub mod analytics;
 pub mod auth;
 pub mod body;
 pub mod error;
@@ -53,6 +54,7 @@ pub fn router(control: Arc<Control>) -> Router {
                 .patch(sites::patch)
                 .delete(sites::delete),
         )
+        .route("/sites/{site}/analytics", get(analytics::site))
         .route("/audit", get(audit))
         .fallback(api_not_found);
     Router::new()
@@ -60,6 +62,7 @@ pub fn router(control: Arc<Control>) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/-/reload", axum::routing::post(ops::reload))
+        .route("/-/flush-analytics", axum::routing::post(analytics::flush))
         .fallback(ops::not_found)
         .with_state(control)
 }
@@ -169,6 +172,7 @@ async fn audit(
         users::list, users::create, users::get, users::update, users::delete,
         tokens::list, tokens::create, tokens::delete,
         sites::list, sites::create, sites::get, sites::replace, sites::patch, sites::delete,
+        analytics::site,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, error::FieldProblem)),
     modifiers(&BearerAuth),
