@@ -22,6 +22,14 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct Store {
     pub(crate) pool: AnyPool,
+    /// Where write transactions run. For SQLite a pool of one connection:
+    /// SQLite takes one writer at a time anyway, and its busy handler polls
+    /// with growing sleeps rather than queueing, so under a burst of writes
+    /// one writer could starve past the busy timeout ("database is locked").
+    /// Waiting for this pool's single connection is first come, first
+    /// served. Other processes (the CLI) still meet the busy timeout. For
+    /// PostgreSQL the same pool as reads.
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -121,8 +129,24 @@ impl Store {
             }),
             Backend::Postgres => pool_options,
         };
-        let pool = pool_options.connect_with(options).await?;
-        let store = Store { pool, backend };
+        let pool = pool_options.clone().connect_with(options.clone()).await?;
+        let writer = match backend {
+            Backend::Sqlite => {
+                pool_options
+                    .max_connections(1)
+                    // Writers queue here; a write waiting this long has a
+                    // real problem behind it.
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(options)
+                    .await?
+            }
+            Backend::Postgres => pool.clone(),
+        };
+        let store = Store {
+            pool,
+            writer,
+            backend,
+        };
         if let Err(e) = migrate::run(&store).await {
             store.close().await;
             return Err(e);
@@ -163,6 +187,7 @@ impl Store {
     /// Closes every pooled connection; later calls fail.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     /// Starts a transaction for a write and bumps the revision first.
@@ -186,7 +211,7 @@ impl Store {
     /// on PostgreSQL a plain one.
     pub(crate) async fn begin_locked(&self) -> Result<Transaction<'static, Any>, StoreError> {
         let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         };
         Ok(tx)

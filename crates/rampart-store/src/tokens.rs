@@ -157,11 +157,16 @@ impl Store {
             .last_used_at
             .is_none_or(|at| now - at >= LAST_USED_GRANULARITY_MS);
         if stale {
+            // An autocommit UPDATE reads before it takes SQLite's write lock,
+            // and a writer committing in between makes it fail at once with
+            // "database is locked"; BEGIN IMMEDIATE waits its turn instead.
+            let mut tx = self.begin_locked().await?;
             sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
                 .bind(now)
                 .bind(token.id.as_str())
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+            tx.commit().await?;
             token.last_used_at = Some(now);
         }
         Ok(Some((token, user)))
