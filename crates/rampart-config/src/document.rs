@@ -14,7 +14,16 @@ use crate::model::*;
 use crate::tree::{Span, Table, as_str, type_error};
 use crate::{rules, site, values};
 
-const TOP_KEYS: &[&str] = &["node", "listen", "log", "proxy", "store", "admin", "site"];
+const TOP_KEYS: &[&str] = &[
+    "node",
+    "listen",
+    "log",
+    "proxy",
+    "store",
+    "admin",
+    "analytics",
+    "site",
+];
 const NODE_KEYS: &[&str] = &["id", "data_dir", "workers", "shutdown_grace"];
 const LISTEN_KEYS: &[&str] = &["http", "https", "admin"];
 const LISTENER_KEYS: &[&str] = &["addr", "proxy_protocol"];
@@ -23,6 +32,7 @@ const PROXY_KEYS: &[&str] = &["trusted_proxies", "timeouts", "max_header_bytes"]
 const TIMEOUT_KEYS: &[&str] = &["connect", "request_header", "idle", "origin_response"];
 const STORE_KEYS: &[&str] = &["url"];
 const ADMIN_KEYS: &[&str] = &["public_url"];
+const ANALYTICS_KEYS: &[&str] = &["retention"];
 
 pub(crate) const DEFAULT_NODE_ID: &str = "edge-1";
 pub(crate) const DEFAULT_DATA_DIR: &str = "rampart-data";
@@ -104,6 +114,10 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         .table("admin", &mut d)
         .map(|t| admin(&t, &mut d))
         .unwrap_or_default();
+    let analytics = root
+        .table("analytics", &mut d)
+        .map(|t| analytics(&t, &mut d))
+        .unwrap_or_default();
     let sites = site::sites(&root, &proxy.timeouts, base_dir, &mut d);
 
     if d.has_errors() {
@@ -117,6 +131,7 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         proxy,
         store,
         admin,
+        analytics,
         sites,
     })
 }
@@ -349,6 +364,16 @@ fn store(t: &Table<'_, '_>, base_dir: &Path, d: &mut Diags<'_>) -> StoreConfig {
             .ok()
     });
     StoreConfig { url }
+}
+
+fn analytics(t: &Table<'_, '_>, d: &mut Diags<'_>) -> AnalyticsConfig {
+    t.check_keys(ANALYTICS_KEYS, d);
+    let mut config = AnalyticsConfig::default();
+    let range = Duration::from_secs(3600)..=Duration::from_secs(3650 * 24 * 3600);
+    if let Some((retention, _)) = t.duration("retention", range, d) {
+        config.retention = retention;
+    }
+    config
 }
 
 fn admin(t: &Table<'_, '_>, d: &mut Diags<'_>) -> AdminConfig {

@@ -88,6 +88,7 @@ pub fn defaults(base_dir: &Path) -> Config {
         proxy: document::default_proxy(),
         store: StoreConfig::default(),
         admin: AdminConfig::default(),
+        analytics: AnalyticsConfig::default(),
         sites: Vec::new(),
     }
 }

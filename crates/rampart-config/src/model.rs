@@ -19,6 +19,7 @@ pub struct Config {
     pub proxy: ProxyConfig,
     pub store: StoreConfig,
     pub admin: AdminConfig,
+    pub analytics: AnalyticsConfig,
     pub sites: Vec<SiteConfig>,
 }
 
@@ -98,6 +99,21 @@ fn redact_password(url: &str) -> String {
             None => url.to_owned(),
         },
         None => url.to_owned(),
+    }
+}
+
+/// `[analytics]`: how long per-minute traffic figures stay in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnalyticsConfig {
+    /// `analytics.retention`, 1h to 3650d; default 30d.
+    pub retention: Duration,
+}
+
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        Self {
+            retention: Duration::from_secs(30 * 24 * 3600),
+        }
     }
 }
 

@@ -32,7 +32,7 @@ fn unknown_keys_everywhere() {
         pos(&text, "colour"),
         &[
             "unknown key \"colour\" at the top level",
-            "node, listen, log, proxy, store, admin, site",
+            "node, listen, log, proxy, store, admin, analytics, site",
         ],
     );
     assert_has(
@@ -386,6 +386,10 @@ fn store_and_admin_values() {
     );
     let text = "[admin]\npublic_url = \"https://edge.test/?a=1\"\n";
     assert_single(&dir, text, (2, 14), &["must not have a query"]);
+    let text = "[analytics]\nretention = \"1m\"\n";
+    assert_single(&dir, text, (2, 13), &["`analytics.retention`"]);
+    let text = "[analytics]\nkeep = \"1d\"\n";
+    assert_single(&dir, text, (2, 1), &["unknown key \"keep\" in [analytics]"]);
     let text = "store = \"sqlite://x\"\n";
     assert_single(
         &dir,

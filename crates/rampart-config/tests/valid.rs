@@ -478,3 +478,17 @@ fn store_and_admin_sections() {
         "{debug}"
     );
 }
+
+#[test]
+fn analytics_retention_defaults_to_thirty_days() {
+    let dir = TempDir::new();
+    let cfg = dir
+        .parse("# no [analytics]\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.analytics.retention, Duration::from_secs(30 * 24 * 3600));
+    assert_eq!(defaults(dir.path()).analytics, cfg.analytics);
+    let cfg = dir
+        .parse("[analytics]\nretention = \"90d\"\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.analytics.retention, Duration::from_secs(90 * 24 * 3600));
+}

@@ -9,6 +9,7 @@
 //! rather than the newest.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use rampart_analytics::{MinuteBucket, merge};
@@ -22,9 +23,6 @@ use crate::Control;
 /// and next minute open, so a minute reaches the store at most this long
 /// after it ends.
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(10);
-
-/// How long stored minutes are kept.
-pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// How often expired minutes are deleted.
 const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
@@ -63,8 +61,9 @@ impl Control {
     }
 
     /// How long stored minutes are kept.
+    /// `[analytics] retention` as last loaded from the file.
     pub fn analytics_retention(&self) -> Duration {
-        DEFAULT_RETENTION
+        Duration::from_secs(self.analytics_retention_secs.load(Ordering::Relaxed))
     }
 
     /// Drains closed minutes (all minutes when `all`) and writes them with

@@ -25,7 +25,7 @@ mod start;
 mod sync;
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::{Arc, OnceLock};
 
 use rampart_config::Config;
@@ -55,6 +55,8 @@ pub struct Control {
     /// Analytics drained from the edge and not yet in the store.
     analytics: analytics::Pending,
 }
+    /// `[analytics] retention`, updated on reload.
+    analytics_retention_secs: AtomicU64,
 
 impl Control {
     /// `file` is the configuration as read from the file; `prepared` what
@@ -75,6 +77,7 @@ impl Control {
             edge,
             data_dir: file.node.data_dir.clone(),
             file: tokio::sync::Mutex::new(file),
+            analytics_retention_secs: AtomicU64::new(file.analytics.retention.as_secs()),
             applied_revision: AtomicI64::new(applied),
             changed: Notify::new(),
             public_url,

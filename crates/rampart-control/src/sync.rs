@@ -51,6 +51,7 @@ impl Control {
         if revision == self.applied_revision.load(Ordering::Acquire) {
             return Ok(None);
         }
+        let started = std::time::Instant::now();
         let records = store.list_sites(None).await?;
         let report = self.install(&records).await?;
         self.applied_revision.store(revision, Ordering::Release);
@@ -63,6 +64,7 @@ impl Control {
             revision,
             version = report.version,
             sites = report.sites,
+            elapsed_ms = started.elapsed().as_millis(),
             "edge snapshot rebuilt from the store"
         );
         Ok(Some(report))
@@ -146,6 +148,8 @@ impl Control {
         provision_file_sites(store, &config)
             .await
             .map_err(ReloadError::Provision)?;
+        self.analytics_retention_secs
+            .store(config.analytics.retention.as_secs(), Ordering::Relaxed);
         *self.file.lock().await = config;
         self.applied_revision.store(-1, Ordering::Release);
         match self.sync().await? {

@@ -58,7 +58,7 @@ impl EdgeState {
             default_cert,
             metrics,
             access_log,
-            analytics: Arc::new(Aggregator::new(AggregatorConfig::default())),
+            analytics: Arc::new(Aggregator::new(analytics_config())),
             origins,
             initial: config,
             version: AtomicU64::new(1),
@@ -123,4 +123,28 @@ fn restart_only_changes(running: &Config, next: &Config) -> Vec<String> {
         warnings.push("[proxy] max_header_bytes applies after a restart".into());
     }
     warnings
+}
+
+/// Sized for an edge with many sites rather than a few very busy ones: up to
+/// 1,024 sites per minute get their own figures (the rest count as "other"),
+/// and each keeps 64 heavy hitters per dimension, which still finds any
+/// client, path or rule above 1/64 of a site's traffic. The worst case (every
+/// site flooded with distinct 128-byte paths in every open minute) stays
+/// bounded; `analytics_memory_bound_is_sane` pins it.
+pub fn analytics_config() -> AggregatorConfig {
+    AggregatorConfig {
+        max_sites: 1024,
+        tracked_keys: 64,
+        max_key_bytes: 128,
+        ..AggregatorConfig::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn analytics_memory_bound_is_sane() {
+        let bound = super::analytics_config().worst_case_bytes();
+        assert!(bound < 512 << 20, "worst case {} MiB", bound >> 20);
+    }
 }
