@@ -502,10 +502,14 @@ impl Store {
     /// Deletes every node's minutes before `before_minute` (unix seconds);
     /// returns how many rows went. Retention, run by the control plane.
     pub async fn purge_analytics(&self, before_minute: i64) -> Result<u64, StoreError> {
+        // Through the writers' queue like every write: an autocommit DELETE
+        // on SQLite would contend for the lock instead of waiting its turn.
+        let mut tx = self.begin_locked().await?;
         let done = sqlx::query("DELETE FROM analytics_minutes WHERE minute < $1")
             .bind(before_minute)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
     }
 }
