@@ -252,6 +252,8 @@ pre code{background:none;padding:0}
 <h1>Rampart is running</h1>
 <p>{{config_note}} Rampart sits in front of your web servers (origins): it terminates TLS, routes each hostname to its site, balances load across healthy origins and answers with its own pages when an origin fails.</p>
 <h2>Add your first site</h2>
+<p>From the dashboard or the admin API: both are on the admin listener, whose address and a one-time operator token Rampart printed when it first started (<code>dashboard: …</code>, <code>admin token: …</code>). Sign in, create an account and add a site with its hostnames and origins; it is live within a second. The API is described at <code>/api/v1/openapi.json</code> on the same listener.</p>
+<p>Or from a configuration file:</p>
 <ol>
 <li>Write a configuration file, for example <code>rampart.toml</code>:
 <pre><code>[[site]]
