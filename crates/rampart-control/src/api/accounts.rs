@@ -62,12 +62,22 @@ pub async fn create(
     principal: Principal,
     ApiJson(input): ApiJson<AccountInput>,
 ) -> ApiResult<(StatusCode, Json<Account>)> {
-    principal.require_operator_admin()?;
-    let name = checked_name(&input.name)?;
-    let account = store(&control)?
-        .create_account(&principal.actor(), &name)
-        .await?;
+    let account = create_account(&control, &principal, &input.name).await?;
     Ok((StatusCode::CREATED, Json(account)))
+}
+
+/// Creates an account with the API's checks; the dashboard's form goes
+/// through here too.
+pub(crate) async fn create_account(
+    control: &Control,
+    principal: &Principal,
+    name: &str,
+) -> ApiResult<Account> {
+    principal.require_operator_admin()?;
+    let name = checked_name(name)?;
+    Ok(store(control)?
+        .create_account(&principal.actor(), &name)
+        .await?)
 }
 
 #[utoipa::path(get, path = "/api/v1/accounts/{id}", tag = "accounts",

@@ -97,8 +97,20 @@ pub async fn create(
     Query(query): Query<AccountQuery>,
     ApiJson(spec): ApiJson<SiteSpec>,
 ) -> ApiResult<(StatusCode, Json<SiteView>)> {
+    let record = create_site(&control, &principal, query.account_id, spec).await?;
+    Ok((StatusCode::CREATED, Json(SiteView::from(&record))))
+}
+
+/// Creates a site in `account_id` (default: the caller's own account) with
+/// the API's checks; the dashboard's form goes through here too.
+pub(crate) async fn create_site(
+    control: &Control,
+    principal: &Principal,
+    account_id: Option<String>,
+    spec: SiteSpec,
+) -> ApiResult<SiteRecord> {
     principal.require_unscoped()?;
-    let account_id = match (query.account_id, principal.account_id()) {
+    let account_id = match (account_id, principal.account_id()) {
         (Some(id), _) => id,
         (None, Some(own)) => own.to_owned(),
         (None, None) => {
@@ -115,14 +127,14 @@ pub async fn create(
     if !principal.can_write_account(&account_id) {
         return Err(ApiError::forbidden("this role may not create sites"));
     }
-    let write = validated(&control, spec).await?;
-    let store = store(&control)?;
+    let write = validated(control, spec).await?;
+    let store = store(control)?;
     store.get_account(&account_id).await?;
     let record = store
         .create_site(&principal.actor(), &account_id, write, false)
         .await?;
     control.notify_changed();
-    Ok((StatusCode::CREATED, Json(SiteView::from(&record))))
+    Ok(record)
 }
 
 #[utoipa::path(get, path = "/api/v1/sites/{site}", tag = "sites",
@@ -148,7 +160,8 @@ pub async fn replace(
     ApiJson(spec): ApiJson<Value>,
 ) -> ApiResult<Json<SiteView>> {
     let record = writable_site(&control, &principal, &key).await?;
-    update(&control, &principal, &record, spec).await
+    let updated = update_site(&control, &principal, &record, spec).await?;
+    Ok(Json(SiteView::from(&updated)))
 }
 
 #[utoipa::path(patch, path = "/api/v1/sites/{site}", tag = "sites",
@@ -164,7 +177,8 @@ pub async fn patch(
     let record = writable_site(&control, &principal, &key).await?;
     let mut spec = record.spec.clone();
     merge_patch(&mut spec, patch);
-    update(&control, &principal, &record, spec).await
+    let updated = update_site(&control, &principal, &record, spec).await?;
+    Ok(Json(SiteView::from(&updated)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/sites/{site}", tag = "sites",
@@ -176,19 +190,31 @@ pub async fn delete(
     Path(key): Path<String>,
 ) -> ApiResult<StatusCode> {
     let record = writable_site(&control, &principal, &key).await?;
-    store(&control)?
-        .delete_site(&principal.actor(), &record.id)
-        .await?;
-    control.notify_changed();
+    delete_site(&control, &principal, &record).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn update(
+/// Deletes a site the caller got from [`writable_site`].
+pub(crate) async fn delete_site(
+    control: &Control,
+    principal: &Principal,
+    record: &SiteRecord,
+) -> ApiResult<()> {
+    store(control)?
+        .delete_site(&principal.actor(), &record.id)
+        .await?;
+    control.notify_changed();
+    Ok(())
+}
+
+/// Replaces the settings of a site the caller got from [`writable_site`]
+/// with `spec`, validated as the edge would compile it.
+pub(crate) async fn update_site(
     control: &Control,
     principal: &Principal,
     record: &SiteRecord,
     mut spec: Value,
-) -> ApiResult<Json<SiteView>> {
+) -> ApiResult<SiteRecord> {
     if spec.pointer("/tls/key_pem").and_then(Value::as_str) == Some(REDACTED)
         && let (Some(slot), Some(stored)) = (
             spec.pointer_mut("/tls/key_pem"),
@@ -203,7 +229,7 @@ async fn update(
         .update_site(&principal.actor(), &record.id, write)
         .await?;
     control.notify_changed();
-    Ok(Json(SiteView::from(&updated)))
+    Ok(updated)
 }
 
 /// Checks a spec as the edge would compile it, so the store only ever holds
@@ -237,7 +263,9 @@ pub async fn visible_site(
     }
 }
 
-async fn writable_site(
+/// A site the caller may see and change, and that the API (not the
+/// configuration file) manages.
+pub(crate) async fn writable_site(
     control: &Control,
     principal: &Principal,
     key: &str,

@@ -70,7 +70,16 @@ pub async fn list(
     State(control): State<Arc<Control>>,
     principal: Principal,
 ) -> ApiResult<Json<Vec<ApiToken>>> {
-    let store = store(&control)?;
+    Ok(Json(visible_tokens(&control, &principal).await?))
+}
+
+/// The tokens the caller may see: their own, their account's (owners), or
+/// all (operator admins).
+pub(crate) async fn visible_tokens(
+    control: &Control,
+    principal: &Principal,
+) -> ApiResult<Vec<ApiToken>> {
+    let store = store(control)?;
     let tokens = if principal.is_site_scoped() {
         store.list_tokens(Some(&principal.user.id), None).await?
     } else if principal.is_operator_admin() {
@@ -80,7 +89,7 @@ pub async fn list(
     } else {
         store.list_tokens(Some(&principal.user.id), None).await?
     };
-    Ok(Json(tokens))
+    Ok(tokens)
 }
 
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = NewTokenInput,
@@ -90,8 +99,19 @@ pub async fn create(
     principal: Principal,
     ApiJson(input): ApiJson<NewTokenInput>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+    let created = create_token(&control, &principal, input).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Creates a token with the API's checks; the dashboard's form goes
+/// through here too.
+pub(crate) async fn create_token(
+    control: &Control,
+    principal: &Principal,
+    input: NewTokenInput,
+) -> ApiResult<CreatedToken> {
     principal.require_unscoped()?;
-    let store = store(&control)?;
+    let store = store(control)?;
     let owner = match &input.user_id {
         None => principal.user.clone(),
         Some(id) => {
@@ -99,8 +119,8 @@ pub async fn create(
                 .get_user(id)
                 .await
                 .map_err(|_| ApiError::not_found("user", id))?;
-            if !manages_tokens_of(&principal, &owner) {
-                return Err(hidden_or_forbidden(&principal, &owner, "user", id));
+            if !manages_tokens_of(principal, &owner) {
+                return Err(hidden_or_forbidden(principal, &owner, "user", id));
             }
             owner
         }
@@ -108,7 +128,7 @@ pub async fn create(
     let role = input.role.clone().unwrap_or_else(|| owner.role.clone());
     let for_self = owner.id == principal.user.id;
     let granted = for_self && role_within(&principal.role(), &role)
-        || !for_self && may_grant(&principal, &role, owner.account_id.as_deref());
+        || !for_self && may_grant(principal, &role, owner.account_id.as_deref());
     if !role_within(&owner.role, &role) || !granted {
         return Err(ApiError::invalid(
             "role",
@@ -132,7 +152,7 @@ pub async fn create(
         Some(keys) => {
             let mut ids = Vec::with_capacity(keys.len());
             for (i, key) in keys.iter().enumerate() {
-                let site = visible_site(&control, &principal, key).await.map_err(|_| {
+                let site = visible_site(control, principal, key).await.map_err(|_| {
                     ApiError::invalid(
                         &format!("sites[{i}]"),
                         "not_found",
@@ -178,7 +198,7 @@ pub async fn create(
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(CreatedToken { token, secret })))
+    Ok(CreatedToken { token, secret })
 }
 
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = String, Path)),
@@ -188,21 +208,31 @@ pub async fn delete(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let store = store(&control)?;
+    revoke_token(&control, &principal, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes a token the caller owns or manages.
+pub(crate) async fn revoke_token(
+    control: &Control,
+    principal: &Principal,
+    id: &str,
+) -> ApiResult<()> {
+    let store = store(control)?;
     let token = store
-        .get_token(&id)
+        .get_token(id)
         .await
-        .map_err(|_| ApiError::not_found("token", &id))?;
+        .map_err(|_| ApiError::not_found("token", id))?;
     let owner = store
         .get_user(&token.user_id)
         .await
-        .map_err(|_| ApiError::not_found("token", &id))?;
+        .map_err(|_| ApiError::not_found("token", id))?;
     let own = owner.id == principal.user.id;
-    if !(own || (!principal.is_site_scoped() && manages_tokens_of(&principal, &owner))) {
-        return Err(hidden_or_forbidden(&principal, &owner, "token", &id));
+    if !(own || (!principal.is_site_scoped() && manages_tokens_of(principal, &owner))) {
+        return Err(hidden_or_forbidden(principal, &owner, "token", id));
     }
     store.delete_token(&principal.actor(), &token.id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 pub fn now_ms() -> i64 {
