@@ -19,6 +19,7 @@
 mod analytics;
 pub mod api;
 mod bootstrap;
+pub mod dashboard;
 mod password;
 mod persisted;
 mod start;
@@ -54,9 +55,9 @@ pub struct Control {
     pub public_url: String,
     /// Analytics drained from the edge and not yet in the store.
     analytics: analytics::Pending,
-}
     /// `[analytics] retention`, updated on reload.
     analytics_retention_secs: AtomicU64,
+}
 
 impl Control {
     /// `file` is the configuration as read from the file; `prepared` what
@@ -76,8 +77,8 @@ impl Control {
             store,
             edge,
             data_dir: file.node.data_dir.clone(),
-            file: tokio::sync::Mutex::new(file),
             analytics_retention_secs: AtomicU64::new(file.analytics.retention.as_secs()),
+            file: tokio::sync::Mutex::new(file),
             applied_revision: AtomicI64::new(applied),
             changed: Notify::new(),
             public_url,

@@ -63,6 +63,7 @@ pub fn router(control: Arc<Control>) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/-/reload", axum::routing::post(ops::reload))
         .route("/-/flush-analytics", axum::routing::post(analytics::flush))
+        .merge(crate::dashboard::router())
         .fallback(ops::not_found)
         .with_state(control)
 }
@@ -74,6 +75,8 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let app = router(control);
+    // The peer address feeds the dashboard's sign-in rate limit.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = shutdown.wait_for(|stop| *stop).await;

@@ -1,0 +1,132 @@
+//! The dashboard: server-rendered HTML on the admin listener, beside the
+//! JSON API and with the same rules.
+//!
+//! Every page is built with `maud` (escaped by default) and needs no
+//! JavaScript: forms post, handlers redirect (303) to the page that shows
+//! the result. Handlers turn the signed-in user into the API's
+//! [`Principal`](crate::api::auth::Principal) and call the API's own helpers
+//! (`visible_site`, `create_site`, …), so the dashboard cannot grant what
+//! the API would refuse, and its writes are audited the same way.
+//!
+//! Sessions live in the store (`rampart_store::Session`); the cookie holds
+//! only a random secret. Every form carries the session's CSRF token, and
+//! every POST also has its `Origin`/`Referer` checked (`csrf.rs`).
+
+mod assets;
+mod charts;
+mod csrf;
+mod form;
+mod format;
+mod layout;
+mod limiter;
+mod login;
+mod session;
+mod settings;
+mod site;
+mod sites;
+mod tokens;
+mod traffic;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Extension, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use http::HeaderValue;
+use http::header;
+
+use crate::Control;
+use crate::api::error::ApiError;
+
+pub(crate) use layout::PageError;
+pub(crate) use session::SignedIn;
+
+/// Dashboard-wide state that is not in the store.
+pub(crate) struct Dashboard {
+    /// Failed sign-ins per client address and per email.
+    limiter: limiter::Limiter,
+    /// How long a session lives from sign-in (idle sessions end sooner).
+    session_ttl: Duration,
+}
+
+impl Dashboard {
+    /// `RAMPART_SESSION_TTL_SECS` shortens the session lifetime; the tests
+    /// use it to watch a session expire without waiting twelve hours.
+    fn from_env() -> Self {
+        let default = Duration::from_millis(rampart_store::SESSION_MAX_MS.unsigned_abs());
+        let session_ttl = std::env::var("RAMPART_SESSION_TTL_SECS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(default, |secs| Duration::from_secs(secs).min(default));
+        Self {
+            limiter: limiter::Limiter::new(limiter::LOGIN_ATTEMPTS, limiter::LOGIN_WINDOW),
+            session_ttl,
+        }
+    }
+}
+
+/// The dashboard's routes, for the admin listener's router.
+pub fn router() -> Router<Arc<Control>> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/sites", get(sites::list))
+        .route("/sites/new", get(sites::new_form).post(sites::create))
+        .route("/accounts", post(sites::create_account))
+        .route("/sites/{site}", get(site::overview))
+        .route(
+            "/sites/{site}/settings",
+            get(settings::form).post(settings::save),
+        )
+        .route(
+            "/sites/{site}/under-attack",
+            post(site::under_attack_toggle),
+        )
+        .route("/sites/{site}/delete", post(settings::delete))
+        .route("/tokens", get(tokens::list).post(tokens::create))
+        .route("/tokens/{id}/revoke", post(tokens::revoke))
+        .route("/assets/{file}", get(assets::serve))
+        .layer(axum::middleware::map_response(security_headers))
+        .layer(Extension(Arc::new(Dashboard::from_env())))
+}
+
+/// `/`: the sites for a signed-in user, else the sign-in page.
+async fn home(State(control): State<Arc<Control>>, parts: http::request::Parts) -> Response {
+    let signed = session::lookup(&control, &parts.headers).await;
+    match signed {
+        Ok(Some(_)) => Redirect::to("/sites").into_response(),
+        Ok(None) => Redirect::to("/login").into_response(),
+        Err(error) => PageError::from(error).into_response(),
+    }
+}
+
+/// What every dashboard response carries: no framing, no sniffing, nothing
+/// loaded from elsewhere, no inline script or style (the pages have none),
+/// and pages that hold per-user data are not cached.
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    let set = |headers: &mut http::HeaderMap, name, value: &'static str| {
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
+    };
+    set(
+        headers,
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'",
+    );
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::X_FRAME_OPTIONS, "DENY");
+    set(headers, header::REFERRER_POLICY, "same-origin");
+    set(headers, header::CACHE_CONTROL, "no-store");
+    response
+}
+
+/// The store, or the API's 503 as a page.
+fn store(control: &Control) -> Result<&rampart_store::Store, ApiError> {
+    crate::api::store(control)
+}
