@@ -212,7 +212,14 @@ async fn dashboard_end_to_end(backend: Backend) {
     let site = api.get("/api/v1/sites/shop").expect(200);
     assert_eq!(site["spec"]["under_attack"], true);
     assert!(b.text_of("#changes").await.contains("under_attack"));
-    b.click("#under-attack-toggle").await;
+    // The keyboard: Enter on the focused button.
+    b.client
+        .find(fantoccini::Locator::Css("#under-attack-toggle"))
+        .await
+        .unwrap_or_else(|e| panic!("toggle: {e}"))
+        .send_keys(fantoccini::key::Key::Enter.to_string().as_str())
+        .await
+        .unwrap_or_else(|e| panic!("press Enter: {e}"));
     until(10, "under-attack off", || async {
         b.path().await.contains("done=under-attack-off")
     })
@@ -258,6 +265,34 @@ async fn dashboard_end_to_end(backend: Backend) {
     // Sites list and tokens page.
     b.goto(&format!("{base}/sites")).await;
     assert!(b.text_of("#sites").await.contains("shop.test"));
+    // The first Tab reaches the skip link, which moves focus to the content.
+    let body = b
+        .client
+        .find(fantoccini::Locator::Css("body"))
+        .await
+        .unwrap_or_else(|e| panic!("body: {e}"));
+    body.send_keys(fantoccini::key::Key::Tab.to_string().as_str())
+        .await
+        .unwrap_or_else(|e| panic!("press Tab: {e}"));
+    let focused = b
+        .client
+        .active_element()
+        .await
+        .unwrap_or_else(|e| panic!("focus: {e}"));
+    assert_eq!(focused.text().await.unwrap_or_default(), "Skip to content");
+    focused
+        .send_keys(fantoccini::key::Key::Enter.to_string().as_str())
+        .await
+        .unwrap_or_else(|e| panic!("press Enter: {e}"));
+    let focused = b
+        .client
+        .active_element()
+        .await
+        .unwrap_or_else(|e| panic!("focus: {e}"));
+    assert_eq!(
+        focused.attr("id").await.ok().flatten().as_deref(),
+        Some("main")
+    );
     if let Some(dir) = &shots {
         b.screenshot(dir, WIDE, "sites").await;
         b.screenshot(dir, PHONE, "sites-phone").await;

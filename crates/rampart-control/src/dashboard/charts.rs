@@ -12,7 +12,7 @@ use super::traffic::{Minute, Range, Traffic};
 
 const WIDTH: f64 = 760.0;
 const HEIGHT: f64 = 280.0;
-const LEFT: f64 = 60.0;
+const LEFT: f64 = 72.0;
 const RIGHT: f64 = 16.0;
 const TOP: f64 = 14.0;
 const BOTTOM: f64 = 34.0;
@@ -189,8 +189,10 @@ fn data_table(traffic: &Traffic) -> Markup {
         Range::Hour => "minute",
         Range::Day => "hour",
     };
+    // A wrapper takes the hiding: a table grows to fit its rows whatever
+    // height it is given, and would stretch the page.
     html! {
-        table.visually-hidden {
+        div.visually-hidden { table {
             caption { "Traffic per " (unit) ", " (traffic.range.label().to_lowercase()) ", times in UTC" }
             thead { tr {
                 th scope="col" { (unit) " starting" }
@@ -209,7 +211,7 @@ fn data_table(traffic: &Traffic) -> Markup {
                 }
             }
         }
-    }
+    } }
 }
 
 /// A top-N list as a small table, or its empty state.

@@ -172,6 +172,28 @@ fn form_field(path: &str) -> Option<&'static str> {
     })
 }
 
+/// How the form labels a field, for the error summary.
+fn label_of(field: &str) -> &'static str {
+    match field {
+        "account" => "Account",
+        "name" => "Name",
+        "hosts" => "Hostnames",
+        "origins" => "Origin servers",
+        "lb" => "Load balancing",
+        "health_path" => "Health check path",
+        "health_interval" => "Health check interval",
+        "health_timeout" => "Health check timeout",
+        "https_redirect" => "Redirect HTTP to HTTPS",
+        "hsts" => "HSTS",
+        "hsts_max_age" => "HSTS max age",
+        "hsts_include_subdomains" => "HSTS includes subdomains",
+        "hsts_preload" => "HSTS preload",
+        "security_level" => "Security level",
+        "under_attack" => "Under-attack mode",
+        _ => "Field",
+    }
+}
+
 /// The entry `hosts[2]` or `origins[1].url` names in `spec`, to say which
 /// line of a list field is wrong.
 fn entry<'a>(spec: &'a SiteSpec, path: &str) -> Option<&'a str> {
@@ -212,7 +234,11 @@ pub(crate) fn place_errors(error: &ApiError, spec: &SiteSpec) -> (Vec<FieldMessa
             _ => message,
         };
         match form_field(&path) {
-            Some(field) => fields.push(FieldMessage { field, message }),
+            Some(field) => fields.push(FieldMessage {
+                field,
+                label: label_of(field),
+                message,
+            }),
             None if path.is_empty() => general.push(message),
             None => general.push(format!("{path}: {message}")),
         }
@@ -332,7 +358,7 @@ pub(crate) fn site_fields(form: &SiteForm, errors: &[FieldMessage]) -> Markup {
             legend { "Health checks" }
             p.hint { "Leave all three empty to use the defaults (/, every 5s, 2s timeout)." }
             div.row {
-                (text(Field { name: "health_path", label: "Path", hint: None }, &form.health_path, errors, false))
+                (text(Field { name: "health_path", label: "Path", hint: Some("e.g. /healthz") }, &form.health_path, errors, false))
                 (text(Field { name: "health_interval", label: "Interval", hint: Some("e.g. 5s") }, &form.health_interval, errors, false))
                 (text(Field { name: "health_timeout", label: "Timeout", hint: Some("e.g. 2s") }, &form.health_timeout, errors, false))
             }

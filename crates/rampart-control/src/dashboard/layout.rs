@@ -191,6 +191,8 @@ pub(crate) fn respond(status: StatusCode, markup: Markup) -> Response {
 pub(crate) struct FieldMessage {
     /// The form field's name (also its id, prefixed `f-`).
     pub field: &'static str,
+    /// Its label, for the summary at the top of the form.
+    pub label: &'static str,
     pub message: String,
 }
 
@@ -203,7 +205,7 @@ pub(crate) fn error_summary(title: &str, errors: &[FieldMessage], general: &[Str
                 h2 id="error-summary-title" { (title) }
                 ul {
                     @for error in errors {
-                        li { a href={ "#f-" (error.field) } { (error.message) } }
+                        li { a href={ "#f-" (error.field) } { (error.label) ": " (error.message) } }
                     }
                     @for message in general {
                         li { (message) }

@@ -108,6 +108,7 @@ pub(crate) async fn delete(
     if form.confirm.trim() != site.name {
         let errors = [FieldMessage {
             field: "confirm",
+            label: "Confirmation",
             message: format!("Type the site's name, {}, to delete it.", site.name),
         }];
         let current = SiteForm::from_spec(&stored_spec(&site)?);

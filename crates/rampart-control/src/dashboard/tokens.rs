@@ -104,8 +104,14 @@ pub(crate) async fn create(
                 Some("expires_in") => "expires",
                 _ => "name",
             };
+            let label = match field {
+                "role" => "Role",
+                "expires" => "Expires",
+                _ => "Name",
+            };
             let errors = [FieldMessage {
                 field,
+                label,
                 message: error.detail.message.clone(),
             }];
             render(&control, &signed, &form, None, &errors, None, error.status).await

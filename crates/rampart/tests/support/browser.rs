@@ -273,25 +273,30 @@ impl Browser {
     /// Sizes the window to `width` and the page's full height, then saves a
     /// PNG as `dir/name.png`.
     pub async fn screenshot(&self, dir: &Path, width: u32, name: &str) -> PathBuf {
-        self.client
-            .set_window_size(width, 900)
-            .await
-            .unwrap_or_else(|e| panic!("resize: {e}"));
-        let height = self
-            .client
-            .execute(
-                "return Math.ceil(document.documentElement.scrollHeight)",
-                vec![],
-            )
-            .await
-            .ok()
-            .and_then(|v| v.as_u64())
-            .unwrap_or(900);
-        let height = u32::try_from(height).unwrap_or(900).clamp(600, 4000);
-        self.client
-            .set_window_size(width, height)
-            .await
-            .unwrap_or_else(|e| panic!("resize: {e}"));
+        // The window includes the browser's own frame: grow it until the
+        // viewport holds the whole document.
+        let mut height = 900;
+        for _ in 0..3 {
+            self.client
+                .set_window_size(width, height)
+                .await
+                .unwrap_or_else(|e| panic!("resize: {e}"));
+            let sizes = self
+                .client
+                .execute(
+                    "return [document.documentElement.scrollHeight, window.innerHeight]",
+                    vec![],
+                )
+                .await
+                .unwrap_or_else(|e| panic!("page height: {e}"));
+            let number = |i: usize| sizes.get(i).and_then(|v| v.as_u64()).unwrap_or(0);
+            let (document, viewport) = (number(0), number(1));
+            if document <= viewport || height >= 6000 {
+                break;
+            }
+            let more = u32::try_from(document - viewport).unwrap_or(0);
+            height = (height + more).min(6000);
+        }
         let png = self
             .client
             .screenshot()
