@@ -20,7 +20,7 @@ use support::client::{Proto, get, send};
 use support::{Rampart, origin};
 
 const WIDE: u32 = 1280;
-const PHONE: u32 = 390;
+const PHONE: u32 = 360;
 
 /// Polls `check` every 50 ms for up to `secs`; the page or the edge catches
 /// up in its own time, and a fixed sleep would be either slow or flaky.
