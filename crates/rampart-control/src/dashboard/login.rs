@@ -245,24 +245,17 @@ async fn start_session(
 pub(crate) async fn logout(
     State(control): State<Arc<Control>>,
     posted: super::csrf::Posted<serde::de::IgnoredAny>,
-) -> Response {
-    let signed = posted.signed;
-    if let Err(error) = async {
-        store(&control)?
-            .delete_session(&signed.session.id_hash)
-            .await
-            .map_err(ApiError::from)
-    }
-    .await
-    {
-        return PageError::from(error).into_response();
-    }
+) -> Result<Response, PageError> {
+    // Deleted in the store, so a copied cookie is worthless from now on.
+    store(&control)?
+        .delete_session(&posted.signed.session.id_hash)
+        .await?;
     let mut response = Redirect::to("/login?done=signed-out").into_response();
-    if let Ok(value) = HeaderValue::from_str(&clear_cookie(&control, session::SESSION_COOKIE, "/"))
-    {
+    let cleared = clear_cookie(&control, session::SESSION_COOKIE, "/");
+    if let Ok(value) = HeaderValue::from_str(&cleared) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
-    response
+    Ok(response)
 }
 
 fn random_hex() -> String {
