@@ -470,3 +470,36 @@ async fn sign_in_rate_limit() {
 async fn session_expiry_and_sign_out() {
     sessions_expire_and_sign_out().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_password_ends_the_users_sessions() {
+    let rampart = Rampart::builder().start();
+    let admin = rampart.admin_api();
+    let acme = tenant(&admin, "acme");
+    let mut web = Web::new(rampart.admin);
+    assert_eq!(
+        sign_in_password(&mut web, &acme.email, PASSWORD).status,
+        303
+    );
+    assert_eq!(web.get("/sites").status, 200);
+
+    let users = admin
+        .get(&format!("/api/v1/users?account_id={}", acme.account))
+        .expect(200);
+    let owner = users
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["email"] == acme.email.as_str()))
+        .map(id)
+        .unwrap_or_default();
+    admin
+        .patch(
+            &format!("/api/v1/users/{owner}"),
+            &json!({ "password": "a different long password" }),
+        )
+        .expect(200);
+    assert_eq!(
+        web.get("/sites").status,
+        303,
+        "the session outlived the password"
+    );
+}

@@ -176,7 +176,9 @@ pub async fn update(
     }
     let name = patch.name.as_deref().map(checked_name).transpose()?;
     let password_hash = patch.password.as_deref().map(password::hash).transpose()?;
-    let user = store(&control)?
+    let rights_changed = password_hash.is_some() || patch.role.is_some();
+    let store = store(&control)?;
+    let user = store
         .update_user(
             &principal.actor(),
             &user.id,
@@ -185,6 +187,11 @@ pub async fn update(
             password_hash.as_deref(),
         )
         .await?;
+    if rights_changed {
+        // A new password or role signs the user out everywhere: a session
+        // opened with the old password or rights must not outlive them.
+        store.delete_sessions_of_user(&user.id).await?;
+    }
     Ok(Json(user))
 }
 
