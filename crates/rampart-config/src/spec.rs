@@ -22,6 +22,7 @@ pub use compile::compile_site;
 /// `FieldError` naming the field rather than a deserialisation failure.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SiteSpec {
     /// `[a-z0-9][a-z0-9_-]*`, at most 63 bytes.
     pub name: String,
@@ -63,6 +64,7 @@ pub struct SiteSpec {
 /// `"http://127.0.0.1:9001"` or `{"url": "…", "weight": 2, "protocol": "http2"}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum OriginSpec {
     Url(String),
     Detailed(OriginDetails),
@@ -70,6 +72,7 @@ pub enum OriginSpec {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OriginDetails {
     pub url: String,
     /// 1 to 1000, default 1.
@@ -82,6 +85,7 @@ pub struct OriginDetails {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthSpec {
     /// Must start with '/'. Default "/".
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -106,6 +110,7 @@ pub struct HealthSpec {
 /// A certificate chain and its private key as PEM text.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TlsSpec {
     /// The leaf certificate first, then intermediates.
     pub cert_pem: String,
@@ -124,6 +129,7 @@ impl fmt::Debug for TlsSpec {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HstsSpec {
     /// Default "365d".
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -139,6 +145,7 @@ pub struct HstsSpec {
 /// Durations such as "5s"; each absent one is the node-wide value.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimeoutsSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect: Option<String>,
@@ -153,6 +160,7 @@ pub struct TimeoutsSpec {
 /// Template text (not file names); placeholders as in `PageTemplates`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PagesSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_found: Option<String>,

@@ -31,7 +31,7 @@ pub struct SiteView {
     pub created_at: i64,
     pub updated_at: i64,
     /// The site's settings, as accepted by POST and PUT; the TLS key is redacted.
-    #[schema(value_type = Object)]
+    #[schema(value_type = SiteSpec)]
     pub spec: Value,
 }
 
@@ -89,7 +89,7 @@ pub async fn list(
 }
 
 #[utoipa::path(post, path = "/api/v1/sites", params(AccountQuery), tag = "sites",
-    request_body(content = Object, description = "The site's settings (name, hosts, origins, lb, health, tls, https_redirect, hsts, security_level, under_attack, pages, …)"),
+    request_body(content = SiteSpec, description = "The site's settings"),
     responses((status = 201, body = SiteView), (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
 pub async fn create(
     State(control): State<Arc<Control>>,
@@ -151,7 +151,7 @@ pub async fn get(
 
 #[utoipa::path(put, path = "/api/v1/sites/{site}", tag = "sites",
     params(("site" = String, Path, description = "Site id or name")),
-    request_body(content = Object, description = "The complete new settings"),
+    request_body(content = SiteSpec, description = "The complete new settings; a TLS key sent back as \"[redacted]\" keeps the stored one"),
     responses((status = 200, body = SiteView), (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
 pub async fn replace(
     State(control): State<Arc<Control>>,
