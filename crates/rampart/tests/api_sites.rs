@@ -325,8 +325,18 @@ async fn openapi_describes_the_api(backend: Backend) {
     }
     // The site document is described field by field, not as a bare object.
     let spec = &doc["components"]["schemas"]["SiteSpec"];
-    for field in ["name", "hosts", "origins", "tls", "under_attack", "security_level"] {
-        assert!(spec["properties"].get(field).is_some(), "SiteSpec.{field} missing: {spec}");
+    for field in [
+        "name",
+        "hosts",
+        "origins",
+        "tls",
+        "under_attack",
+        "security_level",
+    ] {
+        assert!(
+            spec["properties"].get(field).is_some(),
+            "SiteSpec.{field} missing: {spec}"
+        );
     }
 }
 
