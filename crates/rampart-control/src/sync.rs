@@ -112,6 +112,10 @@ impl Control {
         let result = self.reload_file_inner().await;
         match &result {
             Ok(report) => {
+                // Counted here, not per snapshot install: the store's own
+                // changes also install snapshots, and one reload may race
+                // the poll into installing twice.
+                self.edge.metrics.reloads_ok.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(
                     version = report.version,
                     sites = report.sites,

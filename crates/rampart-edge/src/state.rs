@@ -76,30 +76,21 @@ impl EdgeState {
     pub async fn install(&self, config: &Config) -> Result<ReloadReport, BuildError> {
         let _serialized = self.install_lock.lock().await;
         let version = self.version.fetch_add(1, Ordering::Relaxed) + 1;
-        let result = snapshot::build(
+        let next = snapshot::build(
             config,
             version,
             &BuildContext {
                 metrics: &self.metrics,
                 origins: &self.origins,
             },
-        );
-        match result {
-            Ok(next) => {
-                let sites = next.sites.len();
-                self.snapshot.store(Arc::new(next));
-                self.metrics.reloads_ok.fetch_add(1, Ordering::Relaxed);
-                Ok(ReloadReport {
-                    version,
-                    sites,
-                    warnings: restart_only_changes(&self.initial, config),
-                })
-            }
-            Err(error) => {
-                self.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
-                Err(error)
-            }
-        }
+        )?;
+        let sites = next.sites.len();
+        self.snapshot.store(Arc::new(next));
+        Ok(ReloadReport {
+            version,
+            sites,
+            warnings: restart_only_changes(&self.initial, config),
+        })
     }
 }
 
