@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::ops::read_one_response;
+use super::ops::{Response, read_one_response};
 
 /// A caller of the admin API with one bearer token (or none).
 #[derive(Clone)]
@@ -84,26 +84,15 @@ impl Api {
 
     /// Sends exactly these body bytes with this content type.
     pub fn raw(&self, method: &str, path: &str, content_type: &str, body: &[u8]) -> ApiReply {
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\nContent-Length: {}\r\n",
-            body.len()
-        );
+        let bearer = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        let mut headers = Vec::new();
         if !body.is_empty() || method != "GET" {
-            head.push_str(&format!("Content-Type: {content_type}\r\n"));
+            headers.push(("Content-Type", content_type));
         }
-        if let Some(token) = &self.token {
-            head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        if let Some(bearer) = &bearer {
+            headers.push(("Authorization", bearer.as_str()));
         }
-        head.push_str("\r\n");
-        let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5))
-            .unwrap_or_else(|e| panic!("connect {}: {e}", self.addr));
-        let mut request = head.into_bytes();
-        request.extend_from_slice(body);
-        stream
-            .write_all(&request)
-            .unwrap_or_else(|e| panic!("send {method} {path}: {e}"));
-        let response = read_one_response(&mut stream, Duration::from_secs(30))
-            .unwrap_or_else(|| panic!("no response to {method} {path}"));
+        let response = send_http1(self.addr, method, path, &headers, body);
         let text = response.text();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         ApiReply {
@@ -112,6 +101,34 @@ impl Api {
             text,
         }
     }
+}
+
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`), with
+/// `Host` and `Content-Length` filled in; panics when nothing comes back.
+pub fn send_http1(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    let mut request = head.into_bytes();
+    request.extend_from_slice(body);
+    stream
+        .write_all(&request)
+        .unwrap_or_else(|e| panic!("send {method} {path}: {e}"));
+    read_one_response(&mut stream, Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("no response to {method} {path}"))
 }
 
 /// The one-time admin token a fresh store prints at start.

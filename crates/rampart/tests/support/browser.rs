@@ -8,8 +8,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,8 +17,9 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
+use crate::support::api::send_http1;
 use crate::support::free_port;
-use crate::support::ops::{Response, read_one_response};
+use crate::support::ops::Response;
 
 /// A browser-like HTTP/1.1 client for the admin listener: keeps the cookies
 /// the dashboard sets and sends them back; no redirects followed.
@@ -75,32 +75,17 @@ impl Web {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Response {
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
-            self.addr,
-            body.len()
-        );
-        for (name, value) in headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
+        let jar: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let cookie = jar.join("; ");
+        let mut all = headers.to_vec();
+        if !cookie.is_empty() {
+            all.push(("Cookie", cookie.as_str()));
         }
-        if !self.cookies.is_empty() {
-            let jar: Vec<String> = self
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            head.push_str(&format!("Cookie: {}\r\n", jar.join("; ")));
-        }
-        head.push_str("\r\n");
-        let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5))
-            .unwrap_or_else(|e| panic!("connect {}: {e}", self.addr));
-        let mut request = head.into_bytes();
-        request.extend_from_slice(body);
-        stream
-            .write_all(&request)
-            .unwrap_or_else(|e| panic!("send {method} {path}: {e}"));
-        let response = read_one_response(&mut stream, Duration::from_secs(30))
-            .unwrap_or_else(|| panic!("no response to {method} {path}"));
+        let response = send_http1(self.addr, method, path, &all, body);
         for set in response.headers_named("set-cookie") {
             let pair = set.split(';').next().unwrap_or("");
             if let Some((name, value)) = pair.split_once('=') {
