@@ -10,6 +10,7 @@
 //!   [`LocalCounters::merge_remote`]) for a shared tier.
 //! * [`RateLimiter`]: a rule's threshold, the penalty box for the mitigation
 //!   timeout, `Retry-After`, counting on the request or on the response.
+//! * [`ConcurrencyLimiter`]: open connections per address and per prefix.
 //!
 //! Nothing here reads a clock: every call takes `now` as [`Millis`].
 //!
@@ -50,6 +51,7 @@
 )]
 #![warn(missing_docs)]
 
+mod concurrency;
 mod counters;
 mod error;
 mod key;
@@ -58,6 +60,7 @@ mod slab;
 mod time;
 mod window;
 
+pub use concurrency::{ConcurrencyConfig, ConcurrencyLimiter, ConnectionGuard, Refused};
 pub use counters::{CounterStore, CountersConfig, Delta, LocalCounters};
 pub use error::LimitsError;
 pub use key::{KeyHasher, LimitKey, LimitKeyBuilder, ip_prefix};
