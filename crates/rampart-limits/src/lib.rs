@@ -11,6 +11,7 @@
 //! * [`RateLimiter`]: a rule's threshold, the penalty box for the mitigation
 //!   timeout, `Retry-After`, counting on the request or on the response.
 //! * [`ConcurrencyLimiter`]: open connections per address and per prefix.
+//! * [`BaselineDetector`]: automatic under-attack mode from a learned rate.
 //!
 //! Nothing here reads a clock: every call takes `now` as [`Millis`].
 //!
@@ -51,6 +52,7 @@
 )]
 #![warn(missing_docs)]
 
+mod baseline;
 mod concurrency;
 mod counters;
 mod error;
@@ -60,6 +62,7 @@ mod slab;
 mod time;
 mod window;
 
+pub use baseline::{BaselineConfig, BaselineDetector, Transition};
 pub use concurrency::{ConcurrencyConfig, ConcurrencyLimiter, ConnectionGuard, Refused};
 pub use counters::{CounterStore, CountersConfig, Delta, LocalCounters};
 pub use error::LimitsError;
