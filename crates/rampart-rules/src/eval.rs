@@ -188,6 +188,9 @@ impl StrTest {
     #[inline]
     fn test(&self, v: &[u8]) -> bool {
         match self {
+            // Equality compares lengths first, which `cmp` does not.
+            Self::Rel(Rel::Eq, lit) => v == &**lit,
+            Self::Rel(Rel::Ne, lit) => v != &**lit,
             Self::Rel(rel, lit) => rel.holds(v.cmp(lit)),
             Self::Contains(f) => f.find(v).is_some(),
             Self::Regex(re) => re.is_match(v),
@@ -242,9 +245,35 @@ impl IpTest {
     }
 }
 
+/// Most entries a request's memo holds; a scan of this many keys is cheaper
+/// than recomputing one `lower` of a user agent.
+const MEMO_ENTRIES: usize = 16;
+
+impl StrExpr {
+    /// A key naming the field and its functions, for memoising the result
+    /// within one request (`lower(http.user_agent)` in a hundred rules is
+    /// computed once). Only field sources with up to 24 functions have one.
+    #[inline]
+    fn memo_key(&self) -> Option<u64> {
+        let StrSrc::Field(field) = self.src else {
+            return None;
+        };
+        if self.transforms.is_empty() || self.transforms.len() > 24 {
+            return None;
+        }
+        let mut key = field as u64;
+        for t in &self.transforms {
+            key = key << 2 | (*t as u64 + 1);
+        }
+        // The field index fits in 6 bits; mark the length so `[Lower]` and
+        // `[Lower, Lower]`-like prefixes differ.
+        Some(key << 6 | self.transforms.len() as u64)
+    }
+}
+
 /// Runs `f` on the value of `e`: borrowed from the request when there is no
-/// function to apply, otherwise built in the scratch buffers, ping-ponging
-/// between two of them for chained functions.
+/// function to apply, otherwise built in the scratch buffers (ping-ponging
+/// between two for chained functions) or taken from the request's memo.
 #[inline]
 fn with_str<R>(
     e: &StrExpr,
@@ -261,6 +290,12 @@ fn with_str<R>(
     let Some((first, rest)) = e.transforms.split_first() else {
         return f(src);
     };
+    let key = e.memo_key();
+    if let Some(key) = key {
+        if let Some(&(_, start, end)) = s.memo.iter().find(|(k, _, _)| *k == key) {
+            return f(s.memo_bytes.get(start..end).unwrap_or(b""));
+        }
+    }
     let EvalScratch { a, b, .. } = s;
     a.clear();
     first.apply(src, a);
@@ -269,7 +304,16 @@ fn with_str<R>(
         t.apply(a, b);
         std::mem::swap(a, b);
     }
-    f(a)
+    match key {
+        Some(key) if s.memo.len() < MEMO_ENTRIES => {
+            let start = s.memo_bytes.len();
+            s.memo_bytes.extend_from_slice(&s.a);
+            let end = s.memo_bytes.len();
+            s.memo.push((key, start, end));
+            f(s.memo_bytes.get(start..end).unwrap_or(b""))
+        }
+        _ => f(&s.a),
+    }
 }
 
 /// Evaluates `pred` on each element of `src` until it returns `stop`;

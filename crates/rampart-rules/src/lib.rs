@@ -107,6 +107,19 @@ impl CompiledRule {
         lists: &Lists,
         scratch: &mut EvalScratch,
     ) -> bool {
+        scratch.start_request();
+        self.eval_same_request(req, lists, scratch)
+    }
+
+    /// [`Self::matches`] keeping the memo of the previous evaluation, which
+    /// must have been of the same request (as in a [`RuleSet`]).
+    #[inline]
+    pub(crate) fn eval_same_request(
+        &self,
+        req: &RequestFields<'_>,
+        lists: &Lists,
+        scratch: &mut EvalScratch,
+    ) -> bool {
         self.root.eval(&eval::Env { req, lists }, scratch, &[])
     }
 

@@ -10,7 +10,6 @@
 //! range, plus 256 KiB per family for the index once the family has more than
 //! [`INDEX_THRESHOLD`] ranges.
 
-use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -363,9 +362,13 @@ fn split_range(start: u128, end: u128, bits: u8) -> impl Iterator<Item = (u128, 
 
 /// Lists by name, as rules name them (`$office` → `"office"`). The caller
 /// decides which account's and which operator-wide lists are in scope.
+///
+/// The map hashes with foldhash (hashbrown's default), not SipHash: rules
+/// look lists up by name on every evaluation, and names come from the
+/// operator's configuration, not from requests.
 #[derive(Debug, Clone, Default)]
 pub struct Lists {
-    map: HashMap<Box<str>, Arc<IpList>>,
+    map: hashbrown::HashMap<Box<str>, Arc<IpList>>,
 }
 
 impl Lists {

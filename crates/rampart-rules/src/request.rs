@@ -121,6 +121,10 @@ pub struct EvalScratch {
     pub(crate) a: Vec<u8>,
     pub(crate) b: Vec<u8>,
     pub(crate) elem: Vec<u8>,
+    /// Results of functions of fields for the request being evaluated:
+    /// (key, start, end) into `memo_bytes`. Cleared per request.
+    pub(crate) memo: Vec<(u64, usize, usize)>,
+    pub(crate) memo_bytes: Vec<u8>,
 }
 
 impl EvalScratch {
@@ -130,6 +134,15 @@ impl EvalScratch {
             a: Vec::with_capacity(4096),
             b: Vec::with_capacity(4096),
             elem: Vec::with_capacity(1024),
+            memo: Vec::with_capacity(16),
+            memo_bytes: Vec::with_capacity(4096),
         }
+    }
+
+    /// Forgets the memo: the next evaluation is of another request.
+    #[inline]
+    pub(crate) fn start_request(&mut self) {
+        self.memo.clear();
+        self.memo_bytes.clear();
     }
 }

@@ -52,9 +52,10 @@ impl<Id> RuleSet<Id> {
         lists: &Lists,
         scratch: &mut EvalScratch,
     ) -> Option<&Id> {
+        scratch.start_request();
         self.rules
             .iter()
-            .find(|(_, r)| r.matches(req, lists, scratch))
+            .find(|(_, r)| r.eval_same_request(req, lists, scratch))
             .map(|(id, _)| id)
     }
 
@@ -66,9 +67,12 @@ impl<Id> RuleSet<Id> {
         lists: &Lists,
         scratch: &mut EvalScratch,
     ) -> impl Iterator<Item = &'s Id> {
+        // The iterator borrows the scratch, so no other request can be
+        // evaluated with it until the iterator is gone: the memo stays valid.
+        scratch.start_request();
         self.rules
             .iter()
-            .filter(move |(_, r)| r.matches(req, lists, scratch))
+            .filter(move |(_, r)| r.eval_same_request(req, lists, scratch))
             .map(|(id, _)| id)
     }
 
