@@ -61,12 +61,19 @@ impl WindowCount {
     /// because of rounding.
     #[must_use]
     pub fn estimate(&self) -> u64 {
-        let p = u128::from(self.period_ms.max(1));
-        let remaining = p - u128::from(self.elapsed());
-        let weighted = (u128::from(self.previous) * remaining).div_ceil(p);
-        u64::try_from(weighted)
-            .unwrap_or(u64::MAX)
-            .saturating_add(self.current)
+        let p = self.period_ms.max(1);
+        let remaining = p - self.elapsed();
+        // Counts and periods held by the stores fit in 32 bits, so the
+        // product fits in 64 and the division is a cheap one; the 128-bit
+        // path is for values built by hand.
+        let weighted = match self.previous.checked_mul(remaining) {
+            Some(product) => product.div_ceil(p),
+            None => {
+                let w = (u128::from(self.previous) * u128::from(remaining)).div_ceil(u128::from(p));
+                u64::try_from(w).unwrap_or(u64::MAX)
+            }
+        };
+        weighted.saturating_add(self.current)
     }
 
     /// How long from `now` until the estimate drops to `target` or below,
@@ -123,6 +130,13 @@ mod tests {
         assert_eq!(wc(1_250, 1_000, 100, 10).estimate(), 85);
         assert_eq!(wc(1_999, 1_000, 100, 10).estimate(), 11, "rounded up");
         assert_eq!(wc(1_999, 1_000, 0, 10).estimate(), 10);
+        // Products past 64 bits take the wide path.
+        let big = WindowCount {
+            period_ms: u64::MAX,
+            previous: u64::MAX,
+            ..wc(0, 0, 0, 1)
+        };
+        assert_eq!(big.estimate(), u64::MAX);
         // A clock behind the window counts as its start.
         assert_eq!(wc(900, 1_000, 100, 10).estimate(), 110);
         assert_eq!(
