@@ -66,6 +66,11 @@ pub(crate) fn did_you_mean<'c>(
     word: &str,
     candidates: impl IntoIterator<Item = &'c str>,
 ) -> Option<&'c str> {
+    // Names are short; a long word is no typo, and comparing it with many
+    // list names would cost quadratic time on hostile input.
+    if word.len() > 64 {
+        return None;
+    }
     let limit = (word.chars().count() / 3).clamp(1, 4);
     candidates
         .into_iter()

@@ -37,6 +37,39 @@
 //!
 //! Errors carry a 1-based column and a sentence naming what was expected
 //! and what was found. Expressions are bounded by [`Limits`].
+//!
+//! # Use
+//!
+//! ```
+//! use std::sync::Arc;
+//! use rampart_rules::{compile, EvalScratch, IpList, ListKind, Lists, RequestFields, Scheme};
+//!
+//! // Per snapshot: the lists in scope for the account, and its rules.
+//! let mut scheme = Scheme::new();
+//! scheme.add_list("office", ListKind::Ip);
+//! let rule = compile(
+//!     r#"http.request.uri.path matches "^/wp-(admin|login)" and not ip.src in $office"#,
+//!     &scheme,
+//! )?;
+//! let mut lists = Lists::new();
+//! lists.insert("office", Arc::new(IpList::from_text("192.0.2.0/24\n2001:db8::/32")?));
+//!
+//! // Per worker thread: one scratch, reused for every request.
+//! let mut scratch = EvalScratch::new();
+//!
+//! // Per request: a borrowed view of it.
+//! let headers = http::HeaderMap::new();
+//! let req = RequestFields {
+//!     ip: "198.51.100.7".parse()?,
+//!     path: "/wp-login.php",
+//!     ..RequestFields::empty(&headers)
+//! };
+//! assert!(rule.matches(&req, &lists, &mut scratch));
+//!
+//! let err = compile("http.host contains 3", &scheme).unwrap_err();
+//! assert_eq!(err.to_string(), "column 20: expected a string after `contains`, found integer 3");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
@@ -49,6 +82,7 @@
 )]
 
 mod ast;
+mod compare;
 mod compile;
 mod error;
 mod eval;

@@ -15,15 +15,20 @@ pub struct Limits {
     pub regex_size: usize,
     /// Memory the lazy DFA of one pattern may use, in bytes, per thread.
     pub regex_dfa_size: usize,
+    /// Most `matches`/`wildcard` patterns in one expression: with the size
+    /// limit, bounds the memory and compile time a single rule can take.
+    pub max_regexes: usize,
 }
 
 impl Limits {
-    /// 16 KiB of text, 64 levels, 1 MiB programs, 2 MiB DFA caches.
+    /// 16 KiB of text, 64 levels, 1 MiB programs, 2 MiB DFA caches, 32
+    /// patterns.
     pub const DEFAULT: Self = Self {
         max_len: 16 * 1024,
         max_depth: 64,
         regex_size: 1 << 20,
         regex_dfa_size: 2 << 20,
+        max_regexes: 32,
     };
 }
 

@@ -479,7 +479,7 @@ mod tests {
             .collect();
         let list = IpList::from_nets(nets.clone());
         assert!(list.v4.index.len() == 65_537);
-        for i in 0..50_000u32 {
+        for i in 0..5_000u32 {
             let a = Ipv4Addr::from(i.wrapping_mul(97_003).wrapping_add(i << 20));
             let naive = nets.iter().any(|n| n.contains(&IpAddr::V4(a)));
             assert_eq!(list.contains(IpAddr::V4(a)), naive, "{a}");

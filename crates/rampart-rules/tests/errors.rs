@@ -377,3 +377,23 @@ fn display_includes_the_column() {
         "column 20: expected a string after `contains`, found integer 3"
     );
 }
+
+#[test]
+fn too_many_patterns() {
+    let src = vec!["http.host matches \"a\""; 33].join(" or ");
+    let e = err(&src);
+    assert_eq!(e.kind, ErrorKind::TooComplex);
+    assert_eq!(
+        e.message,
+        "an expression may hold at most 32 `matches`/`wildcard` patterns"
+    );
+    let src = vec!["http.host wildcard \"*a\""; 32].join(" or ");
+    assert!(compile(&src, &common::scheme()).is_ok());
+}
+
+#[test]
+fn long_unknown_names_get_no_suggestion() {
+    let name = "x".repeat(5_000);
+    let e = err(&format!("ip.src in ${name}"));
+    assert_eq!(e.message, format!("list `${name}` does not exist"));
+}
