@@ -294,7 +294,15 @@ impl Driver {
         builder
             .timer(TokioTimer::new())
             .max_concurrent_streams(256)
-            .max_header_list_size(self.settings.max_head.min(u32::MAX as usize) as u32);
+            .max_header_list_size(self.settings.max_head.min(u32::MAX as usize) as u32)
+            // Rapid reset (CVE-2023-44487): a client that opens and cancels
+            // streams faster than they are served is sent GOAWAY once this
+            // many resets are pending; so is one that keeps provoking
+            // protocol errors. Set explicitly so a dependency's default
+            // cannot silently loosen them. Header blocks (CONTINUATION
+            // included) are bounded by the header list size above.
+            .max_pending_accept_reset_streams(20)
+            .max_local_error_reset_streams(256);
         let (state, conn) = (self.state.clone(), self.conn.clone());
         let service =
             service_fn(move |request| proxy::handle(state.clone(), conn.clone(), request));
