@@ -174,14 +174,13 @@ fn without_sync_each_node_allows_the_full_limit() {
     assert!(hi >= 2_900, "only {hi} allowed without sync");
 }
 
-/// How the overshoot grows with staleness: prints a table (kept out of the
-/// normal run; `cargo test -p rampart-limits --test cluster -- --ignored
-/// --nocapture`). Roughly, the excess over the limit is
-/// `(nodes − 1) × staleness / period`, where staleness is how old the
-/// freshest total a node has can be (sync interval plus reply time).
+/// How the overshoot grows with staleness. The excess over the limit stays
+/// within `(nodes − 1) × staleness / period` plus two points, where staleness
+/// is how old the freshest total a node has can be (sync interval plus reply
+/// time); this is the rule the shared tier's sync interval is chosen by. The
+/// table behind the benchmark notes prints with `--nocapture`.
 #[test]
-#[ignore = "prints a table for the benchmark notes"]
-fn overshoot_table() {
+fn overshoot_grows_with_staleness_as_documented() {
     for sync in [
         Sync::Every(50),
         Sync::Delayed(50),
@@ -203,9 +202,19 @@ fn overshoot_table() {
                 Sync::Delayed(n) => format!("delayed {n}"),
                 Sync::Never => "never".into(),
             };
+            let excess_pct = (hi as f64 / req as f64 - 1.0) * 100.0;
             eprintln!(
-                "{name} limit {req}/{per}s offered 3x{rps}/s: {lo}..={hi}  ({:+.1}%)",
-                (hi as f64 / req as f64 - 1.0) * 100.0
+                "{name} limit {req}/{per}s offered 3x{rps}/s: {lo}..={hi}  ({excess_pct:+.1}%)"
+            );
+            let staleness_ms = match sync {
+                Sync::Every(n) => n,
+                Sync::Delayed(n) => 2 * n,
+                Sync::Never => per * 1000,
+            };
+            let bound_pct = 2.0 * staleness_ms as f64 / (per * 1000) as f64 * 100.0 + 2.0;
+            assert!(
+                excess_pct <= bound_pct,
+                "{name}, {req}/{per}s: {excess_pct:+.1}% over the limit, bound {bound_pct:.1}%"
             );
         }
     }
