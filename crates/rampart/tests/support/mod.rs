@@ -15,40 +15,15 @@ pub mod api;
 pub mod backends;
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_rampart");
 
-/// A port that was free a moment ago, for a listener the test hands to a
-/// child process (which binds it itself).
-///
-/// Ports come from below the kernel's ephemeral range: a port the OS handed
-/// out for `:0` is also a candidate for the many outgoing connections
-/// parallel tests make, and one of those can take it before the child binds.
-/// Each test process starts at a different offset and walks forward, so
-/// concurrent test binaries rarely even try the same port.
-pub fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    const FIRST: u32 = 10_000;
-    const LAST: u32 = 32_000;
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let span = LAST - FIRST;
-    let seed = std::process::id().wrapping_mul(7919) % span;
-    for _ in 0..span {
-        let step = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = FIRST + (seed + step) % span;
-        let Ok(port) = u16::try_from(port) else {
-            continue;
-        };
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port between {FIRST} and {LAST}");
-}
+/// A port below the ephemeral range, free a moment ago (see the test kit).
+pub use rampart_testkit::free_port;
 
 pub fn free_addr() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], free_port()))
