@@ -24,14 +24,8 @@ pub(crate) async fn fetch<'e, E>(db: E, id: &str) -> Result<Account, StoreError>
 where
     E: Executor<'e, Database = Any>,
 {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM accounts WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
-    row.as_ref()
-        .map(from_row)
-        .transpose()?
-        .ok_or_else(|| StoreError::not_found("account", id))
+    let sql = format!("SELECT {COLUMNS} FROM accounts WHERE id = $1");
+    crate::rows::fetch_by_id(db, &sql, "account", id, from_row).await
 }
 
 async fn fetch_by_name<'e, E>(db: E, name: &str) -> Result<Option<Account>, StoreError>

@@ -16,6 +16,7 @@ mod ids;
 mod migrate;
 mod model;
 mod open;
+mod rows;
 mod sessions;
 mod sites;
 mod tokens;

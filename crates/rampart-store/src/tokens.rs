@@ -44,14 +44,8 @@ async fn fetch<'e, E>(db: E, id: &str) -> Result<ApiToken, StoreError>
 where
     E: Executor<'e, Database = Any>,
 {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM api_tokens WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
-    row.as_ref()
-        .map(|r| from_row_prefixed(r, ""))
-        .transpose()?
-        .ok_or_else(|| StoreError::not_found("token", id))
+    let sql = format!("SELECT {COLUMNS} FROM api_tokens WHERE id = $1");
+    crate::rows::fetch_by_id(db, &sql, "token", id, |r| from_row_prefixed(r, "")).await
 }
 
 fn audit_change<'a>(

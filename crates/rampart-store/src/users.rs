@@ -35,14 +35,8 @@ pub(crate) async fn fetch<'e, E>(db: E, id: &str) -> Result<User, StoreError>
 where
     E: Executor<'e, Database = Any>,
 {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
-    row.as_ref()
-        .map(|r| from_row_prefixed(r, ""))
-        .transpose()?
-        .ok_or_else(|| StoreError::not_found("user", id))
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
+    crate::rows::fetch_by_id(db, &sql, "user", id, |r| from_row_prefixed(r, "")).await
 }
 
 fn audit_change<'a>(
