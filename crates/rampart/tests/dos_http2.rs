@@ -51,9 +51,17 @@ async fn rapid_reset_flood_is_sent_away_and_others_are_served() {
         .unwrap_or_else(|e| panic!("connection task: {e}"))
         .err()
         .unwrap_or_else(|| panic!("the connection ended cleanly after {opened} resets"));
+    // The server writes GOAWAY and closes. A client still writing resets can
+    // hit the closed socket (EPIPE/ECONNRESET) before it reads the GOAWAY; that
+    // is the server sending it away too, so both outcomes count.
+    let sent_away = (error.is_go_away() && error.reason() == Some(Reason::ENHANCE_YOUR_CALM))
+        || matches!(
+            error.get_io().map(std::io::Error::kind),
+            Some(std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset)
+        );
     assert!(
-        error.is_go_away() && error.reason() == Some(Reason::ENHANCE_YOUR_CALM),
-        "expected GOAWAY(ENHANCE_YOUR_CALM), got {error:?} after {opened} streams"
+        sent_away,
+        "expected GOAWAY(ENHANCE_YOUR_CALM) or the socket closed, got {error:?} after {opened} streams"
     );
     assert!(opened < 5_000, "all {opened} rapid resets were accepted");
 
