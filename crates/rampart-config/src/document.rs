@@ -132,6 +132,10 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         store,
         admin,
         analytics,
+        geoip: crate::GeoipConfig::default(),
+        dos: crate::DosConfig::default(),
+        rules: Vec::new(),
+        lists: Vec::new(),
         sites,
     })
 }

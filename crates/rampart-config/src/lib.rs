@@ -25,6 +25,7 @@ mod document;
 mod files;
 mod model;
 mod rules;
+mod security;
 mod site;
 mod spec;
 mod tree;
@@ -34,6 +35,7 @@ use std::path::Path;
 
 pub use diagnostics::{ConfigErrors, Diagnostic};
 pub use model::*;
+pub use security::*;
 pub use spec::{
     FieldError, HealthSpec, HstsSpec, OriginDetails, OriginSpec, PagesSpec, SiteSpec, TimeoutsSpec,
     TlsSpec, compile_site,
@@ -89,6 +91,10 @@ pub fn defaults(base_dir: &Path) -> Config {
         store: StoreConfig::default(),
         admin: AdminConfig::default(),
         analytics: AnalyticsConfig::default(),
+        geoip: GeoipConfig::default(),
+        dos: DosConfig::default(),
+        rules: Vec::new(),
+        lists: Vec::new(),
         sites: Vec::new(),
     }
 }

@@ -20,6 +20,14 @@ pub struct Config {
     pub store: StoreConfig,
     pub admin: AdminConfig,
     pub analytics: AnalyticsConfig,
+    /// `[geoip]`.
+    pub geoip: crate::GeoipConfig,
+    /// `[dos]`.
+    pub dos: crate::DosConfig,
+    /// `[[rules]]`: operator-wide rules, evaluated before every site's own.
+    pub rules: Vec<crate::FirewallRule>,
+    /// `[[lists]]` from the file, plus managed lists from the store.
+    pub lists: Vec<crate::NamedList>,
     pub sites: Vec<SiteConfig>,
 }
 
@@ -185,6 +193,11 @@ pub struct SiteConfig {
     pub security_level: SecurityLevel,
     /// `under_attack`: challenge every browser request. Default false.
     pub under_attack: bool,
+    /// `rules`, `rate_limits`, `limits`, `auto_under_attack`.
+    pub security: crate::SiteSecurity,
+    /// The owning account's id (store sites); decides which `$lists` the
+    /// site's rules see. `None` for sites only in the file.
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

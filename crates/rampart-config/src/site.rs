@@ -148,6 +148,8 @@ fn site(
         pages,
         security_level,
         under_attack,
+        security: Default::default(),
+        account: None,
     })
 }
 

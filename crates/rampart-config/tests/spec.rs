@@ -118,6 +118,8 @@ fn full_spec_compiles_to_the_expected_site() {
         },
         security_level: SecurityLevel::High,
         under_attack: true,
+        security: Default::default(),
+        account: None,
     };
     assert_eq!(site, expected);
 }

@@ -98,6 +98,7 @@ fn request(h: &HeaderMap) -> RequestFields<'_> {
         body_size: 0,
         bot_verified: false,
         clearance: false,
+        response_code: 0,
     }
 }
 

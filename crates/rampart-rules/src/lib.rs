@@ -19,7 +19,8 @@
 //!   (arrays of strings; argument names and values are URL-decoded, header
 //!   names are case-insensitive), `http.cookie`, `http.user_agent`,
 //!   `http.referer`, `http.request.version`, `ssl`, `http.request.body.size`,
-//!   `rampart.bot.verified`, `rampart.client.clearance` (booleans are used
+//!   `rampart.bot.verified`, `rampart.client.clearance`, and in response
+//!   schemes only, `http.response.code` (booleans are used
 //!   bare: `ssl`, `not ssl`). Strings are bytes. Absent values read as `""`
 //!   or 0.
 //! * Comparisons: `eq ne lt le gt ge` (`== != < <= > >=`), `contains`,

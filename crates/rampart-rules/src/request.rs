@@ -41,6 +41,8 @@ pub struct RequestFields<'a> {
     pub bot_verified: bool,
     /// The client holds a valid clearance (it passed a challenge).
     pub clearance: bool,
+    /// The response status, once there is one (0 before).
+    pub response_code: u16,
 }
 
 impl<'a> RequestFields<'a> {
@@ -63,6 +65,7 @@ impl<'a> RequestFields<'a> {
             body_size: 0,
             bot_verified: false,
             clearance: false,
+            response_code: 0,
         }
     }
 
@@ -97,6 +100,7 @@ impl<'a> RequestFields<'a> {
         match field {
             Field::IpSrcAsnum => self.asn.map_or(0, i64::from),
             Field::HttpRequestBodySize => i64::try_from(self.body_size).unwrap_or(i64::MAX),
+            Field::HttpResponseCode => i64::from(self.response_code),
             _ => 0,
         }
     }

@@ -27,6 +27,9 @@ pub enum Field {
     HttpRequestBodySize,
     RampartBotVerified,
     RampartClientClearance,
+    /// The response status; only in a response scheme
+    /// ([`Scheme::for_responses`]), as in a rate limit's counting expression.
+    HttpResponseCode,
 }
 
 /// The type of a field's value.
@@ -56,7 +59,7 @@ impl FieldType {
 
 impl Field {
     /// Every field, in documentation order.
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 19] = [
         Self::IpSrc,
         Self::IpSrcCountry,
         Self::IpSrcAsnum,
@@ -75,6 +78,7 @@ impl Field {
         Self::HttpRequestBodySize,
         Self::RampartBotVerified,
         Self::RampartClientClearance,
+        Self::HttpResponseCode,
     ];
 
     /// The name rules use.
@@ -98,6 +102,7 @@ impl Field {
             Self::HttpRequestBodySize => "http.request.body.size",
             Self::RampartBotVerified => "rampart.bot.verified",
             Self::RampartClientClearance => "rampart.client.clearance",
+            Self::HttpResponseCode => "http.response.code",
         }
     }
 
@@ -110,7 +115,7 @@ impl Field {
     pub fn ty(self) -> FieldType {
         match self {
             Self::IpSrc => FieldType::Ip,
-            Self::IpSrcAsnum | Self::HttpRequestBodySize => FieldType::Int,
+            Self::IpSrcAsnum | Self::HttpRequestBodySize | Self::HttpResponseCode => FieldType::Int,
             Self::Ssl | Self::RampartBotVerified | Self::RampartClientClearance => FieldType::Bool,
             Self::HttpRequestUriArgs | Self::HttpRequestHeaders => FieldType::BytesArrayMap,
             Self::IpSrcCountry
@@ -150,12 +155,22 @@ impl Default for Scheme {
 }
 
 impl Scheme {
-    /// Every field, no lists, default limits.
+    /// Every request field, no lists, default limits. Response fields are
+    /// unknown: a request rule runs before there is a response.
     pub fn new() -> Self {
         Self {
-            disabled: Vec::new(),
+            disabled: vec![Field::HttpResponseCode],
             lists: HashMap::new(),
             limits: Limits::DEFAULT,
+        }
+    }
+
+    /// Every request field plus the response's (`http.response.code`), for
+    /// expressions evaluated once the response is known.
+    pub fn for_responses() -> Self {
+        Self {
+            disabled: Vec::new(),
+            ..Self::new()
         }
     }
 

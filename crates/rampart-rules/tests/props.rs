@@ -356,7 +356,7 @@ proptest! {
             host: s(0), method: s(1), uri: s(2), path: s(3), query: s(4), version: s(5),
             headers: &h,
             cookie: cookie.as_deref(),
-            ssl: flags[0], body_size, bot_verified: flags[1], clearance: flags[2],
+            ssl: flags[0], body_size, bot_verified: flags[1], clearance: flags[2], response_code: 0,
         };
         let scheme = common::scheme();
         let lists = common::lists();

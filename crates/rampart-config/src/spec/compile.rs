@@ -80,6 +80,8 @@ pub fn compile_site(
         pages,
         security_level,
         under_attack: spec.under_attack.unwrap_or(false),
+        security: Default::default(),
+        account: None,
     })
 }
 

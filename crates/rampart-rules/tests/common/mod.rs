@@ -49,6 +49,7 @@ pub fn request(h: &HeaderMap) -> RequestFields<'_> {
         body_size: 1234,
         bot_verified: false,
         clearance: true,
+        response_code: 0,
     }
 }
 
