@@ -1,5 +1,5 @@
-//! The control-plane store: accounts, users, API tokens, sites and the audit
-//! log, in an embedded SQLite file (the default) or PostgreSQL.
+//! The control-plane store: accounts, users, API tokens, sites, IP lists,
+//! operator rules and the audit log, in an embedded SQLite file (the default) or PostgreSQL.
 //!
 //! Both backends run the same code: sqlx's `Any` driver, one SQL text per
 //! query with `$N` placeholders, portable column types only. Every write is
@@ -13,6 +13,7 @@ mod analytics;
 mod audit;
 mod error;
 mod ids;
+mod lists;
 mod migrate;
 mod model;
 mod open;
@@ -24,6 +25,7 @@ mod users;
 
 pub use analytics::{TrafficMinute, TrafficTop};
 pub use error::StoreError;
+pub use lists::{IpListRecord, IpListWrite, ListUsers, ListsOf, OperatorRules};
 pub use model::{
     Account, Actor, ApiToken, AuditEntry, AuditFilter, NewToken, NewUser, Role, SiteRecord,
     SiteWrite, SyncReport, User,

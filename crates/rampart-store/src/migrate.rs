@@ -34,6 +34,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "dashboard sessions",
         sql: crate::sessions::SCHEMA,
     },
+    Migration {
+        version: 4,
+        name: "IP lists and operator rules",
+        sql: crate::lists::SCHEMA,
+    },
 ];
 
 const V1: &str = r"

@@ -98,6 +98,23 @@ async fn fetch_all(tx: &mut Transaction<'static, Any>) -> Result<Vec<SiteRecord>
     assemble(&mut **tx, &rows).await
 }
 
+/// The sites of one account, or (`None`) all of them, inside a transaction.
+pub(crate) async fn fetch_of_account(
+    tx: &mut Transaction<'static, Any>,
+    account_id: Option<&str>,
+) -> Result<Vec<SiteRecord>, StoreError> {
+    let Some(account) = account_id else {
+        return fetch_all(tx).await;
+    };
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM sites WHERE account_id = $1"
+    ))
+    .bind(account)
+    .fetch_all(&mut **tx)
+    .await?;
+    assemble(&mut **tx, &rows).await
+}
+
 /// Rejects a write whose name or hosts another site holds. `others` are the
 /// sites the written one must not collide with.
 fn check_unique<'a>(

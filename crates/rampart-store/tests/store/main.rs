@@ -7,6 +7,7 @@ mod analytics;
 mod audit;
 mod crud;
 mod fixture;
+mod lists;
 mod schema;
 mod sessions;
 mod sites;
@@ -60,4 +61,7 @@ both_backends!(
     sessions::sessions_lookup_signout_and_no_revision,
     sessions::sessions_expire_idle_and_absolute,
     sessions::sessions_purge_and_per_user_removal,
+    lists::lists_crud,
+    lists::operator_rules_roundtrip,
+    lists::a_million_entries,
 );

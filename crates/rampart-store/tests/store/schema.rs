@@ -26,6 +26,8 @@ pub async fn migrations_create_schema(fx: Fixture) {
         "sites",
         "site_hosts",
         "audit_log",
+        "ip_lists",
+        "operator_rules",
     ] {
         let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
             .fetch_one(&mut raw)
@@ -34,7 +36,7 @@ pub async fn migrations_create_schema(fx: Fixture) {
         let n: i64 = row.try_get("n").unwrap();
         let expected = match table {
             "schema_migrations" => SCHEMA_VERSION,
-            "store_revision" => 1,
+            "store_revision" | "operator_rules" => 1,
             _ => 0,
         };
         assert_eq!(n, expected, "{table}");
