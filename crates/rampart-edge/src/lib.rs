@@ -8,6 +8,7 @@ pub mod access_log;
 pub mod body;
 pub mod client_addr;
 pub mod exchange;
+pub mod geoip;
 pub mod h1_guard;
 pub mod headers;
 pub mod metrics;

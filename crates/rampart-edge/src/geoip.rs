@@ -1,0 +1,614 @@
+//! GeoIP: the client address's country (`ip.src.country`) and autonomous
+//! system number (`ip.src.asnum`) from MaxMind-format (`.mmdb`) databases,
+//! configured by `[geoip] country_db / asn_db`.
+//!
+//! Two record layouts are understood, per database:
+//! - flat, as in the free ip-location-db databases: `country_code` (and
+//!   `autonomous_system_number`);
+//! - MaxMind GeoIP2/GeoLite2 (and DB-IP): `country.iso_code`, falling back to
+//!   `registered_country.iso_code`; `autonomous_system_number` for ASN.
+//!
+//! A database is read whole into memory (no mmap, so no `unsafe`) and
+//! verified end to end when loaded, so a lookup never walks a tree or data
+//! section that was not checked. Lookups are lock-free: the current reader sits
+//! in an [`ArcSwap`] and a reload swaps it atomically. [`GeoIp::watch`] polls
+//! the files every [`POLL_INTERVAL`]; a changed file that fails to load keeps
+//! the previous database in service and is reported once with a warning.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use maxminddb::{PathElement, Reader, WithinOptions};
+use rampart_config::GeoipConfig;
+
+/// How often [`GeoIp::watch`] looks at the files' modification time and size.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Larger files are refused: the whole file is held in memory, and the biggest
+/// commercial MaxMind databases are well under this. It also stops a path that
+/// names something endless (a device, a FIFO) from being read forever.
+pub const MAX_DATABASE_BYTES: u64 = 2 << 30;
+
+/// How many records [`GeoIp::open`] samples to recognise a database's layout
+/// (and to tell a country database from an ASN one).
+const LAYOUT_SAMPLE: usize = 64;
+
+/// What the databases say about one address. `Copy`, two words: cheap to put
+/// in a request's context.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct GeoFacts {
+    /// ISO 3166-1 alpha-2, upper case ASCII (`*b"US"`). `None` without a
+    /// country database, for addresses it does not cover (private, reserved,
+    /// unallocated) and for records whose code is not two letters.
+    pub country: Option<[u8; 2]>,
+    /// Autonomous system number. `None` as for `country`.
+    pub asn: Option<u32>,
+}
+
+impl GeoFacts {
+    /// The country code as text (`"US"`).
+    pub fn country_str(&self) -> Option<&str> {
+        self.country
+            .as_ref()
+            .and_then(|code| std::str::from_utf8(code).ok())
+    }
+}
+
+/// Which of the two databases a message or error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DbKind {
+    Country,
+    Asn,
+}
+
+impl DbKind {
+    fn config_key(self) -> &'static str {
+        match self {
+            DbKind::Country => "country_db",
+            DbKind::Asn => "asn_db",
+        }
+    }
+}
+
+impl fmt::Display for DbKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DbKind::Country => "country",
+            DbKind::Asn => "ASN",
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GeoIpError {
+    #[error("GeoIP {kind} database {}: cannot read it: {source}", path.display())]
+    Read {
+        kind: DbKind,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("GeoIP {kind} database {}: not a regular file", path.display())]
+    NotAFile { kind: DbKind, path: PathBuf },
+    #[error(
+        "GeoIP {kind} database {}: {len} bytes is more than the {MAX_DATABASE_BYTES}-byte limit",
+        path.display()
+    )]
+    TooLarge {
+        kind: DbKind,
+        path: PathBuf,
+        len: u64,
+    },
+    #[error("GeoIP {kind} database {}: not a valid MaxMind DB (.mmdb) file: {reason}", path.display())]
+    Invalid {
+        kind: DbKind,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error(
+        "GeoIP {kind} database {}: a valid .mmdb file, but its records have no {expected} \
+         (is `{}` pointing at the wrong database?)",
+        path.display(),
+        kind.config_key()
+    )]
+    WrongContents {
+        kind: DbKind,
+        path: PathBuf,
+        expected: &'static str,
+    },
+}
+
+impl GeoIpError {
+    /// The database file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            GeoIpError::Read { path, .. }
+            | GeoIpError::NotAFile { path, .. }
+            | GeoIpError::TooLarge { path, .. }
+            | GeoIpError::Invalid { path, .. }
+            | GeoIpError::WrongContents { path, .. } => path,
+        }
+    }
+}
+
+/// The outcome of one [`GeoIp::reload_if_changed`] pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReloadSummary {
+    /// Databases whose file changed and was swapped in.
+    pub reloaded: u32,
+    /// Databases whose file changed (or vanished) but could not be loaded; the
+    /// previous database stays in service.
+    pub rejected: u32,
+}
+
+/// The configured GeoIP databases. Share it as `Arc<GeoIp>`; [`GeoIp::lookup`]
+/// takes no lock and allocates nothing.
+pub struct GeoIp {
+    country: Option<Db>,
+    asn: Option<Db>,
+    reloads: AtomicU64,
+    reload_failures: AtomicU64,
+}
+
+impl fmt::Debug for GeoIp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GeoIp")
+            .field("country_db", &self.country.as_ref().map(|db| &db.path))
+            .field("asn_db", &self.asn.as_ref().map(|db| &db.path))
+            .finish_non_exhaustive()
+    }
+}
+
+/// One configured database file.
+struct Db {
+    kind: DbKind,
+    path: PathBuf,
+    loaded: ArcSwap<Loaded>,
+    /// Watcher-only: the file state that last failed to load, so a bad file is
+    /// warned about once rather than every poll until someone fixes it.
+    rejected: Mutex<Option<Stamp>>,
+}
+
+struct Loaded {
+    reader: Reader<Vec<u8>>,
+    stamp: Stamp,
+    layout: Layout,
+}
+
+/// What identifies a version of a file without reading it. The inode catches
+/// an atomic rename of a same-sized file whose mtime was preserved (`cp -p`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    modified: Option<SystemTime>,
+    len: u64,
+    inode: u64,
+}
+
+/// Where a database keeps the field we want, recognised once at load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// `country_code` at the top of the record (ip-location-db).
+    FlatCountry,
+    /// `country.iso_code` / `registered_country.iso_code` (MaxMind, DB-IP).
+    NestedCountry,
+    /// `autonomous_system_number` at the top (MaxMind and ip-location-db alike).
+    Asn,
+}
+
+const FLAT_COUNTRY: [PathElement<'static>; 1] = [PathElement::Key("country_code")];
+const NESTED_COUNTRY: [PathElement<'static>; 2] =
+    [PathElement::Key("country"), PathElement::Key("iso_code")];
+const REGISTERED_COUNTRY: [PathElement<'static>; 2] = [
+    PathElement::Key("registered_country"),
+    PathElement::Key("iso_code"),
+];
+const ASN: [PathElement<'static>; 1] = [PathElement::Key("autonomous_system_number")];
+
+impl GeoIp {
+    /// Reads and verifies the configured databases. No database configured is
+    /// fine: every lookup then answers "unknown".
+    pub fn open(config: &GeoipConfig) -> Result<GeoIp, GeoIpError> {
+        let open_one = |kind: DbKind, path: &Option<PathBuf>| -> Result<Option<Db>, GeoIpError> {
+            let Some(path) = path else { return Ok(None) };
+            let loaded = load(kind, path)?;
+            log_loaded(kind, path, &loaded, "GeoIP database loaded");
+            Ok(Some(Db {
+                kind,
+                path: path.clone(),
+                loaded: ArcSwap::from_pointee(loaded),
+                rejected: Mutex::new(None),
+            }))
+        };
+        Ok(GeoIp {
+            country: open_one(DbKind::Country, &config.country_db)?,
+            asn: open_one(DbKind::Asn, &config.asn_db)?,
+            reloads: AtomicU64::new(0),
+            reload_failures: AtomicU64::new(0),
+        })
+    }
+
+    /// A `GeoIp` with no databases: every lookup answers "unknown".
+    pub fn disabled() -> GeoIp {
+        GeoIp {
+            country: None,
+            asn: None,
+            reloads: AtomicU64::new(0),
+            reload_failures: AtomicU64::new(0),
+        }
+    }
+
+    /// Country and ASN of `ip`. An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`)
+    /// is looked up as the IPv4 address. Never fails: anything the database
+    /// cannot answer is `None`.
+    pub fn lookup(&self, ip: IpAddr) -> GeoFacts {
+        // Dual-stack listeners report IPv4 clients as mapped addresses; the
+        // databases file IPv4 under its own subtree.
+        let ip = ip.to_canonical();
+        GeoFacts {
+            country: self.country.as_ref().and_then(|db| db.country(ip)),
+            asn: self.asn.as_ref().and_then(|db| db.asn(ip)),
+        }
+    }
+
+    /// Whether a country database is configured (so `ip.src.country` can be
+    /// anything but empty).
+    pub fn has_country_db(&self) -> bool {
+        self.country.is_some()
+    }
+
+    /// Whether an ASN database is configured.
+    pub fn has_asn_db(&self) -> bool {
+        self.asn.is_some()
+    }
+
+    /// Databases swapped in by reloads since [`GeoIp::open`].
+    pub fn reloads(&self) -> u64 {
+        self.reloads.load(Ordering::Relaxed)
+    }
+
+    /// Changed files that could not be loaded (the old database was kept).
+    pub fn reload_failures(&self) -> u64 {
+        self.reload_failures.load(Ordering::Relaxed)
+    }
+
+    /// One polling pass: every database whose file changed since it was loaded
+    /// is read and verified again and, if good, swapped in. Blocking file I/O
+    /// and a full verification of changed files: call it off the async
+    /// workers (as [`GeoIp::watch`] does) or from tests.
+    pub fn reload_if_changed(&self) -> ReloadSummary {
+        let mut summary = ReloadSummary::default();
+        for db in [&self.country, &self.asn].into_iter().flatten() {
+            match db.reload_if_changed() {
+                Reload::Unchanged => {}
+                Reload::Swapped => {
+                    summary.reloaded += 1;
+                    self.reloads.fetch_add(1, Ordering::Relaxed);
+                }
+                Reload::Rejected => {
+                    summary.rejected += 1;
+                    self.reload_failures.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        summary
+    }
+
+    /// Starts a task that calls [`GeoIp::reload_if_changed`] every
+    /// [`POLL_INTERVAL`] (on the blocking pool). The task holds only a weak
+    /// reference and ends once the last `Arc<GeoIp>` is dropped; with no
+    /// database configured it ends at once. Must be called inside a tokio
+    /// runtime.
+    pub fn watch(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let configured = self.country.is_some() || self.asn.is_some();
+        let weak = Arc::downgrade(&self);
+        drop(self);
+        tokio::spawn(async move {
+            if !configured {
+                return;
+            }
+            let mut tick = tokio::time::interval(POLL_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // The first tick completes immediately; the files were just loaded.
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(geo) = weak.upgrade() else { return };
+                // A changed file means reading and verifying up to hundreds of
+                // megabytes: not on an async worker.
+                if tokio::task::spawn_blocking(move || geo.reload_if_changed())
+                    .await
+                    .is_err()
+                {
+                    // The pass panicked or the runtime is shutting down.
+                    return;
+                }
+            }
+        })
+    }
+}
+
+enum Reload {
+    Unchanged,
+    Swapped,
+    Rejected,
+}
+
+impl Db {
+    fn country(&self, ip: IpAddr) -> Option<[u8; 2]> {
+        let loaded = self.loaded.load();
+        // Errors here are "not answerable", never fatal: an IPv6 address in an
+        // IPv4-only database, or a record of an unexpected type.
+        let found = loaded.reader.lookup(ip).ok()?;
+        if !found.has_data() {
+            return None;
+        }
+        let code = |path: &[PathElement<'_>]| -> Option<[u8; 2]> {
+            found
+                .decode_path::<&str>(path)
+                .ok()
+                .flatten()
+                .and_then(iso_alpha2)
+        };
+        // The layout seen at load comes first; the other is a fallback for
+        // databases that mix layouts or whose sampled records were atypical.
+        match loaded.layout {
+            Layout::NestedCountry => code(&NESTED_COUNTRY)
+                .or_else(|| code(&REGISTERED_COUNTRY))
+                .or_else(|| code(&FLAT_COUNTRY)),
+            Layout::FlatCountry | Layout::Asn => code(&FLAT_COUNTRY)
+                .or_else(|| code(&NESTED_COUNTRY))
+                .or_else(|| code(&REGISTERED_COUNTRY)),
+        }
+    }
+
+    fn asn(&self, ip: IpAddr) -> Option<u32> {
+        let loaded = self.loaded.load();
+        let found = loaded.reader.lookup(ip).ok()?;
+        found.decode_path::<u32>(&ASN).ok().flatten()
+    }
+
+    fn reload_if_changed(&self) -> Reload {
+        let mut rejected = self.rejected.lock().unwrap_or_else(PoisonError::into_inner);
+        let stamp = match stamp_of(&self.path) {
+            Ok(stamp) => stamp,
+            Err(error) => {
+                // Deleted or unreadable: keep serving what we have. A stamp
+                // that cannot match a real file marks the state as reported.
+                let gone = Stamp {
+                    modified: None,
+                    len: u64::MAX,
+                    inode: u64::MAX,
+                };
+                if *rejected == Some(gone) {
+                    return Reload::Unchanged;
+                }
+                *rejected = Some(gone);
+                tracing::warn!(
+                    database = %self.kind,
+                    path = %self.path.display(),
+                    %error,
+                    "GeoIP database file cannot be read; keeping the loaded database"
+                );
+                return Reload::Rejected;
+            }
+        };
+        if stamp == self.loaded.load().stamp || Some(stamp) == *rejected {
+            return Reload::Unchanged;
+        }
+        match load(self.kind, &self.path) {
+            // Still being written: its state moved while we read it. The next
+            // poll sees it settled; a half-written file is not worth a warning.
+            Ok(loaded) if loaded.stamp != stamp => Reload::Unchanged,
+            Err(_) if stamp_of(&self.path).ok() != Some(stamp) => Reload::Unchanged,
+            Ok(loaded) => {
+                log_loaded(self.kind, &self.path, &loaded, "GeoIP database reloaded");
+                self.loaded.store(Arc::new(loaded));
+                *rejected = None;
+                Reload::Swapped
+            }
+            Err(error) => {
+                *rejected = Some(stamp);
+                tracing::warn!(
+                    database = %self.kind,
+                    path = %self.path.display(),
+                    %error,
+                    "GeoIP database file changed but cannot be used; keeping the loaded database"
+                );
+                Reload::Rejected
+            }
+        }
+    }
+}
+
+/// Upper-cases a two-letter code; anything else (empty, "-", "EU1") is no
+/// country.
+fn iso_alpha2(code: &str) -> Option<[u8; 2]> {
+    match *code.as_bytes() {
+        [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
+            Some([a.to_ascii_uppercase(), b.to_ascii_uppercase()])
+        }
+        _ => None,
+    }
+}
+
+fn stamp_of(path: &Path) -> io::Result<Stamp> {
+    let meta = std::fs::metadata(path)?;
+    Ok(stamp_from(&meta))
+}
+
+fn stamp_from(meta: &std::fs::Metadata) -> Stamp {
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(meta);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Stamp {
+        modified: meta.modified().ok(),
+        len: meta.len(),
+        inode,
+    }
+}
+
+/// Reads, parses and fully verifies one database file. The stamp is taken
+/// before reading, so a file replaced during the read is seen as changed again.
+fn load(kind: DbKind, path: &Path) -> Result<Loaded, GeoIpError> {
+    let read_error = |source| GeoIpError::Read {
+        kind,
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = File::open(path).map_err(read_error)?;
+    let meta = file.metadata().map_err(read_error)?;
+    if !meta.is_file() {
+        return Err(GeoIpError::NotAFile {
+            kind,
+            path: path.to_owned(),
+        });
+    }
+    if meta.len() > MAX_DATABASE_BYTES {
+        return Err(GeoIpError::TooLarge {
+            kind,
+            path: path.to_owned(),
+            len: meta.len(),
+        });
+    }
+    let stamp = stamp_from(&meta);
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    // `take` bounds the read even if the file grows after the size check.
+    (&mut file)
+        .take(MAX_DATABASE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_DATABASE_BYTES {
+        return Err(GeoIpError::TooLarge {
+            kind,
+            path: path.to_owned(),
+            len: bytes.len() as u64,
+        });
+    }
+    let invalid = |error: maxminddb::MaxMindDbError| GeoIpError::Invalid {
+        kind,
+        path: path.to_owned(),
+        reason: error.to_string(),
+    };
+    let reader = Reader::from_source(bytes).map_err(invalid)?;
+    verify(&reader).map_err(invalid)?;
+    let layout = detect_layout(kind, &reader).ok_or_else(|| GeoIpError::WrongContents {
+        kind,
+        path: path.to_owned(),
+        expected: match kind {
+            DbKind::Country => "`country_code` or `country.iso_code` field",
+            DbKind::Asn => "`autonomous_system_number` field",
+        },
+    })?;
+    Ok(Loaded {
+        reader,
+        stamp,
+        layout,
+    })
+}
+
+/// Walks the whole search tree and decodes every record it points to, so a
+/// corrupt file is refused at load (and a reload keeps the old database)
+/// instead of answering wrongly later. `Reader::from_source` checks only the
+/// metadata and the tree's size; lookups stay bounds-checked either way.
+///
+/// Not `Reader::verify`: it also demands a non-empty `description` in the
+/// metadata, which the free ip-location-db databases do not have.
+fn verify(reader: &Reader<Vec<u8>>) -> Result<(), maxminddb::MaxMindDbError> {
+    // A valid tree has fewer networks than twice its nodes; more means a
+    // pointer loops back up the tree (the same bound `Reader::verify` uses).
+    let budget = (reader.metadata().node_count as usize).saturating_mul(3);
+    let mut decoded = HashSet::new();
+    for (walked, found) in reader.networks(WithinOptions::default())?.enumerate() {
+        if walked >= budget {
+            return Err(maxminddb::MaxMindDbError::invalid_database(
+                "the search tree has more networks than its nodes allow (a cycle?)",
+            ));
+        }
+        let found = found?;
+        // Many networks share one record; decode each record once.
+        if let Some(offset) = found.offset()
+            && decoded.insert(offset)
+        {
+            found.decode::<serde::de::IgnoredAny>()?;
+        }
+    }
+    Ok(())
+}
+
+/// Looks at the first records with data for the field this kind of database
+/// must have. `None`: not the right kind of database (or an empty one).
+fn detect_layout(kind: DbKind, reader: &Reader<Vec<u8>>) -> Option<Layout> {
+    let networks = reader.networks(WithinOptions::default()).ok()?;
+    for found in networks.take(LAYOUT_SAMPLE) {
+        let Ok(found) = found else { continue };
+        let has = |path: &[PathElement<'_>]| match kind {
+            DbKind::Country => matches!(found.decode_path::<&str>(path), Ok(Some(_))),
+            DbKind::Asn => matches!(found.decode_path::<u32>(path), Ok(Some(_))),
+        };
+        match kind {
+            DbKind::Country if has(&FLAT_COUNTRY) => return Some(Layout::FlatCountry),
+            DbKind::Country if has(&NESTED_COUNTRY) || has(&REGISTERED_COUNTRY) => {
+                return Some(Layout::NestedCountry);
+            }
+            DbKind::Asn if has(&ASN) => return Some(Layout::Asn),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn log_loaded(kind: DbKind, path: &Path, loaded: &Loaded, message: &'static str) {
+    let meta = loaded.reader.metadata();
+    tracing::info!(
+        database = %kind,
+        path = %path.display(),
+        database_type = %meta.database_type,
+        build_epoch = meta.build_epoch,
+        ip_version = meta.ip_version,
+        bytes = loaded.stamp.len,
+        "{message}"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alpha2_codes_are_two_letters_upper_cased() {
+        assert_eq!(iso_alpha2("us"), Some(*b"US"));
+        assert_eq!(iso_alpha2("DE"), Some(*b"DE"));
+        assert_eq!(iso_alpha2(""), None);
+        assert_eq!(iso_alpha2("-"), None);
+        assert_eq!(iso_alpha2("A1"), None);
+        assert_eq!(iso_alpha2("USA"), None);
+        assert_eq!(iso_alpha2("é"), None);
+    }
+
+    #[test]
+    fn disabled_knows_nothing() {
+        let geo = GeoIp::disabled();
+        assert_eq!(geo.lookup("8.8.8.8".parse().unwrap()), GeoFacts::default());
+        assert_eq!(geo.reload_if_changed(), ReloadSummary::default());
+    }
+
+    #[test]
+    fn country_str_reads_the_code() {
+        let facts = GeoFacts {
+            country: Some(*b"NZ"),
+            asn: None,
+        };
+        assert_eq!(facts.country_str(), Some("NZ"));
+        assert_eq!(GeoFacts::default().country_str(), None);
+    }
+}
