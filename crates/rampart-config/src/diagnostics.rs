@@ -141,6 +141,12 @@ impl<'t> Diags<'t> {
         self.lines.line(offset)
     }
 
+    /// The document being walked, for messages that look at how a value
+    /// was written (an expression's column inside its string literal).
+    pub(crate) fn text(&self) -> &'t str {
+        self.lines.text
+    }
+
     pub(crate) fn has_errors(&self) -> bool {
         !self.items.is_empty()
     }

@@ -12,7 +12,7 @@ use crate::diagnostics::{ConfigErrors, Diags};
 use crate::files::resolve;
 use crate::model::*;
 use crate::tree::{Span, Table, as_str, type_error};
-use crate::{rules, site, values};
+use crate::{node_security, rules, security_toml, site, values};
 
 const TOP_KEYS: &[&str] = &[
     "node",
@@ -22,6 +22,10 @@ const TOP_KEYS: &[&str] = &[
     "store",
     "admin",
     "analytics",
+    "geoip",
+    "dos",
+    "lists",
+    "rules",
     "site",
 ];
 const NODE_KEYS: &[&str] = &["id", "data_dir", "workers", "shutdown_grace"];
@@ -118,7 +122,21 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         .table("analytics", &mut d)
         .map(|t| analytics(&t, &mut d))
         .unwrap_or_default();
-    let sites = site::sites(&root, &proxy.timeouts, base_dir, &mut d);
+    let geoip = root
+        .table("geoip", &mut d)
+        .map(|t| node_security::geoip(&t, base_dir, &mut d))
+        .unwrap_or_default();
+    let dos = root
+        .table("dos", &mut d)
+        .map(|t| node_security::dos(&t, &mut d))
+        .unwrap_or_default();
+    // Lists first: every expression below is checked against their names.
+    let (lists, list_names) = node_security::lists(&root, base_dir, &mut d);
+    let list_names: Vec<&str> = list_names.iter().map(String::as_str).collect();
+    let rules = security_toml::table_array(&root, "rules", "rules", &mut d)
+        .map(|items| security_toml::rules(items, "rules", &list_names, &mut d))
+        .unwrap_or_default();
+    let sites = site::sites(&root, &proxy.timeouts, base_dir, &list_names, &mut d);
 
     if d.has_errors() {
         return Err(d.finish(path));
@@ -132,10 +150,10 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         store,
         admin,
         analytics,
-        geoip: crate::GeoipConfig::default(),
-        dos: crate::DosConfig::default(),
-        rules: Vec::new(),
-        lists: Vec::new(),
+        geoip,
+        dos,
+        rules,
+        lists,
         sites,
     })
 }

@@ -27,7 +27,7 @@ pub(crate) fn resolve(base_dir: &Path, path: &str) -> PathBuf {
 /// Reads a regular file of at most `max` bytes. Devices and FIFOs are refused
 /// up front: `/dev/zero` or a pipe given by mistake would otherwise hang the
 /// load or exhaust memory.
-fn read(path: &Path, max: usize) -> Result<Vec<u8>, String> {
+pub(crate) fn read(path: &Path, max: usize) -> Result<Vec<u8>, String> {
     let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
     let meta = std::fs::metadata(path).map_err(cannot)?;
     if !meta.is_file() {

@@ -10,7 +10,7 @@ use crate::document::timeouts;
 use crate::files;
 use crate::model::*;
 use crate::tree::{Str, Table, Value, as_str, type_error};
-use crate::{rules, values};
+use crate::{rules, security_toml, values};
 
 const SITE_KEYS: &[&str] = &[
     "name",
@@ -27,6 +27,10 @@ const SITE_KEYS: &[&str] = &[
     "pages",
     "security_level",
     "under_attack",
+    "rules",
+    "rate_limits",
+    "limits",
+    "auto_under_attack",
 ];
 const ORIGIN_KEYS: &[&str] = &["url", "weight", "protocol"];
 const HEALTH_KEYS: &[&str] = &["path", "interval", "timeout", "rise", "fall", "host"];
@@ -50,6 +54,7 @@ pub(crate) fn sites(
     root: &Table<'_, '_>,
     proxy_timeouts: &Timeouts,
     base_dir: &Path,
+    lists: &[&str],
     d: &mut Diags<'_>,
 ) -> Vec<SiteConfig> {
     let Some(value) = root.get("site") else {
@@ -79,6 +84,7 @@ pub(crate) fn sites(
             index,
             proxy_timeouts,
             base_dir,
+            lists,
         };
         if let Some(site) = site(&t, &ctx, &mut reg, d) {
             out.push(site);
@@ -91,6 +97,7 @@ struct SiteCtx<'a> {
     index: usize,
     proxy_timeouts: &'a Timeouts,
     base_dir: &'a Path,
+    lists: &'a [&'a str],
 }
 
 fn site(
@@ -132,6 +139,7 @@ fn site(
         .unwrap_or_default();
     let security_level = security_level(t, d);
     let under_attack = t.bool("under_attack", d).unwrap_or(false);
+    let security = security_toml::site_security(t, ctx.lists, d);
 
     Some(SiteConfig {
         name: name?.text.to_owned(),
@@ -148,7 +156,7 @@ fn site(
         pages,
         security_level,
         under_attack,
-        security: Default::default(),
+        security,
         account: None,
     })
 }
