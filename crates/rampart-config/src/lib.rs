@@ -40,8 +40,9 @@ pub use diagnostics::{ConfigErrors, Diagnostic};
 pub use model::*;
 pub use security::*;
 pub use spec::{
-    FieldError, HealthSpec, HstsSpec, OriginDetails, OriginSpec, PagesSpec, SiteSpec, TimeoutsSpec,
-    TlsSpec, compile_site,
+    AutoUnderAttackSpec, BodyLimitSpec, FieldError, HealthSpec, HstsSpec, LimitsSpec,
+    OriginDetails, OriginSpec, PagesSpec, RateLimitSpec, RuleSpec, SiteSpec, TimeoutsSpec, TlsSpec,
+    compile_site, compile_site_with_lists,
 };
 
 /// Reads and validates a configuration file. An unreadable file is a single

@@ -100,7 +100,8 @@ pub struct RateLimitRule {
     /// Same shape and uniqueness as a rule id (among the site's rate limits).
     pub id: String,
     pub description: String,
-    /// Which requests the rule applies to. Default "true" (every request).
+    /// Which requests the rule applies to. Default
+    /// [`DEFAULT_RATE_LIMIT_EXPRESSION`] (every request).
     pub expression: String,
     /// What a counter is kept per; at least one. Default `[Ip]`.
     pub characteristics: Vec<Characteristic>,
@@ -117,6 +118,11 @@ pub struct RateLimitRule {
     pub counting_expression: Option<String>,
     pub enabled: bool,
 }
+
+/// The expression of a rate limit written without one: every request. The
+/// rules language has no bare `true`, so it is a tautology over a boolean
+/// field.
+pub const DEFAULT_RATE_LIMIT_EXPRESSION: &str = "ssl or not ssl";
 
 /// `characteristics = ["ip", "ip_prefix", "header:x-api-key",
 /// "cookie:session", "query_arg:user", "path", "site"]`.

@@ -27,7 +27,6 @@ const DAY: Duration = Duration::from_secs(86_400);
 pub(crate) const PERIOD: RangeInclusive<Duration> = Duration::from_secs(1)..=DAY;
 pub(crate) const REQUESTS: RangeInclusive<i64> = 1..=1_000_000_000;
 pub(crate) const MITIGATION: RangeInclusive<Duration> = Duration::ZERO..=DAY;
-pub(crate) const DEFAULT_EXPRESSION: &str = "true";
 
 pub(crate) const HEADER_COUNT: RangeInclusive<i64> = 1..=10_000;
 pub(crate) const URI_BYTES: RangeInclusive<i64> = 16..=1024 * 1024;
@@ -132,7 +131,6 @@ impl RuleKey {
 pub(crate) struct Problem {
     pub key: RuleKey,
     pub index: Option<usize>,
-    #[allow(dead_code)]
     pub code: &'static str,
     pub message: String,
 }
@@ -366,8 +364,6 @@ pub(crate) fn challenge_kind(s: &str) -> Result<ChallengeKind, String> {
     }
 }
 
-// Used by site specs, which land next.
-#[allow(dead_code)]
 pub(crate) fn challenge_str(kind: ChallengeKind) -> &'static str {
     match kind {
         ChallengeKind::Managed => "managed",
@@ -443,8 +439,6 @@ pub(crate) fn limit_action(s: &str) -> Result<LimitAction, String> {
     }
 }
 
-// Used by site specs, which land next.
-#[allow(dead_code)]
 pub(crate) fn limit_action_str(a: LimitAction) -> &'static str {
     match a {
         LimitAction::Block => "block",
@@ -487,8 +481,6 @@ pub(crate) fn characteristic(s: &str) -> Result<Characteristic, String> {
     }
 }
 
-// Used by site specs, which land next.
-#[allow(dead_code)]
 pub(crate) fn characteristic_str(c: &Characteristic) -> String {
     match c {
         Characteristic::Ip => "ip".to_owned(),

@@ -368,7 +368,7 @@ fn rate_limit(
     let description = description(t, d);
     let matching = match t.get("expression") {
         Some(v) => expression(v, &t.key_path("expression"), false, lists, d),
-        None => Some(checks::DEFAULT_EXPRESSION.to_owned()),
+        None => Some(DEFAULT_RATE_LIMIT_EXPRESSION.to_owned()),
     };
     let characteristics = characteristics(t, d);
     let period = required(t, "period", elem, "\"1m\"", d)

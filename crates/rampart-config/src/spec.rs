@@ -5,6 +5,7 @@
 //! problem with the JSON path of the field so the API can answer 422.
 
 mod compile;
+mod security;
 
 use std::fmt;
 
@@ -15,7 +16,8 @@ use crate::model::{OriginConfig, PageTemplates, SiteConfig};
 use crate::rules;
 use crate::values::{self, format_duration};
 
-pub use compile::compile_site;
+pub use compile::{compile_site, compile_site_with_lists};
+pub use security::{AutoUnderAttackSpec, BodyLimitSpec, LimitsSpec, RateLimitSpec, RuleSpec};
 
 /// One site as JSON. Optional fields take the same defaults as the TOML
 /// file; enum-like values and durations are strings so that a bad one is a
@@ -59,6 +61,16 @@ pub struct SiteSpec {
     /// Default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub under_attack: Option<bool>,
+    /// Custom rules in evaluation order; at most 1,000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Vec<RuleSpec>>,
+    /// At most 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<Vec<RateLimitSpec>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<LimitsSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_under_attack: Option<AutoUnderAttackSpec>,
 }
 
 /// `"http://127.0.0.1:9001"` or `{"url": "…", "weight": 2, "protocol": "http2"}`.
@@ -182,9 +194,10 @@ pub struct FieldError {
     /// Stable, for programs: "required" (missing or empty), "invalid"
     /// (malformed or unknown value), "out_of_range" (a number or duration
     /// outside its limits, or a health timeout longer than its interval),
-    /// "duplicate" (listed twice in the site), "too_long" (name, PEM or page
-    /// over its size limit), "key_mismatch" (the key is not the
-    /// certificate's).
+    /// "duplicate" (listed twice in the site), "too_long" (name, PEM, page
+    /// or description over its size limit, more rules than allowed),
+    /// "key_mismatch" (the key is not the certificate's), "unknown_list"
+    /// (an expression names a `$list` the site cannot see).
     pub code: &'static str,
     /// For people: what is wrong and how to write it instead.
     pub message: String,
@@ -252,6 +265,7 @@ impl SiteSpec {
                 .filter(|host| Some(host) != rules::default_health_host(&site.hosts).as_ref()),
         });
         let t = &site.timeouts;
+        let security = security::to_specs(&site.security);
         SiteSpec {
             name: site.name.clone(),
             hosts: site.hosts.iter().map(ToString::to_string).collect(),
@@ -279,6 +293,10 @@ impl SiteSpec {
             pages: pages_spec(&site.pages),
             security_level: Some(site.security_level.as_str().to_owned()),
             under_attack: Some(site.under_attack),
+            rules: security.rules,
+            rate_limits: security.rate_limits,
+            limits: security.limits,
+            auto_under_attack: security.auto_under_attack,
         }
     }
 

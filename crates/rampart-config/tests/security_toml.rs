@@ -230,7 +230,7 @@ fn a_full_file_parses_into_the_values_written() {
             RateLimitRule {
                 id: "all".into(),
                 description: String::new(),
-                expression: "true".into(),
+                expression: DEFAULT_RATE_LIMIT_EXPRESSION.into(),
                 characteristics: vec![Characteristic::Ip],
                 period: Duration::from_secs(10),
                 requests: 1000,

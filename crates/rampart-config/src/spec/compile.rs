@@ -18,10 +18,23 @@ use crate::values;
 /// Validates a spec into the typed `SiteConfig` the edge runs.
 /// `proxy_timeouts` are the node-wide defaults the spec's partial timeouts
 /// merge over. Returns every problem, not just the first. Hosts claimed by
-/// other sites are not checked here: that needs the other sites.
+/// other sites are not checked here: that needs the other sites. No
+/// `$list` is known to its expressions; see `compile_site_with_lists`.
 pub fn compile_site(
     spec: &SiteSpec,
     proxy_timeouts: &Timeouts,
+) -> Result<SiteConfig, Vec<FieldError>> {
+    compile_site_with_lists(spec, proxy_timeouts, &|_| false)
+}
+
+/// `compile_site` for a site whose rules may name lists: `lists` says
+/// whether a `$name` exists for this site (the operator's lists and its
+/// account's). A `$name` it denies is a `FieldError` with code
+/// "unknown_list" at the expression.
+pub fn compile_site_with_lists(
+    spec: &SiteSpec,
+    proxy_timeouts: &Timeouts,
+    lists: &dyn Fn(&str) -> bool,
 ) -> Result<SiteConfig, Vec<FieldError>> {
     let mut e = Errors::default();
     name(&spec.name, &mut e);
@@ -62,6 +75,8 @@ pub fn compile_site(
             )
         });
 
+    let security = super::security::compile(spec, lists, &mut e);
+
     if !e.0.is_empty() {
         return Err(e.0);
     }
@@ -80,16 +95,25 @@ pub fn compile_site(
         pages,
         security_level,
         under_attack: spec.under_attack.unwrap_or(false),
-        security: Default::default(),
+        security,
         account: None,
     })
 }
 
 #[derive(Default)]
-struct Errors(Vec<FieldError>);
+pub(super) struct Errors(Vec<FieldError>);
 
 impl Errors {
-    fn push(&mut self, field: impl Into<String>, code: &'static str, message: impl Into<String>) {
+    pub(super) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(super) fn push(
+        &mut self,
+        field: impl Into<String>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) {
         self.0.push(FieldError {
             field: field.into(),
             code,
@@ -98,13 +122,13 @@ impl Errors {
     }
 
     /// Records an "invalid" error and hands back the fallback, for `unwrap_or_else`.
-    fn invalid<T>(&mut self, field: &str, message: String, fallback: T) -> T {
+    pub(super) fn invalid<T>(&mut self, field: &str, message: String, fallback: T) -> T {
         self.push(field, "invalid", message);
         fallback
     }
 
     /// An optional integer within `range`, or `default` when absent.
-    fn int(
+    pub(super) fn int(
         &mut self,
         field: &str,
         v: Option<u32>,
@@ -127,7 +151,7 @@ impl Errors {
 
     /// A duration string within `range`; a malformed one is "invalid", a
     /// well-formed one outside the range "out_of_range".
-    fn duration(
+    pub(super) fn duration(
         &mut self,
         field: &str,
         text: &str,
@@ -147,7 +171,7 @@ impl Errors {
         }
     }
 
-    fn opt_duration(
+    pub(super) fn opt_duration(
         &mut self,
         field: &str,
         text: Option<&String>,
