@@ -14,6 +14,10 @@
 //! in an [`ArcSwap`] and a reload swaps it atomically. [`GeoIp::watch`] polls
 //! the files every [`POLL_INTERVAL`]; a changed file that fails to load keeps
 //! the previous database in service and is reported once with a warning.
+//!
+//! Special-purpose addresses (private, loopback, link-local, documentation,
+//! multicast, …) are never looked up: they have no country or ASN even where
+//! a registry's data files them under one.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -46,8 +50,9 @@ const LAYOUT_SAMPLE: usize = 64;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct GeoFacts {
     /// ISO 3166-1 alpha-2, upper case ASCII (`*b"US"`). `None` without a
-    /// country database, for addresses it does not cover (private, reserved,
-    /// unallocated) and for records whose code is not two letters.
+    /// country database, for addresses it does not cover (unallocated), for
+    /// special-purpose addresses (private, loopback, documentation, …) and
+    /// for records whose code is not two letters.
     pub country: Option<[u8; 2]>,
     /// Autonomous system number. `None` as for `country`.
     pub asn: Option<u32>,
@@ -253,6 +258,12 @@ impl GeoIp {
         // Dual-stack listeners report IPv4 clients as mapped addresses; the
         // databases file IPv4 under its own subtree.
         let ip = ip.to_canonical();
+        // Registries' whois files cover some special-purpose blocks (the free
+        // country database places 192.168.0.0/16 in AU); an internal client
+        // must not match a country rule.
+        if is_special_purpose(ip) {
+            return GeoFacts::default();
+        }
         GeoFacts {
             country: self.country.as_ref().and_then(|db| db.country(ip)),
             asn: self.asn.as_ref().and_then(|db| db.asn(ip)),
@@ -429,6 +440,41 @@ impl Db {
     }
 }
 
+/// Addresses that belong to no one on the public internet (RFC 6890 and the
+/// IANA special-purpose registries): private, shared (CGNAT), loopback,
+/// link-local, documentation, benchmarking, multicast, reserved, unique local,
+/// discard-only, and the deprecated IPv4-compatible `::a.b.c.d`.
+fn is_special_purpose(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            a == 0
+                || a == 10
+                || a == 127
+                || a >= 224
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 169 && b == 254)
+                || (a == 172 && (16..32).contains(&b))
+                || (a == 192 && b == 168)
+                || (a == 192 && b == 0 && (c == 0 || c == 2))
+                || (a == 198 && (b == 18 || b == 19))
+                || (a == 198 && b == 51 && c == 100)
+                || (a == 203 && b == 0 && c == 113)
+        }
+        IpAddr::V6(v6) => {
+            let [s0, s1, s2, s3, s4, s5, ..] = v6.segments();
+            // ::/96 covers :: and ::1 too; ::ffff:0:0/96 was made IPv4 above.
+            (s0 | s1 | s2 | s3 | s4 | s5) == 0
+                || (s0 & 0xfe00) == 0xfc00
+                || (s0 & 0xffc0) == 0xfe80
+                || (s0 & 0xff00) == 0xff00
+                || (s0 == 0x2001 && s1 == 0x0db8)
+                || (s0 == 0x3fff && s1 < 0x1000)
+                || (s0 == 0x0100 && (s1 | s2 | s3) == 0)
+        }
+    }
+}
+
 /// Upper-cases a two-letter code; anything else (empty, "-", "EU1") is no
 /// country.
 fn iso_alpha2(code: &str) -> Option<[u8; 2]> {
@@ -593,6 +639,59 @@ mod tests {
         assert_eq!(iso_alpha2("A1"), None);
         assert_eq!(iso_alpha2("USA"), None);
         assert_eq!(iso_alpha2("é"), None);
+    }
+
+    #[test]
+    fn special_purpose_addresses() {
+        for ip in [
+            "0.1.2.3",
+            "10.1.2.3",
+            "100.64.0.1",
+            "100.127.255.255",
+            "127.0.0.1",
+            "169.254.1.1",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.0.0.8",
+            "192.0.2.1",
+            "192.168.1.1",
+            "198.18.0.1",
+            "198.51.100.7",
+            "203.0.113.5",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "::10.0.0.1",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "ff02::1",
+            "2001:db8::1",
+            "3fff::1",
+            "100::1",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert!(is_special_purpose(ip), "{ip} is special-purpose");
+        }
+        for ip in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "100.63.255.255",
+            "100.128.0.0",
+            "172.15.255.255",
+            "172.32.0.0",
+            "192.0.3.1",
+            "198.20.0.1",
+            "223.255.255.255",
+            "2001:4860:4860::8888",
+            "2606:4700:4700::1111",
+            "3fff:1000::1",
+            "2a00:1450::1",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert!(!is_special_purpose(ip), "{ip} is global");
+        }
     }
 
     #[test]
