@@ -13,6 +13,8 @@ pub mod ops;
 // Added for the api_* tests.
 pub mod api;
 pub mod backends;
+// Added for the dos_* tests that drive real attack tools.
+pub mod attack;
 
 use std::io::Write;
 use std::net::SocketAddr;
