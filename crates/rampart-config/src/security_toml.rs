@@ -209,6 +209,7 @@ fn rule<'a>(
     )
     .and_then(|v| expression(v, &t.key_path("expression"), false, lists, d));
     let action = t.str("action", d);
+    let is_skip = action.is_some_and(|a| a.text == "skip");
     let status = t.int("status", i64::MIN..=i64::MAX, d);
     let challenge = t.str("challenge", d);
     let phases = str_array(t, "skip_phases", d);
@@ -255,7 +256,9 @@ fn rule<'a>(
         }),
         _ => None,
     };
-    (rule, targets.unwrap_or_default())
+    // Targets of a rule that is not a skip already have their error.
+    let targets = targets.filter(|_| is_skip).unwrap_or_default();
+    (rule, targets)
 }
 
 fn element_span(items: Option<&[Str<'_>]>, index: Option<usize>) -> Option<crate::tree::Span> {
