@@ -321,6 +321,25 @@ mod tests {
         assert!(expression("http.response.code eq 404", true, &[], &known).is_ok());
     }
 
+    /// The expressions docs/rules.md shows, so the reference stays true.
+    #[test]
+    fn documented_expressions_compile() {
+        let known = |n: &str| matches!(n, "office" | "blocked");
+        for text in [
+            r#"http.request.uri.path matches "^/wp-(admin|login)" and not ip.src in $office"#,
+            r#"http.request.uri.path wildcard "/admin*""#,
+            r#"starts_with(http.request.uri.path, "/old/")"#,
+            r#"http.request.uri.path eq "/login" and http.request.method eq "POST""#,
+            r#"any(http.request.headers["accept"][*] contains "json")"#,
+            r#"http.host eq "shop.test""#,
+            "ip.src in $blocked",
+            crate::DEFAULT_RATE_LIMIT_EXPRESSION,
+        ] {
+            assert!(expression(text, false, &[], &known).is_ok(), "{text}");
+        }
+        assert!(expression("http.response.code eq 401", true, &[], &known).is_ok());
+    }
+
     #[test]
     fn ids() {
         assert!(id("a-b_1", "k").is_ok());
