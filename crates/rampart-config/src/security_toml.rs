@@ -210,7 +210,8 @@ fn rule<'a>(
     .and_then(|v| expression(v, &t.key_path("expression"), false, lists, d));
     let action = t.str("action", d);
     let is_skip = action.is_some_and(|a| a.text == "skip");
-    let status = t.int("status", i64::MIN..=i64::MAX, d);
+    // Any three-digit code here; which ones fit depends on the action.
+    let status = t.int("status", 100..=999, d);
     let challenge = t.str("challenge", d);
     let phases = str_array(t, "skip_phases", d);
     let targets = str_array(t, "skip_rules", d);

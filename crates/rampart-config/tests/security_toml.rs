@@ -416,6 +416,15 @@ fn rule_mistakes() {
         &["`site.rules[0].status` must be between 400 and 599, found 302"],
     );
     let text = rule(&format!(
+        "{base}action = \"block\"\nstatus = 99999999999999999999"
+    ));
+    assert_single(
+        &dir,
+        &text,
+        pos(&text, "999"),
+        &["`site.rules[0].status` must be between 100 and 999"],
+    );
+    let text = rule(&format!(
         "{base}action = \"redirect\"\nredirect_url = \"/x\"\nstatus = 404"
     ));
     assert_single(
@@ -575,6 +584,23 @@ fn too_many_rules() {
         &text,
         pos(&text, "[[site.rules]]\nid = \"r1000\""),
         &["`site.rules` has 1001 entries; at most 1000"],
+    );
+}
+
+#[test]
+fn too_many_rate_limits() {
+    let dir = TempDir::new();
+    let mut text = MIN_SITE.to_owned();
+    for i in 0..101 {
+        text.push_str(&format!(
+            "[[site.rate_limits]]\nid = \"l{i}\"\nperiod = \"1m\"\nrequests = 1\n"
+        ));
+    }
+    assert_single(
+        &dir,
+        &text,
+        pos(&text, "[[site.rate_limits]]\nid = \"l100\""),
+        &["`site.rate_limits` has 101 entries; at most 100"],
     );
 }
 
