@@ -119,10 +119,8 @@ pub struct RateLimitRule {
     pub enabled: bool,
 }
 
-/// The expression of a rate limit written without one: every request. The
-/// rules language has no bare `true`, so it is a tautology over a boolean
-/// field.
-pub const DEFAULT_RATE_LIMIT_EXPRESSION: &str = "ssl or not ssl";
+/// The expression of a rate limit written without one: every request.
+pub const DEFAULT_RATE_LIMIT_EXPRESSION: &str = "true";
 
 /// `characteristics = ["ip", "ip_prefix", "header:x-api-key",
 /// "cookie:session", "query_arg:user", "path", "site"]`.

@@ -115,6 +115,10 @@ impl Compiler<'_> {
                     ),
                 )),
             },
+            Expr::Literal(Literal {
+                value: LiteralValue::Bool(b),
+                ..
+            }) => Ok(Node::Const(*b)),
             Expr::Literal(l) => Err(RuleError::ty(
                 l.col,
                 format!("{} is not a condition", l.value.describe()),

@@ -24,6 +24,8 @@ pub(crate) enum Node {
     Or(Box<[Node]>),
     Xor(Box<[Node]>),
     Not(Box<Node>),
+    /// `true` / `false` written as a whole condition (`true` = every request).
+    Const(bool),
     Bool(Field),
     Str(StrExpr, StrTest),
     Int(IntExpr, IntTest),
@@ -135,6 +137,7 @@ impl Node {
                 .iter()
                 .fold(false, |acc, n| acc ^ n.eval(env, s, elem)),
             Self::Not(n) => !n.eval(env, s, elem),
+            Self::Const(b) => *b,
             Self::Bool(f) => env.req.boolean(*f),
             Self::Str(e, t) => with_str(e, env.req, s, elem, |v| t.test(v)),
             Self::Int(e, t) => t.test(e.eval(env.req, s, elem)),
@@ -149,6 +152,7 @@ impl Node {
         match self {
             Self::And(n) | Self::Or(n) | Self::Xor(n) => n.iter().map(Self::cost).sum(),
             Self::Not(n) => n.cost(),
+            Self::Const(_) => 0,
             Self::Bool(_) => 1,
             Self::Int(e, _) => match e {
                 IntExpr::Field(_) => 2,

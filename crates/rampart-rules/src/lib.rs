@@ -34,7 +34,8 @@
 //!   `ends_with(x, "…")`, `any(…)`/`all(…)` over the elements of one array
 //!   written with `[*]`: `any(http.request.headers["accept"][*] contains "json")`.
 //! * Literals: `"…"` with `\" \\ \n \r \t \xHH` escapes, raw `r"…"` and
-//!   `r#"…"#`, integers, `true`/`false`, bare IPs and CIDRs.
+//!   `r#"…"#`, integers, `true`/`false`, bare IPs and CIDRs. `true` alone is
+//!   a condition every request meets (as in Cloudflare's APIs), `false` none.
 //!
 //! Errors carry a 1-based column and a sentence naming what was expected
 //! and what was found. Expressions are bounded by [`Limits`].

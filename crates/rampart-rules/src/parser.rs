@@ -176,6 +176,16 @@ impl Parser<'_> {
             }
             return Ok(expr);
         }
+        // Cloudflare's APIs take `true` for "every request"; accept both
+        // constants as whole conditions.
+        for (word, value) in [("true", true), ("false", false)] {
+            if self.cur.eat_keyword(word) {
+                return Ok(Expr::Literal(Literal {
+                    value: LiteralValue::Bool(value),
+                    col: open_col,
+                }));
+            }
+        }
         if !self.cur.at_ident() {
             return Err(RuleError::syntax(
                 open_col,

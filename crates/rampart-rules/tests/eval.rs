@@ -302,3 +302,17 @@ fn compiled_rules_are_shareable() {
     assert_send_sync::<RuleSet<u64>>();
     assert_send_sync::<rampart_rules::Lists>();
 }
+
+#[test]
+fn constant_conditions_match_every_request_or_none() {
+    check(&[
+        ("true", true),
+        ("false", false),
+        ("not true", false),
+        ("(true)", true),
+        ("true and http.host eq \"www.example.com\"", true),
+        ("false or ssl", eval_on("ssl", &request(&default_headers()))),
+    ]);
+    // A constant is a whole condition, not a comparable value.
+    assert!(compile("true eq 1", &rampart_rules::Scheme::new()).is_err());
+}

@@ -60,7 +60,7 @@ pub struct RateLimitSpec {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// Which requests count; default "ssl or not ssl" (all).
+    /// Which requests count; default "true" (all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expression: Option<String>,
     /// What a counter is kept per: "ip" (default), "ip_prefix", "path",
