@@ -39,6 +39,11 @@ pub struct AccessLogRecord<'a> {
     pub origin_duration: Option<Duration>,
     pub user_agent: Option<&'a str>,
     pub error: Option<&'a str>,
+    /// The security rule that decided (or the last that hit) and its
+    /// action: `rule` and `action` in the line.
+    pub rule: Option<(&'a str, &'a str)>,
+    /// Every rule that hit, in order (`rules`, written when more than one).
+    pub rules_hit: &'a [&'a str],
 }
 
 struct Shared {
@@ -222,6 +227,22 @@ fn format_record(buf: &mut Vec<u8>, r: &AccessLogRecord<'_>) {
         buf.extend_from_slice(b",\"error\":");
         json_str(buf, error);
     }
+    if let Some((rule, action)) = r.rule {
+        buf.extend_from_slice(b",\"rule\":");
+        json_str(buf, rule);
+        buf.extend_from_slice(b",\"action\":");
+        json_str(buf, action);
+    }
+    if r.rules_hit.len() > 1 {
+        buf.extend_from_slice(b",\"rules\":[");
+        for (i, rule) in r.rules_hit.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            json_str(buf, rule);
+        }
+        buf.push(b']');
+    }
     buf.extend_from_slice(b"}\n");
 }
 
@@ -319,6 +340,8 @@ mod tests {
                 origin_duration: Some(Duration::from_micros(1001)),
                 user_agent: None,
                 error: None,
+                rule: Some(("no-bots", "block")),
+                rules_hit: &["log-all", "no-bots"],
             },
         );
         assert_eq!(buf.last(), Some(&b'\n'));
@@ -327,6 +350,9 @@ mod tests {
         assert_eq!(v["path"], "/a\"b\n\u{1}");
         assert_eq!(v["duration_ms"], 1.5);
         assert_eq!(v["status"], 200);
+        assert_eq!(v["rule"], "no-bots");
+        assert_eq!(v["action"], "block");
+        assert_eq!(v["rules"], serde_json::json!(["log-all", "no-bots"]));
     }
 
     #[test]

@@ -2,20 +2,39 @@
 //! and empty bodies share a type without boxing every response.
 
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
+use crate::security::body::GuardedBody;
+
 pub enum EdgeBody {
     Empty,
     Full(Option<Bytes>),
     Stream(Incoming),
-    /// A client request body whose size goes into the access log.
-    Counted(Incoming, Arc<AtomicU64>),
+    /// A client request body: counted for the access log, held to the
+    /// site's size limit and the node's minimum data rate.
+    Guarded(Box<GuardedBody>),
+}
+
+/// Why a body stream failed: hyper's error, or Rampart cut a client's
+/// request body short on purpose.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error(transparent)]
+    Hyper(#[from] hyper::Error),
+    #[error("request body larger than the site allows")]
+    TooLarge,
+    #[error("request body sent below the minimum data rate")]
+    TooSlow,
+}
+
+impl From<std::convert::Infallible> for BodyError {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
 }
 
 impl EdgeBody {
@@ -26,25 +45,19 @@ impl EdgeBody {
 
 impl Body for EdgeBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match self.get_mut() {
             EdgeBody::Empty => Poll::Ready(None),
             EdgeBody::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
-            EdgeBody::Stream(inner) => Pin::new(inner).poll_frame(cx),
-            EdgeBody::Counted(inner, counter) => {
-                let polled = Pin::new(inner).poll_frame(cx);
-                if let Poll::Ready(Some(Ok(frame))) = &polled
-                    && let Some(data) = frame.data_ref()
-                {
-                    counter.fetch_add(data.len() as u64, Ordering::Relaxed);
-                }
-                polled
-            }
+            EdgeBody::Stream(inner) => Pin::new(inner)
+                .poll_frame(cx)
+                .map(|f| f.map(|r| r.map_err(BodyError::Hyper))),
+            EdgeBody::Guarded(inner) => Pin::new(&mut **inner).poll_frame(cx),
         }
     }
 
@@ -52,7 +65,8 @@ impl Body for EdgeBody {
         match self {
             EdgeBody::Empty => true,
             EdgeBody::Full(data) => data.is_none(),
-            EdgeBody::Stream(inner) | EdgeBody::Counted(inner, _) => inner.is_end_stream(),
+            EdgeBody::Stream(inner) => inner.is_end_stream(),
+            EdgeBody::Guarded(inner) => inner.is_end_stream(),
         }
     }
 
@@ -62,7 +76,8 @@ impl Body for EdgeBody {
             EdgeBody::Full(data) => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }
-            EdgeBody::Stream(inner) | EdgeBody::Counted(inner, _) => inner.size_hint(),
+            EdgeBody::Stream(inner) => inner.size_hint(),
+            EdgeBody::Guarded(inner) => inner.size_hint(),
         }
     }
 }

@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -16,9 +16,12 @@ use http_body::{Body, Frame, SizeHint};
 use rampart_analytics::{CacheStatus, RequestEvent, Verdict};
 
 use crate::access_log::AccessLogRecord;
-use crate::body::EdgeBody;
+use crate::body::{BodyError, EdgeBody};
 use crate::metrics::SiteMetrics;
 use crate::ray::RayId;
+use crate::security::RequestSecurity;
+use crate::security::body::{BodyAbort, BodyStats};
+use crate::security::request::MAX_HITS;
 use crate::state::EdgeState;
 use crate::upstream::Origin;
 
@@ -35,15 +38,18 @@ pub struct Exchange {
     pub version: Version,
     pub tls: bool,
     pub user_agent: Option<HeaderValue>,
-    pub bytes_in: Option<Arc<AtomicU64>>,
+    /// The request body's byte count (and whether it was cut off).
+    pub bytes_in: Option<Arc<BodyStats>>,
     pub origin: Option<Arc<Origin>>,
     pub origin_status: Option<u16>,
     pub origin_duration: Option<Duration>,
     pub attempts: u32,
     pub status: u16,
     pub error: Option<&'static str>,
-    /// What the security phases decided; every request passes until they exist.
+    /// What the security phases decided.
     pub verdict: Verdict,
+    /// Rules that hit, pending response counts, the origin slot.
+    pub security: RequestSecurity,
     pub conn_in_flight: Arc<AtomicUsize>,
 }
 
@@ -57,9 +63,27 @@ impl Exchange {
         let bytes_in = self
             .bytes_in
             .as_ref()
-            .map_or(0, |c| c.load(Ordering::Relaxed));
+            .map_or(0, |c| c.bytes.load(Ordering::Relaxed));
         self.site_metrics
             .record(self.status, elapsed, bytes_in, bytes_out);
+        self.site_metrics.record_verdict(self.verdict);
+        match self.bytes_in.as_ref().and_then(|b| b.abort()) {
+            Some(BodyAbort::TooSlow) => {
+                self.state
+                    .metrics
+                    .body_too_slow
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            Some(BodyAbort::TooLarge) => {
+                self.state
+                    .metrics
+                    .body_too_large
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            None => {}
+        }
+        let mut ids = [""; MAX_HITS];
+        let rules_hit = self.security.hits.as_strs(&mut ids);
         // Requests no site claimed (unknown host, no Host, the welcome page)
         // are not per-site traffic: they show in the unrouted metrics and the
         // access log only. Counted before the log line is written, so a
@@ -74,9 +98,9 @@ impl Exchange {
                     verdict: self.verdict,
                     cache: CacheStatus::None,
                     client_ip: self.client_ip,
-                    country: None,
+                    country: self.security.geo.country,
                     path: self.uri.path(),
-                    rules_hit: &[],
+                    rules_hit,
                     unix_ms: unix_ms(SystemTime::now()),
                 },
             );
@@ -110,6 +134,8 @@ impl Exchange {
             origin_duration: self.origin_duration,
             user_agent: self.user_agent.as_ref().and_then(|v| v.to_str().ok()),
             error: self.error,
+            rule: self.security.hits.primary(),
+            rules_hit,
         });
     }
 }
@@ -172,12 +198,12 @@ impl Drop for ResponseBody {
 
 impl Body for ResponseBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         match &polled {

@@ -17,6 +17,7 @@ pub mod proxy;
 pub mod proxy_protocol;
 pub mod ray;
 pub mod routing;
+pub mod security;
 pub mod server;
 pub mod snapshot;
 pub mod state;

@@ -24,11 +24,28 @@ pub struct SiteMetrics {
     latency_sum_micros: AtomicU64,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
+    /// Requests refused or limited by the security phases.
+    blocked: AtomicU64,
+    challenged: AtomicU64,
+    rate_limited: AtomicU64,
+    /// Requests in flight to the site's origins (all snapshots).
+    pub origin_in_flight: AtomicI64,
+    /// Requests answered 503 because `origin_in_flight` was at the cap.
+    pub overloaded: AtomicU64,
+    under_attack_manual: AtomicI64,
+    under_attack_auto: AtomicI64,
 }
 
 impl SiteMetrics {
     fn new() -> Self {
         Self {
+            blocked: AtomicU64::new(0),
+            challenged: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
+            origin_in_flight: AtomicI64::new(0),
+            overloaded: AtomicU64::new(0),
+            under_attack_manual: AtomicI64::new(0),
+            under_attack_auto: AtomicI64::new(0),
             by_status: (0..STATUS_SLOTS).map(|_| AtomicU64::new(0)).collect(),
             latency_buckets: std::array::from_fn(|_| AtomicU64::new(0)),
             latency_count: AtomicU64::new(0),
@@ -55,6 +72,24 @@ impl SiteMetrics {
         self.bytes_in.fetch_add(bytes_in, Ordering::Relaxed);
         self.bytes_out.fetch_add(bytes_out, Ordering::Relaxed);
     }
+
+    pub fn record_verdict(&self, verdict: rampart_analytics::Verdict) {
+        use rampart_analytics::Verdict;
+        let counter = match verdict {
+            Verdict::Passed => return,
+            Verdict::Blocked => &self.blocked,
+            Verdict::Challenged => &self.challenged,
+            Verdict::RateLimited => &self.rate_limited,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn set_under_attack(&self, manual: bool, auto: bool) {
+        self.under_attack_manual
+            .store(i64::from(manual), Ordering::Relaxed);
+        self.under_attack_auto
+            .store(i64::from(auto), Ordering::Relaxed);
+    }
 }
 
 /// Health and traffic of one origin of one site.
@@ -75,6 +110,14 @@ pub struct ListenerMetrics {
     pub parked: AtomicI64,
     pub rejected_framing: AtomicU64,
     pub tls_handshake_failures: AtomicU64,
+    /// Connections closed at accept: the address had too many open.
+    pub refused_per_ip: AtomicU64,
+    /// Connections closed at accept: the /24 or /64 had too many open.
+    pub refused_per_prefix: AtomicU64,
+    /// Connections closed because the client stopped reading our response.
+    pub send_timeouts: AtomicU64,
+    /// HTTP/2 connections closed for sending no complete request in time.
+    pub h2_head_timeouts: AtomicU64,
 }
 
 #[derive(Default)]
@@ -85,6 +128,12 @@ pub struct Metrics {
     pub reloads_ok: AtomicU64,
     pub reloads_failed: AtomicU64,
     pub access_log_dropped: AtomicU64,
+    /// Request bodies cut off below the minimum data rate (slow POST).
+    pub body_too_slow: AtomicU64,
+    /// Request bodies cut off past the site's size limit while streaming.
+    pub body_too_large: AtomicU64,
+    /// Automatic under-attack switches (on and off).
+    pub attack_switches: AtomicU64,
 }
 
 impl Metrics {
@@ -114,6 +163,7 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(16 * 1024);
         self.render_sites(&mut out);
+        self.render_site_security(&mut out);
         self.render_origins(&mut out);
         self.render_listeners(&mut out);
         let _ = writeln!(
@@ -126,6 +176,17 @@ impl Metrics {
             out,
             "# HELP rampart_access_log_dropped_total Access log lines dropped because the writer fell behind.\n# TYPE rampart_access_log_dropped_total counter\nrampart_access_log_dropped_total {}",
             self.access_log_dropped.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP rampart_request_bodies_aborted_total Client request bodies cut off, by reason.\n# TYPE rampart_request_bodies_aborted_total counter\nrampart_request_bodies_aborted_total{{reason=\"too_slow\"}} {}\nrampart_request_bodies_aborted_total{{reason=\"too_large\"}} {}",
+            self.body_too_slow.load(Ordering::Relaxed),
+            self.body_too_large.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP rampart_under_attack_switches_total Automatic under-attack mode switches (on and off).\n# TYPE rampart_under_attack_switches_total counter\nrampart_under_attack_switches_total {}",
+            self.attack_switches.load(Ordering::Relaxed)
         );
         out
     }
@@ -185,6 +246,64 @@ impl Metrics {
                 site.bytes_out.load(Ordering::Relaxed)
             );
         }
+    }
+
+    fn render_site_security(&self, out: &mut String) {
+        let sites = self.sites.lock().unwrap_or_else(|e| e.into_inner());
+        let mut names: Vec<&String> = sites.keys().collect();
+        names.sort();
+        out.push_str("# HELP rampart_security_verdicts_total Requests the security phases refused, by site and verdict.\n# TYPE rampart_security_verdicts_total counter\n");
+        for name in &names {
+            let Some(site) = sites.get(*name) else {
+                continue;
+            };
+            let label = escape_label(name);
+            for (verdict, counter) in [
+                ("blocked", &site.blocked),
+                ("challenged", &site.challenged),
+                ("rate_limited", &site.rate_limited),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "rampart_security_verdicts_total{{site=\"{label}\",verdict=\"{verdict}\"}} {}",
+                    counter.load(Ordering::Relaxed)
+                );
+            }
+        }
+        let families: [Family<SiteMetrics>; 4] = [
+            (
+                "rampart_site_under_attack",
+                "gauge",
+                "1 while the site is in under-attack mode set by hand (under_attack = true).",
+                |s| s.under_attack_manual.load(Ordering::Relaxed),
+            ),
+            (
+                "rampart_site_under_attack_auto",
+                "gauge",
+                "1 while automatic detection has the site in under-attack mode.",
+                |s| s.under_attack_auto.load(Ordering::Relaxed),
+            ),
+            (
+                "rampart_site_origin_requests_in_flight",
+                "gauge",
+                "Requests in flight to the site's origins.",
+                |s| s.origin_in_flight.load(Ordering::Relaxed),
+            ),
+            (
+                "rampart_site_overloaded_total",
+                "counter",
+                "Requests answered 503 because the site's origins had max_origin_requests_per_site in flight.",
+                |s| s.overloaded.load(Ordering::Relaxed) as i64,
+            ),
+        ];
+        let rows: Vec<(String, &SiteMetrics)> = names
+            .iter()
+            .filter_map(|name| {
+                let labels = format!("site=\"{}\"", escape_label(name));
+                sites.get(*name).map(|s| (labels, &**s))
+            })
+            .collect();
+        render_families(out, &families, &rows);
     }
 
     fn render_origins(&self, out: &mut String) {
@@ -247,7 +366,7 @@ impl Metrics {
         let listeners = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
         let mut names: Vec<&&'static str> = listeners.keys().collect();
         names.sort();
-        let families: [Family<ListenerMetrics>; 5] = [
+        let families: [Family<ListenerMetrics>; 9] = [
             (
                 "rampart_connections_open",
                 "gauge",
@@ -277,6 +396,30 @@ impl Metrics {
                 "counter",
                 "TLS handshakes that failed.",
                 |l| l.tls_handshake_failures.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "rampart_connections_refused_per_ip_total",
+                "counter",
+                "Connections closed at accept because their address had max_connections_per_ip open.",
+                |l| l.refused_per_ip.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "rampart_connections_refused_per_prefix_total",
+                "counter",
+                "Connections closed at accept because their /24 or /64 had max_connections_per_prefix open.",
+                |l| l.refused_per_prefix.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "rampart_connections_send_timeouts_total",
+                "counter",
+                "Connections closed because the client accepted no response bytes for send_timeout.",
+                |l| l.send_timeouts.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "rampart_http2_head_timeouts_total",
+                "counter",
+                "HTTP/2 connections closed for completing no request within the header timeout.",
+                |l| l.h2_head_timeouts.load(Ordering::Relaxed) as i64,
             ),
         ];
         let rows: Vec<(String, &ListenerMetrics)> = names

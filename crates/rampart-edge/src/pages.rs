@@ -18,6 +18,19 @@ pub enum PageKind {
     GatewayTimeout,
     BadRequest,
     MethodNotAllowed,
+    /// A security rule blocked the request (status set by the rule).
+    Blocked,
+    /// A rule, rate limit or under-attack mode wants a challenge, which this
+    /// edge cannot present yet.
+    ChallengeRequired,
+    RateLimited,
+    PayloadTooLarge,
+    UriTooLong,
+    HeaderFieldsTooLarge,
+    /// The request body arrived too slowly.
+    RequestTimeout,
+    /// Too many requests in flight to the site's origins.
+    Overloaded,
 }
 
 impl PageKind {
@@ -29,6 +42,13 @@ impl PageKind {
             PageKind::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
             PageKind::BadRequest => StatusCode::BAD_REQUEST,
             PageKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            PageKind::Blocked | PageKind::ChallengeRequired => StatusCode::FORBIDDEN,
+            PageKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            PageKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            PageKind::UriTooLong => StatusCode::URI_TOO_LONG,
+            PageKind::HeaderFieldsTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            PageKind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            PageKind::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -40,6 +60,14 @@ impl PageKind {
             PageKind::GatewayTimeout => "origin_timeout",
             PageKind::BadRequest => "bad_request",
             PageKind::MethodNotAllowed => "method_not_allowed",
+            PageKind::Blocked => "blocked",
+            PageKind::ChallengeRequired => "challenge_required",
+            PageKind::RateLimited => "rate_limited",
+            PageKind::PayloadTooLarge => "body_too_large",
+            PageKind::UriTooLong => "uri_too_long",
+            PageKind::HeaderFieldsTooLarge => "too_many_headers",
+            PageKind::RequestTimeout => "body_too_slow",
+            PageKind::Overloaded => "site_overloaded",
         }
     }
 
@@ -51,6 +79,14 @@ impl PageKind {
             PageKind::GatewayTimeout => "Origin timed out",
             PageKind::BadRequest => "Bad request",
             PageKind::MethodNotAllowed => "Method not allowed",
+            PageKind::Blocked => "Access denied",
+            PageKind::ChallengeRequired => "Challenge required",
+            PageKind::RateLimited => "Too many requests",
+            PageKind::PayloadTooLarge => "Request body too large",
+            PageKind::UriTooLong => "Address too long",
+            PageKind::HeaderFieldsTooLarge => "Too many request headers",
+            PageKind::RequestTimeout => "Request body too slow",
+            PageKind::Overloaded => "Site overloaded",
         }
     }
 
@@ -74,6 +110,26 @@ impl PageKind {
             PageKind::MethodNotAllowed => {
                 "This edge does not forward this request method (CONNECT tunnels are not offered)."
             }
+            PageKind::Blocked => {
+                "This request was blocked by a security rule of the site. If you think this is a mistake, contact the site's owner and give them the reference id below."
+            }
+            PageKind::ChallengeRequired => {
+                "This site requires visitors to pass a security challenge before this request is allowed, and this edge cannot present challenges yet, so the request was refused. Try again later; if you run this site, see the reason below."
+            }
+            PageKind::RateLimited => {
+                "Too many requests came from you in a short time. Wait before trying again (see the Retry-After header)."
+            }
+            PageKind::PayloadTooLarge => "The request body is larger than this site accepts.",
+            PageKind::UriTooLong => "The requested address is longer than this site accepts.",
+            PageKind::HeaderFieldsTooLarge => {
+                "The request carries more header fields than this site accepts."
+            }
+            PageKind::RequestTimeout => {
+                "The request body arrived too slowly, so the request was abandoned."
+            }
+            PageKind::Overloaded => {
+                "The site is handling as many requests as its servers can take right now. Try again in a moment (see the Retry-After header)."
+            }
         }
     }
 }
@@ -85,7 +141,8 @@ fn template_for(templates: &PageTemplates, kind: PageKind) -> Option<&str> {
         PageKind::BadGateway => templates.bad_gateway.as_deref(),
         PageKind::NoHealthyOrigin => templates.service_unavailable.as_deref(),
         PageKind::GatewayTimeout => templates.gateway_timeout.as_deref(),
-        PageKind::BadRequest | PageKind::MethodNotAllowed => None,
+        PageKind::Overloaded => templates.service_unavailable.as_deref(),
+        _ => None,
     }
 }
 
@@ -114,17 +171,55 @@ pub fn render(
     json: bool,
     overrides: Option<&PageTemplates>,
 ) -> Response<EdgeBody> {
-    let status = kind.status();
+    render_detailed(kind, &Detail::default(), ray, host, json, overrides)
+}
+
+/// What a security page says beyond its kind: the status a rule chose, the
+/// rule that decided, and a reason in words.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Detail<'a> {
+    pub status: Option<StatusCode>,
+    pub rule: Option<&'a str>,
+    pub reason: Option<&'a str>,
+}
+
+pub fn render_detailed(
+    kind: PageKind,
+    detail: &Detail<'_>,
+    ray: RayId,
+    host: &str,
+    json: bool,
+    overrides: Option<&PageTemplates>,
+) -> Response<EdgeBody> {
+    let status = detail.status.unwrap_or_else(|| kind.status());
+    let mut message = kind.message().to_string();
+    if let Some(reason) = detail.reason {
+        message.push_str(" Reason: ");
+        message.push_str(reason);
+        message.push('.');
+    }
+    if let Some(rule) = detail.rule {
+        message.push_str(" Rule: ");
+        message.push_str(rule);
+        message.push('.');
+    }
     let (body, content_type) = if json {
-        let value = serde_json::json!({
-            "error": {
-                "status": status.as_u16(),
-                "code": kind.code(),
-                "title": kind.title(),
-                "message": kind.message(),
-                "ray_id": ray.to_string(),
-            }
+        let mut error = serde_json::json!({
+            "status": status.as_u16(),
+            "code": kind.code(),
+            "title": kind.title(),
+            "message": message,
+            "ray_id": ray.to_string(),
         });
+        if let Some(map) = error.as_object_mut() {
+            if let Some(rule) = detail.rule {
+                map.insert("rule_id".into(), rule.into());
+            }
+            if let Some(reason) = detail.reason {
+                map.insert("reason".into(), reason.into());
+            }
+        }
+        let value = serde_json::json!({ "error": error });
         (
             Bytes::from(value.to_string()),
             HeaderValue::from_static("application/json"),
@@ -134,14 +229,7 @@ pub fn render(
             .and_then(|o| template_for(o, kind))
             .unwrap_or(DEFAULT_TEMPLATE);
         (
-            Bytes::from(fill(
-                template,
-                status,
-                kind.title(),
-                kind.message(),
-                ray,
-                host,
-            )),
+            Bytes::from(fill(template, status, kind.title(), &message, ray, host)),
             HeaderValue::from_static("text/html; charset=utf-8"),
         )
     };

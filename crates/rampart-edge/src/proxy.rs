@@ -9,8 +9,10 @@
 //!    switches (WebSocket) become a byte tunnel
 //! 5. log: when the response body ends (see [`crate::exchange`])
 //!
-//! Later security phases (enforcement, access, rules, limits, bots, WAF) slot
-//! in between 2 and 3.
+//! Between 2 and 3 run the security phases ([`crate::security`]): request
+//! limits, operator and site rules, rate limits, under-attack mode; the
+//! origin step also refuses with 503 when the site's origins are at the
+//! node's in-flight cap. Bots and WAF will slot in there too.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -36,6 +38,10 @@ use crate::headers::{
 use crate::pages::{self, PageKind};
 use crate::ray::RayId;
 use crate::routing::normalize_host;
+use crate::security::body::{BodyAbort, BodyStats, GuardedBody, MinRate};
+use crate::security::dos::OriginSlot;
+use crate::security::respond::PageCtx;
+use crate::security::{self, RequestSecurity};
 use crate::snapshot::{Site, Snapshot};
 use crate::state::EdgeState;
 
@@ -48,6 +54,8 @@ pub struct ConnInfo {
     pub tls: bool,
     /// Requests whose response has not finished; the idle timer waits for zero.
     pub in_flight: Arc<AtomicUsize>,
+    /// Requests started on this connection.
+    pub requests: AtomicU64,
     /// Set when a request switched protocols (101): the origin's side of the
     /// tunnel, which the connection joins to the client socket.
     pub tunnel: std::sync::Mutex<Option<oneshot::Receiver<Upgraded>>>,
@@ -59,6 +67,7 @@ impl ConnInfo {
             peer,
             tls,
             in_flight: Arc::new(AtomicUsize::new(0)),
+            requests: AtomicU64::new(0),
             tunnel: std::sync::Mutex::new(None),
         }
     }
@@ -72,6 +81,7 @@ pub async fn handle(
     let start = Instant::now();
     let ray = RayId::generate();
     conn.in_flight.fetch_add(1, Ordering::Relaxed);
+    conn.requests.fetch_add(1, Ordering::Relaxed);
     let snapshot = state.snapshot().clone();
     let peer_ip = canonical(conn.peer.ip());
     let client_ip = snapshot
@@ -100,6 +110,7 @@ pub async fn handle(
         status: 0,
         error: None,
         verdict: rampart_analytics::Verdict::Passed,
+        security: RequestSecurity::default(),
         conn_in_flight: conn.in_flight.clone(),
     });
 
@@ -137,6 +148,7 @@ pub async fn handle(
     };
     exchange.site = Some(site.name.clone());
     exchange.site_metrics = site.metrics.clone();
+    exchange.security.geo = state.geoip().lookup(exchange.client_ip);
 
     if request.method() == Method::CONNECT {
         exchange.error = Some("CONNECT refused");
@@ -162,17 +174,35 @@ pub async fn handle(
         ));
     }
 
+    let page = PageCtx {
+        ray,
+        host: &host,
+        json,
+        templates: Some(&site.pages),
+    };
+    if let Some(response) = security::check_request(
+        site,
+        &state.security,
+        &request,
+        &host,
+        conn.tls,
+        &page,
+        &mut exchange,
+    ) {
+        return Ok(finish(response, exchange, Some(site), &conn));
+    }
+
     let response = forward(
         &snapshot,
         site,
         &conn,
         request,
-        &host,
-        json,
+        &page,
         peer_ip,
         &mut exchange,
     )
     .await;
+    security::count_response(site, &state.security, &exchange, response.status().as_u16());
     Ok(finish(response, exchange, Some(site), &conn))
 }
 
@@ -237,18 +267,25 @@ enum Attempt {
     Broken,
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn forward(
     snapshot: &Snapshot,
     site: &Site,
     conn: &ConnInfo,
     request: Request<Incoming>,
-    host: &str,
-    json: bool,
+    page: &PageCtx<'_>,
     peer_ip: std::net::IpAddr,
     exchange: &mut Exchange,
 ) -> Response<EdgeBody> {
-    let ray = exchange.ray;
+    let (ray, host, json) = (exchange.ray, page.host, page.json);
+    // Overload protection: past the cap the origins are saturated, and
+    // queueing more would only turn the overload into timeouts for all.
+    match OriginSlot::acquire(&site.metrics, snapshot.dos.max_origin_requests_per_site) {
+        Some(slot) => exchange.security.origin_slot = Some(slot),
+        None => {
+            exchange.error = Some("site overloaded");
+            return page.overloaded();
+        }
+    }
     let (mut parts, body) = request.into_parts();
     let upgrade = parts.version == Version::HTTP_11 && is_upgrade_request(&parts.headers);
     let headers = &mut parts.headers;
@@ -279,9 +316,19 @@ async fn forward(
 
     let has_body = !body.is_end_stream();
     let mut body = if has_body {
-        let counter = Arc::new(AtomicU64::new(0));
-        exchange.bytes_in = Some(counter.clone());
-        Some(EdgeBody::Counted(body, counter))
+        let stats = Arc::new(BodyStats::default());
+        exchange.bytes_in = Some(stats.clone());
+        let dos = &snapshot.dos;
+        let min_rate = (dos.min_body_rate > 0).then_some(MinRate {
+            bytes_per_sec: u64::from(dos.min_body_rate),
+            grace: dos.body_rate_grace,
+        });
+        Some(EdgeBody::Guarded(Box::new(GuardedBody::new(
+            body,
+            stats,
+            site.security.limits.max_body_bytes,
+            min_rate,
+        ))))
     } else {
         if parts.headers.get(CONTENT_LENGTH).is_some_and(|v| v != "0") {
             parts.headers.remove(CONTENT_LENGTH);
@@ -351,6 +398,28 @@ async fn forward(
             Ok(Ok(response)) => Attempt::Response(response),
             Ok(Err(error)) => classify(&error),
         };
+        if !matches!(attempt, Attempt::Response(_))
+            && let Some(abort) = exchange.bytes_in.as_ref().and_then(|b| b.abort())
+        {
+            // The origin request failed because we cut the client's body
+            // off: say so, rather than blaming the origin with a 502.
+            return match abort {
+                BodyAbort::TooLarge => {
+                    exchange.error = Some("request body too large");
+                    page.body_aborted(
+                        PageKind::PayloadTooLarge,
+                        "the body grew past the size this site accepts",
+                    )
+                }
+                BodyAbort::TooSlow => {
+                    exchange.error = Some("request body too slow");
+                    page.body_aborted(
+                        PageKind::RequestTimeout,
+                        "the body arrived below the minimum data rate",
+                    )
+                }
+            };
+        }
         match attempt {
             Attempt::Response(response) => {
                 origin.record_success();

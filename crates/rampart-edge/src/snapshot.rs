@@ -7,12 +7,16 @@ use std::sync::{Arc, Mutex, Weak};
 
 use http::HeaderValue;
 use http::uri::{Authority, Scheme};
-use rampart_config::{Config, HostPattern, OriginConfig, PageTemplates, SiteConfig, Timeouts};
+use rampart_config::{
+    Config, DosConfig, HostPattern, OriginConfig, PageTemplates, SiteConfig, Timeouts,
+};
 use rustls::sign::CertifiedKey;
 
 use crate::client_addr::TrustedProxies;
 use crate::metrics::{Metrics, SiteMetrics};
 use crate::routing::HostMap;
+use crate::security::SecurityState;
+use crate::security::compile::{SharedSecurity, SiteSecurity};
 use crate::tls::{TlsError, certified_key};
 use crate::upstream::{
     ClientKey, HealthKey, Origin, OriginKey, Upstream, origin_client, spawn_health_check,
@@ -27,6 +31,8 @@ pub struct Site {
     pub retries: u32,
     pub pages: PageTemplates,
     pub metrics: Arc<SiteMetrics>,
+    /// Rules, rate limits, request limits, under-attack settings.
+    pub security: SiteSecurity,
 }
 
 pub struct Snapshot {
@@ -45,11 +51,18 @@ pub struct Snapshot {
     pub https_port: Option<u16>,
     /// Metrics bucket for requests that matched no site.
     pub unrouted_metrics: Arc<SiteMetrics>,
+    /// `[dos]`: body rate, send timeout, HTTP/2 streams, origin cap.
+    pub dos: DosConfig,
 }
 
 impl Snapshot {
     pub fn site_for_host(&self, host: &str) -> Option<&Site> {
         self.hosts.lookup(host).and_then(|i| self.sites.get(*i))
+    }
+
+    /// The site named `name` (a linear scan: for the dashboard, not requests).
+    pub fn site_named(&self, name: &str) -> Option<&Site> {
+        self.sites.iter().find(|s| &*s.name == name)
     }
 }
 
@@ -59,12 +72,17 @@ pub enum BuildError {
     Certificate { site: String, source: TlsError },
     #[error("site \"{site}\": origin {origin} is not a usable URL")]
     Origin { site: String, origin: String },
+    #[error("rate limiter: {0}")]
+    Limits(#[from] rampart_limits::LimitsError),
+    #[error("{0}")]
+    GeoIp(#[from] crate::geoip::GeoIpError),
 }
 
 /// Long-lived parts a snapshot build draws on and reuses.
 pub struct BuildContext<'a> {
     pub metrics: &'a Metrics,
     pub origins: &'a Mutex<HashMap<OriginKey, Weak<Origin>>>,
+    pub security: &'a SecurityState,
 }
 
 pub fn build(
@@ -77,6 +95,7 @@ pub fn build(
     let mut sites = Vec::with_capacity(config.sites.len());
     let mut registry = ctx.origins.lock().unwrap_or_else(|e| e.into_inner());
     registry.retain(|_, weak| weak.strong_count() > 0);
+    let shared_security = SharedSecurity::new(config);
 
     for (index, site_cfg) in config.sites.iter().enumerate() {
         for pattern in &site_cfg.hosts {
@@ -96,7 +115,7 @@ pub fn build(
                 certs.insert(pattern, key.clone());
             }
         }
-        sites.push(build_site(site_cfg, ctx, &mut registry)?);
+        sites.push(build_site(site_cfg, ctx, &mut registry, &shared_security)?);
     }
 
     Ok(Snapshot {
@@ -110,6 +129,7 @@ pub fn build(
         config_source: config.source.as_ref().map(|p| p.display().to_string()),
         https_port: config.listen.https.as_ref().map(|l| l.addr.port()),
         unrouted_metrics: ctx.metrics.site("_unrouted"),
+        dos: config.dos,
     })
 }
 
@@ -117,6 +137,7 @@ fn build_site(
     cfg: &SiteConfig,
     ctx: &BuildContext<'_>,
     registry: &mut HashMap<OriginKey, Weak<Origin>>,
+    shared_security: &SharedSecurity,
 ) -> Result<Site, BuildError> {
     let health_host = cfg
         .health
@@ -180,6 +201,7 @@ fn build_site(
         retries: cfg.retries,
         pages: cfg.pages.clone(),
         metrics: ctx.metrics.site(&cfg.name),
+        security: shared_security.site(cfg, ctx.security.site_attack(&cfg.name)),
     })
 }
 

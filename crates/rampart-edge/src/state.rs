@@ -6,13 +6,17 @@ use std::sync::{Arc, Mutex, Weak};
 
 use arc_swap::ArcSwap;
 use rampart_analytics::{Aggregator, AggregatorConfig};
-use rampart_config::Config;
+use rampart_config::{Config, GeoipConfig};
 use rustls::sign::CertifiedKey;
 
 use crate::access_log::AccessLog;
+use crate::geoip::GeoIp;
 use crate::metrics::Metrics;
+use crate::security::SecurityState;
+use crate::security::attack::{AttackSwitch, UnderAttackStatus};
 use crate::snapshot::{self, BuildContext, BuildError, Snapshot};
 use crate::upstream::{Origin, OriginKey};
+use rampart_limits::{Clock, SystemClock};
 
 pub struct EdgeState {
     snapshot: ArcSwap<Snapshot>,
@@ -23,6 +27,13 @@ pub struct EdgeState {
     /// into the store. Lives here so that counts survive snapshot swaps.
     pub analytics: Arc<Aggregator>,
     origins: Mutex<HashMap<OriginKey, Weak<Origin>>>,
+    /// Rate-limit counters, under-attack detectors, connection caps: kept
+    /// across snapshots so a reload gives no client a fresh allowance.
+    pub security: SecurityState,
+    /// `[geoip]` databases for `ip.src.country` / `ip.src.asnum` and the
+    /// analytics' countries; replaced when a reload changes the paths.
+    geoip: ArcSwap<GeoIp>,
+    geoip_config: Mutex<GeoipConfig>,
     /// The configuration the listeners were bound with.
     pub initial: Config,
     version: AtomicU64,
@@ -45,25 +56,92 @@ impl EdgeState {
         access_log: AccessLog,
     ) -> Result<Arc<Self>, BuildError> {
         let origins = Mutex::new(HashMap::new());
+        let security = SecurityState::new(&config.dos)?;
+        let geoip = Arc::new(GeoIp::open(&config.geoip)?);
         let first = snapshot::build(
             &config,
             1,
             &BuildContext {
                 metrics: &metrics,
                 origins: &origins,
+                security: &security,
             },
         )?;
-        Ok(Arc::new(Self {
+        let state = Arc::new(Self {
             snapshot: ArcSwap::from_pointee(first),
             default_cert,
             metrics,
             access_log,
             analytics: Arc::new(Aggregator::new(analytics_config())),
             origins,
+            security,
+            geoip: ArcSwap::new(geoip.clone()),
+            geoip_config: Mutex::new(config.geoip.clone()),
             initial: config,
             version: AtomicU64::new(1),
             install_lock: tokio::sync::Mutex::new(()),
-        }))
+        });
+        spawn_attack_ticker(&state);
+        if tokio::runtime::Handle::try_current().is_ok() {
+            geoip.watch();
+        }
+        Ok(state)
+    }
+
+    /// The GeoIP databases in service (lock-free).
+    pub fn geoip(&self) -> arc_swap::Guard<Arc<GeoIp>> {
+        self.geoip.load()
+    }
+
+    /// Opens the databases again when a reload changed `[geoip]`. Reading
+    /// and verifying a database is blocking work, so it runs on the blocking
+    /// pool; a failure keeps the databases in service.
+    async fn reopen_geoip(&self, next: &GeoipConfig) {
+        {
+            let current = self.geoip_config.lock().unwrap_or_else(|e| e.into_inner());
+            if *current == *next {
+                return;
+            }
+        }
+        let config = next.clone();
+        match tokio::task::spawn_blocking(move || GeoIp::open(&config)).await {
+            Ok(Ok(geoip)) => {
+                let geoip = Arc::new(geoip);
+                self.geoip.store(geoip.clone());
+                geoip.watch();
+                *self.geoip_config.lock().unwrap_or_else(|e| e.into_inner()) = next.clone();
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "[geoip] not reloaded; the databases in service stay");
+            }
+            Err(error) => tracing::warn!(%error, "[geoip] reload task failed"),
+        }
+    }
+
+    /// A site's under-attack state (manual setting, automatic detection,
+    /// rates), or `None` when no site has that name. For the dashboard.
+    pub fn under_attack_status(&self, site: &str) -> Option<UnderAttackStatus> {
+        let snapshot = self.snapshot();
+        let site = snapshot.site_named(site)?;
+        let sec = &site.security;
+        Some(sec.attack.status(sec.under_attack, sec.auto_under_attack))
+    }
+
+    /// The last automatic under-attack switches of every site (at most 64),
+    /// oldest first. For the dashboard.
+    pub fn recent_attack_switches(&self) -> Vec<AttackSwitch> {
+        self.security.recent_switches()
+    }
+
+    /// One detector tick at `now`: what the background task does every
+    /// second (public so tests can drive time).
+    pub fn tick_attack_detection(&self, now: rampart_limits::Millis) {
+        let before = self.security.switches.total.load(Ordering::Relaxed);
+        self.security.tick(&self.snapshot().sites, now);
+        let after = self.security.switches.total.load(Ordering::Relaxed);
+        self.metrics
+            .attack_switches
+            .fetch_add(after.saturating_sub(before), Ordering::Relaxed);
     }
 
     pub fn snapshot(&self) -> arc_swap::Guard<Arc<Snapshot>> {
@@ -82,8 +160,11 @@ impl EdgeState {
             &BuildContext {
                 metrics: &self.metrics,
                 origins: &self.origins,
+                security: &self.security,
             },
         )?;
+        self.security.connections.update(&config.dos);
+        self.reopen_geoip(&config.geoip).await;
         let sites = next.sites.len();
         self.snapshot.store(Arc::new(next));
         Ok(ReloadReport {
@@ -92,6 +173,27 @@ impl EdgeState {
             warnings: restart_only_changes(&self.initial, config),
         })
     }
+}
+
+/// Ticks the under-attack detectors once a second for as long as the state
+/// lives. Needs a tokio runtime; without one (plain unit tests) there is no
+/// automatic detection, and tests drive [`EdgeState::tick_attack_detection`].
+fn spawn_attack_ticker(state: &Arc<EdgeState>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let weak = Arc::downgrade(state);
+    runtime.spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let Some(state) = weak.upgrade() else {
+                return;
+            };
+            state.tick_attack_detection(SystemClock.now());
+        }
+    });
 }
 
 fn restart_only_changes(running: &Config, next: &Config) -> Vec<String> {
@@ -113,6 +215,7 @@ fn restart_only_changes(running: &Config, next: &Config) -> Vec<String> {
     if running.proxy.max_header_bytes != next.proxy.max_header_bytes {
         warnings.push("[proxy] max_header_bytes applies after a restart".into());
     }
+
     warnings
 }
 

@@ -1,22 +1,107 @@
-//! IO wrappers under hyper: activity tracking for the idle timeout, and
-//! replay of bytes read ahead (h2c sniffing, parked connections).
+//! IO wrappers under hyper: activity tracking for the idle timeout, the
+//! send timeout for clients that stop reading, and replay of bytes read
+//! ahead (h2c sniffing, parked connections).
 
+use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use futures_util::task::AtomicWaker;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
 
+use crate::metrics::ListenerMetrics;
 use crate::upstream::now_millis;
 
-/// Notes the time of the last byte in either direction, for the idle timeout.
+/// Notes the time of the last byte in either direction, for the idle
+/// timeout, and closes the connection when the client stops accepting our
+/// bytes (slow read): a write that makes no progress for `send_timeout`
+/// fails with `TimedOut`, which ends hyper's connection (HTTP/1 and HTTP/2
+/// alike, TLS included since this sits under the TLS stream's writes).
 pub(super) struct ActivityIo<T> {
     pub(super) inner: T,
     pub(super) last: Arc<AtomicU64>,
+    send: SendDeadline,
+}
+
+impl<T> ActivityIo<T> {
+    pub(super) fn new(
+        inner: T,
+        last: Arc<AtomicU64>,
+        send_timeout: Duration,
+        metrics: Arc<ListenerMetrics>,
+    ) -> Self {
+        Self {
+            inner,
+            last,
+            send: SendDeadline {
+                timeout: send_timeout,
+                timer: None,
+                stalled: false,
+                metrics,
+            },
+        }
+    }
+}
+
+/// The slow-reader watchdog. The timer is allocated on the first stall and
+/// reused, so a connection that never stalls pays one `None`.
+struct SendDeadline {
+    timeout: Duration,
+    timer: Option<Pin<Box<Sleep>>>,
+    /// A write is waiting for the client since the timer was armed.
+    stalled: bool,
+    metrics: Arc<ListenerMetrics>,
+}
+
+impl SendDeadline {
+    fn progress(&mut self) {
+        self.stalled = false;
+    }
+
+    /// After a write returned `Pending`: arms the deadline at the first stall
+    /// and says whether it has passed (registering the task's waker with the
+    /// timer, so the connection is polled again when it does).
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.timeout.is_zero() {
+            return false;
+        }
+        if !self.stalled {
+            self.stalled = true;
+            let deadline = Instant::now() + self.timeout;
+            match &mut self.timer {
+                Some(timer) => timer.as_mut().reset(deadline),
+                None => self.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+            }
+        }
+        let expired = self
+            .timer
+            .as_mut()
+            .is_some_and(|t| t.as_mut().poll(cx).is_ready());
+        if expired {
+            self.metrics.send_timeouts.fetch_add(1, Ordering::Relaxed);
+        }
+        expired
+    }
+
+    fn check<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
+        match polled {
+            Poll::Pending if self.expired(cx) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "client accepted no response bytes within the send timeout",
+            ))),
+            other => other,
+        }
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for ActivityIo<T> {
@@ -40,11 +125,13 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
         if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.last.store(now_millis(), Ordering::Relaxed);
+            this.last.store(now_millis(), Ordering::Relaxed);
+            this.send.progress();
         }
-        polled
+        this.send.check(cx, polled)
     }
 
     fn poll_write_vectored(
@@ -52,11 +139,13 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
         if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.last.store(now_millis(), Ordering::Relaxed);
+            this.last.store(now_millis(), Ordering::Relaxed);
+            this.send.progress();
         }
-        polled
+        this.send.check(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -64,11 +153,18 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_flush(cx);
+        if matches!(polled, Poll::Ready(Ok(()))) {
+            this.send.progress();
+        }
+        this.send.check(cx, polled)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_shutdown(cx);
+        this.send.check(cx, polled)
     }
 }
 

@@ -28,6 +28,7 @@ use crate::metrics::ListenerMetrics;
 use crate::proxy::{self, ConnInfo};
 use crate::state::EdgeState;
 use crate::upstream::now_millis;
+use rampart_limits::{ConnectionGuard, Refused};
 
 use io::{ActivityIo, PrefixedIo};
 
@@ -92,6 +93,17 @@ async fn accept_loop(
         match accepted {
             Ok((stream, peer)) => {
                 metrics.accepted.fetch_add(1, Ordering::Relaxed);
+                // Behind a PROXY protocol header the socket peer is the load
+                // balancer; the cap applies to the client once it is known.
+                let cap = if edge.proxy_protocol {
+                    None
+                } else {
+                    match admit(&state, &metrics, peer) {
+                        Ok(guard) => guard,
+                        // Closed at once: no task, no TLS, no buffers.
+                        Err(()) => continue,
+                    }
+                };
                 let task = Connection {
                     state: state.clone(),
                     transport: edge.transport.clone(),
@@ -99,6 +111,7 @@ async fn accept_loop(
                     metrics: metrics.clone(),
                     shutdown: shutdown.clone(),
                     _alive: alive.clone(),
+                    cap,
                 };
                 tokio::spawn(task.run(stream, peer));
             }
@@ -111,6 +124,32 @@ async fn accept_loop(
     }
 }
 
+/// Counts a new connection against the per-address and per-network caps
+/// (`[dos]`). `Err` means refused (and counted); the caller closes it.
+/// Trusted proxies are exempt: many clients share their address.
+fn admit(
+    state: &EdgeState,
+    metrics: &ListenerMetrics,
+    peer: SocketAddr,
+) -> Result<Option<ConnectionGuard>, ()> {
+    let ip = crate::client_addr::canonical(peer.ip());
+    if state.snapshot().trusted_proxies.contains(ip) {
+        return Ok(None);
+    }
+    match state.security.connections.try_acquire(ip) {
+        Ok(guard) => Ok(guard),
+        Err(refused) => {
+            let counter = match refused {
+                Refused::PerIp => &metrics.refused_per_ip,
+                Refused::PerPrefix | Refused::TableFull => &metrics.refused_per_prefix,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%ip, %refused, "connection refused");
+            Err(())
+        }
+    }
+}
+
 struct Connection {
     state: Arc<EdgeState>,
     transport: Transport,
@@ -118,6 +157,8 @@ struct Connection {
     metrics: Arc<ListenerMetrics>,
     shutdown: watch::Receiver<bool>,
     _alive: mpsc::Sender<()>,
+    /// This connection's share of its client's connection cap.
+    cap: Option<ConnectionGuard>,
 }
 
 struct OpenGauge(Arc<ListenerMetrics>);
@@ -133,6 +174,8 @@ struct HttpSettings {
     header_timeout: Duration,
     idle: Duration,
     max_head: usize,
+    send_timeout: Duration,
+    max_streams: u32,
 }
 
 /// Per-connection context the protocol drivers share. It travels with the
@@ -143,6 +186,7 @@ struct Driver {
     metrics: Arc<ListenerMetrics>,
     _open: OpenGauge,
     _alive: mpsc::Sender<()>,
+    _cap: Option<ConnectionGuard>,
     conn: Arc<ConnInfo>,
     settings: HttpSettings,
     activity: Arc<AtomicU64>,
@@ -150,7 +194,7 @@ struct Driver {
 }
 
 impl Connection {
-    async fn run(self, mut stream: TcpStream, mut peer: SocketAddr) {
+    async fn run(mut self, mut stream: TcpStream, mut peer: SocketAddr) {
         self.metrics.open.fetch_add(1, Ordering::Relaxed);
         let open = OpenGauge(self.metrics.clone());
         let _ = stream.set_nodelay(true);
@@ -160,6 +204,8 @@ impl Connection {
                 header_timeout: snapshot.timeouts.request_header,
                 idle: snapshot.timeouts.idle,
                 max_head: self.state.initial.proxy.max_header_bytes,
+                send_timeout: snapshot.dos.send_timeout,
+                max_streams: snapshot.dos.max_streams_per_connection.max(1),
             }
         };
         if self.proxy_protocol {
@@ -172,6 +218,10 @@ impl Connection {
                 Ok(header) => {
                     if let Some(source) = header.source {
                         peer = source;
+                    }
+                    match admit(&self.state, &self.metrics, peer) {
+                        Ok(guard) => self.cap = guard,
+                        Err(()) => return,
                     }
                 }
                 Err(error) => {
@@ -225,15 +275,18 @@ impl Connection {
     {
         let activity = Arc::new(AtomicU64::new(now_millis()));
         let conn = Arc::new(conn);
-        let mut io = ActivityIo {
-            inner: io,
-            last: activity.clone(),
-        };
+        let mut io = ActivityIo::new(
+            io,
+            activity.clone(),
+            settings.send_timeout,
+            self.metrics.clone(),
+        );
         let driver = Driver {
             state: self.state.clone(),
             metrics: self.metrics.clone(),
             _open: open,
             _alive: self._alive.clone(),
+            _cap: self.cap,
             conn: conn.clone(),
             settings,
             activity,
@@ -293,7 +346,10 @@ impl Driver {
         let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
         builder
             .timer(TokioTimer::new())
-            .max_concurrent_streams(256)
+            .max_concurrent_streams(self.settings.max_streams)
+            // Bounds every header block, CONTINUATION frames included: h2
+            // (≥ 0.4.4, CVE-2024-27316 family) stops decoding past it and
+            // sends GOAWAY, so a CONTINUATION flood costs one connection.
             .max_header_list_size(self.settings.max_head.min(u32::MAX as usize) as u32)
             // Rapid reset (CVE-2023-44487): a client that opens and cancels
             // streams faster than they are served is sent GOAWAY once this
@@ -308,6 +364,13 @@ impl Driver {
             service_fn(move |request| proxy::handle(state.clone(), conn.clone(), request));
         let mut connection = Box::pin(builder.serve_connection(TokioIo::new(io), service));
         let mut stopping = false;
+        // Slowloris over HTTP/2: a client that opens a connection and never
+        // completes a request (a HEADERS frame dribbled out, CONTINUATION
+        // after CONTINUATION) keeps the idle timer fresh. It must start its
+        // first request within the header timeout, as HTTP/1 heads must.
+        let first_request = tokio::time::sleep(self.settings.header_timeout);
+        tokio::pin!(first_request);
+        let mut first_seen = false;
         loop {
             tokio::select! {
                 result = connection.as_mut() => {
@@ -315,6 +378,15 @@ impl Driver {
                         tracing::trace!(%error, "HTTP/2 client connection ended with an error");
                     }
                     return;
+                }
+                _ = &mut first_request, if !first_seen => {
+                    if self.conn.requests.load(Ordering::Relaxed) > 0 {
+                        first_seen = true;
+                    } else {
+                        self.metrics.h2_head_timeouts.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!("closing HTTP/2 connection: no request within the header timeout");
+                        return;
+                    }
                 }
                 _ = stop_requested(&mut self.shutdown), if !stopping => {
                     stopping = true;

@@ -53,6 +53,8 @@ pub(super) fn rejection_responder(
             origin_duration: None,
             user_agent: None,
             error: Some(&error),
+            rule: None,
+            rules_hit: &[],
         });
         Bytes::from(format!(
             "HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nRampart-Ray: {ray}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n{body}",

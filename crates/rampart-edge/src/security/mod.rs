@@ -1,0 +1,358 @@
+//! The security phases of the request path, between the site policy (HTTPS
+//! redirect) and the origin, in this order:
+//!
+//! 1. request limits: URI length (414), header count (431), declared body
+//!    size (413); the streamed body is held to the size and to a minimum
+//!    data rate on its way to the origin ([`body`])
+//! 2. custom rules: operator-wide, then the site's ([`rules`])
+//! 3. rate limits ([`ratelimit`]); counting expressions run once the
+//!    response status is known ([`count_response`])
+//! 4. under-attack mode, manual or automatic ([`attack`])
+//!
+//! Everything is compiled into the snapshot ([`compile`]); per request the
+//! phases borrow the request ([`request`]) and one scratch space per worker
+//! thread, so evaluation allocates nothing per rule. Counters, the baseline
+//! detectors and connection caps live in [`SecurityState`], which outlives
+//! snapshots.
+
+pub mod attack;
+pub mod body;
+pub mod compile;
+pub mod dos;
+pub mod ratelimit;
+pub mod request;
+pub mod respond;
+pub mod rules;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use http::{HeaderMap, Request, Response};
+use rampart_analytics::Verdict as AnalyticsVerdict;
+use rampart_config::{DosConfig, SecurityPhase};
+use rampart_limits::{
+    Clock, CountersConfig, Decision, KeyHasher, LimitsError, LocalCounters, Millis, RateLimiter,
+    SystemClock,
+};
+
+use crate::body::EdgeBody;
+use crate::exchange::Exchange;
+use crate::geoip::GeoFacts;
+use crate::pages::PageKind;
+use crate::snapshot::Site;
+
+use attack::{AttackSwitch, IMPLICIT_LIMIT, IMPLICIT_RULE_ID, SiteAttack, SwitchLog};
+use compile::PhaseSet;
+use ratelimit::{Limited, PendingCounts};
+use request::{Hits, RequestView, joined_cookies, with_worker};
+use respond::PageCtx;
+
+/// Keys held in the penalty box at once (clients currently limited).
+const PENALTY_CAPACITY: usize = 100_000;
+
+/// Security state that must survive snapshot swaps.
+pub struct SecurityState {
+    hasher: KeyHasher,
+    pub limiter: RateLimiter<LocalCounters>,
+    attacks: Mutex<HashMap<String, Weak<SiteAttack>>>,
+    pub switches: SwitchLog,
+    pub connections: dos::ConnectionCaps,
+    /// `rampart.under_attack` implicit limit's id, shared with hits.
+    implicit_id: Arc<str>,
+}
+
+impl SecurityState {
+    /// Fails only if the limits crate refuses the table sizes, which are
+    /// constants here.
+    pub fn new(dos: &DosConfig) -> Result<Self, LimitsError> {
+        let hasher = KeyHasher::random();
+        let counters = LocalCounters::new(CountersConfig::default(), &hasher)?;
+        Ok(Self {
+            limiter: RateLimiter::new(counters, PENALTY_CAPACITY, &hasher)?,
+            attacks: Mutex::new(HashMap::new()),
+            switches: SwitchLog::default(),
+            connections: dos::ConnectionCaps::new(dos, hasher.clone()),
+            implicit_id: IMPLICIT_RULE_ID.into(),
+            hasher,
+        })
+    }
+
+    /// The long-lived under-attack state of site `name` (snapshot build).
+    pub fn site_attack(&self, name: &str) -> Arc<SiteAttack> {
+        let mut attacks = self.attacks.lock().unwrap_or_else(PoisonError::into_inner);
+        attacks.retain(|_, weak| weak.strong_count() > 0);
+        if let Some(existing) = attacks.get(name).and_then(Weak::upgrade) {
+            return existing;
+        }
+        let fresh = Arc::new(SiteAttack::default());
+        attacks.insert(name.to_string(), Arc::downgrade(&fresh));
+        fresh
+    }
+
+    /// Feeds every site's request count to its detector (once a second).
+    pub fn tick(&self, sites: &[Site], now: Millis) {
+        for site in sites {
+            let sec = &site.security;
+            if let Some(switch) = sec.attack.tick(&site.name, sec.auto_under_attack, now) {
+                self.switches.push(switch);
+            }
+            site.metrics
+                .set_under_attack(sec.under_attack, sec.attack.auto_active());
+        }
+    }
+
+    pub fn recent_switches(&self) -> Vec<AttackSwitch> {
+        self.switches.recent()
+    }
+}
+
+/// What the security phases remember about one request until it ends.
+#[derive(Default)]
+pub struct RequestSecurity {
+    pub hits: Hits,
+    /// Counting limits waiting for the response status.
+    pub pending: Option<Box<PendingResponse>>,
+    /// The request's place among the site's requests in flight to origins.
+    pub origin_slot: Option<dos::OriginSlot>,
+    /// Country and ASN of the client address (GeoIP).
+    pub geo: GeoFacts,
+}
+
+/// What a counting expression may read once the request itself is gone.
+pub struct PendingResponse {
+    counts: PendingCounts,
+    headers: HeaderMap,
+    host: String,
+    cookie: Option<String>,
+}
+
+fn now() -> Millis {
+    SystemClock.now()
+}
+
+/// Runs phases 1–4 for a routed request. `Some` is the response to send
+/// instead of forwarding; the exchange records verdict and rule hits.
+pub fn check_request<B>(
+    site: &Site,
+    security: &SecurityState,
+    request: &Request<B>,
+    host: &str,
+    tls: bool,
+    ctx: &PageCtx<'_>,
+    exchange: &mut Exchange,
+) -> Option<Response<EdgeBody>> {
+    let sec = &site.security;
+    if let Some(response) = request_limits(sec, request, ctx, exchange) {
+        return Some(response);
+    }
+    sec.attack.count_request();
+    if !sec.has_phases() {
+        return None;
+    }
+    let uri = request.uri();
+    let view = RequestView {
+        ip: exchange.client_ip,
+        host,
+        method: request.method().as_str(),
+        uri: uri.path_and_query().map_or("/", |p| p.as_str()),
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        version: request.version(),
+        headers: request.headers(),
+        tls,
+        country: exchange.security.geo.country,
+        asn: exchange.security.geo.asn,
+    };
+    let cookie = joined_cookies(request.headers());
+    let fields = view.fields(cookie.as_deref());
+    let now = now();
+    let mut skip = PhaseSet::default();
+    let hits = &mut exchange.security.hits;
+    let mut pending = PendingCounts::default();
+    let decided = with_worker(|worker| {
+        if let Some(verdict) = rules::evaluate(
+            [&sec.operator, &sec.rules],
+            &fields,
+            worker,
+            hits,
+            &mut skip,
+        ) {
+            return Some(Decided::Rule(verdict));
+        }
+        if skip.contains(SecurityPhase::RateLimits) || sec.rate_limits.is_empty() {
+            return None;
+        }
+        ratelimit::check(
+            &security.limiter,
+            &security.hasher,
+            &site.name,
+            &sec.rate_limits,
+            &sec.lists,
+            &fields,
+            worker,
+            now,
+            hits,
+            &mut pending,
+        )
+        .map(Decided::Limit)
+    });
+    if !pending.is_empty() {
+        exchange.security.pending = Some(Box::new(PendingResponse {
+            counts: pending,
+            headers: request.headers().clone(),
+            host: host.to_string(),
+            cookie: cookie.clone(),
+        }));
+    }
+    match decided {
+        Some(Decided::Rule(rules::Verdict::Allow)) => return None,
+        Some(Decided::Rule(rules::Verdict::Block { status, rule })) => {
+            exchange.verdict = AnalyticsVerdict::Blocked;
+            return Some(ctx.blocked(status, &rule));
+        }
+        Some(Decided::Rule(rules::Verdict::Challenge { rule })) => {
+            exchange.verdict = AnalyticsVerdict::Challenged;
+            let reason = format!("the site's rule \"{rule}\" asks for a challenge");
+            return Some(ctx.challenge(&reason, Some(&rule)));
+        }
+        Some(Decided::Rule(rules::Verdict::Redirect { location, status })) => {
+            return Some(respond::redirect(&location, status));
+        }
+        Some(Decided::Limit(Limited::Block { retry_after, rule })) => {
+            exchange.verdict = AnalyticsVerdict::RateLimited;
+            return Some(ctx.rate_limited(retry_after, &rule));
+        }
+        Some(Decided::Limit(Limited::Challenge { rule })) => {
+            exchange.verdict = AnalyticsVerdict::Challenged;
+            let reason = format!("the rate limit \"{rule}\" was exceeded");
+            return Some(ctx.challenge(&reason, Some(&rule)));
+        }
+        None => {}
+    }
+    if skip.contains(SecurityPhase::UnderAttack) || fields.clearance {
+        return None;
+    }
+    under_attack(site, security, &fields, now, ctx, exchange)
+}
+
+enum Decided {
+    Rule(rules::Verdict),
+    Limit(Limited),
+}
+
+/// Under attack, clients without a clearance get the strict implicit limit
+/// (see [`attack`] for why a limit and not yet a challenge).
+fn under_attack(
+    site: &Site,
+    security: &SecurityState,
+    fields: &rampart_rules::RequestFields<'_>,
+    now: Millis,
+    ctx: &PageCtx<'_>,
+    exchange: &mut Exchange,
+) -> Option<Response<EdgeBody>> {
+    let sec = &site.security;
+    if !(sec.under_attack || sec.attack.auto_active()) {
+        return None;
+    }
+    let key = security
+        .hasher
+        .key()
+        .site(&*site.name)
+        .rule(IMPLICIT_RULE_ID)
+        .client_ip(fields.ip)
+        .finish();
+    let Decision::Limit { retry_after } = security.limiter.check(&IMPLICIT_LIMIT, &key, now) else {
+        return None;
+    };
+    exchange
+        .security
+        .hits
+        .push_decisive(&security.implicit_id, "rate_limit");
+    exchange.verdict = AnalyticsVerdict::RateLimited;
+    Some(ctx.rate_limited(retry_after, IMPLICIT_RULE_ID))
+}
+
+/// Phase 1: limits on the request head (and the declared body size).
+fn request_limits<B>(
+    sec: &compile::SiteSecurity,
+    request: &Request<B>,
+    ctx: &PageCtx<'_>,
+    exchange: &mut Exchange,
+) -> Option<Response<EdgeBody>> {
+    let limits = &sec.limits;
+    let uri_len = request
+        .uri()
+        .path_and_query()
+        .map_or(1, |p| p.as_str().len());
+    let refused = if uri_len > limits.max_uri_bytes as usize {
+        Some((
+            PageKind::UriTooLong,
+            "URI too long",
+            format!(
+                "the address is {uri_len} bytes; this site accepts at most {}",
+                limits.max_uri_bytes
+            ),
+        ))
+    } else if request.headers().len() > limits.max_header_count as usize {
+        Some((
+            PageKind::HeaderFieldsTooLarge,
+            "too many headers",
+            format!(
+                "the request has {} header fields; this site accepts at most {}",
+                request.headers().len(),
+                limits.max_header_count
+            ),
+        ))
+    } else {
+        match (
+            request::declared_length(request.headers()),
+            limits.max_body_bytes,
+        ) {
+            (Some(declared), Some(max)) if declared > max => Some((
+                PageKind::PayloadTooLarge,
+                "request body too large",
+                format!("the body is {declared} bytes; this site accepts at most {max}"),
+            )),
+            _ => None,
+        }
+    };
+    let (kind, error, reason) = refused?;
+    exchange.verdict = AnalyticsVerdict::Blocked;
+    exchange.error = Some(error);
+    Some(ctx.limit(kind, &reason))
+}
+
+/// Evaluates the counting expressions of the limits that matched the
+/// request, now that the response status is known.
+pub fn count_response(site: &Site, security: &SecurityState, exchange: &Exchange, status: u16) {
+    let Some(pending) = exchange.security.pending.as_deref() else {
+        return;
+    };
+    let uri = &exchange.uri;
+    let view = RequestView {
+        ip: exchange.client_ip,
+        host: &pending.host,
+        method: exchange.method.as_str(),
+        uri: uri.path_and_query().map_or("/", |p| p.as_str()),
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        version: exchange.version,
+        headers: &pending.headers,
+        tls: exchange.tls,
+        country: exchange.security.geo.country,
+        asn: exchange.security.geo.asn,
+    };
+    let mut fields = view.fields(pending.cookie.as_deref());
+    fields.response_code = status;
+    with_worker(|worker| {
+        ratelimit::count_response(
+            &security.limiter,
+            &site.security.rate_limits,
+            &site.security.lists,
+            &fields,
+            worker,
+            &pending.counts,
+            now(),
+        );
+    });
+}
