@@ -347,6 +347,17 @@ impl GeoIp {
     }
 }
 
+impl Loaded {
+    fn lookup(&self, ip: IpAddr) -> Option<maxminddb::LookupResult<'_, Vec<u8>>> {
+        // The reader answers an IPv6 address in an IPv4-only database with an
+        // error whose message is allocated; asking is pointless anyway.
+        if ip.is_ipv6() && self.reader.metadata().ip_version == 4 {
+            return None;
+        }
+        self.reader.lookup(ip).ok()
+    }
+}
+
 enum Reload {
     Unchanged,
     Swapped,
@@ -356,9 +367,9 @@ enum Reload {
 impl Db {
     fn country(&self, ip: IpAddr) -> Option<[u8; 2]> {
         let loaded = self.loaded.load();
-        // Errors here are "not answerable", never fatal: an IPv6 address in an
-        // IPv4-only database, or a record of an unexpected type.
-        let found = loaded.reader.lookup(ip).ok()?;
+        // Errors here are "not answerable", never fatal (a record of an
+        // unexpected type).
+        let found = loaded.lookup(ip)?;
         if !found.has_data() {
             return None;
         }
@@ -383,7 +394,7 @@ impl Db {
 
     fn asn(&self, ip: IpAddr) -> Option<u32> {
         let loaded = self.loaded.load();
-        let found = loaded.reader.lookup(ip).ok()?;
+        let found = loaded.lookup(ip)?;
         found.decode_path::<u32>(&ASN).ok().flatten()
     }
 
