@@ -20,6 +20,8 @@ mod analytics;
 pub mod api;
 mod bootstrap;
 pub mod dashboard;
+mod iplists;
+mod list_cache;
 mod password;
 mod persisted;
 mod start;
@@ -57,6 +59,8 @@ pub struct Control {
     analytics: analytics::Pending,
     /// `[analytics] retention`, updated on reload.
     analytics_retention_secs: AtomicU64,
+    /// The store's IP lists, parsed, between rebuilds.
+    lists: list_cache::ListCache,
 }
 
 impl Control {
@@ -65,10 +69,11 @@ impl Control {
     pub fn new(
         edge: Arc<EdgeState>,
         file: Config,
-        prepared: Prepared,
+        mut prepared: Prepared,
         public_url: String,
     ) -> Arc<Self> {
         let store = OnceLock::new();
+        let lists = prepared.take_lists();
         let applied = prepared.revision();
         if let Some(connected) = prepared.store {
             let _ = store.set(connected);
@@ -83,6 +88,7 @@ impl Control {
             changed: Notify::new(),
             public_url,
             analytics: analytics::Pending::default(),
+            lists,
         })
     }
 

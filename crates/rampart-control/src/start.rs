@@ -6,11 +6,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rampart_config::{Config, SiteConfig};
-use rampart_store::{Store, StoreError};
+use rampart_config::{Config, NamedList};
+use rampart_store::{SiteRecord, Store, StoreError};
 
 use crate::Control;
 use crate::bootstrap::{Bootstrap, bootstrap};
+use crate::list_cache::ListCache;
 use crate::persisted;
 use crate::sync::{compile_records, provision_file_sites};
 
@@ -35,6 +36,8 @@ pub struct Prepared {
     /// The one-time admin token of a fresh store.
     pub bootstrap: Option<Bootstrap>,
     revision: i64,
+    /// The lists parsed for the first snapshot, kept for later rebuilds.
+    lists: ListCache,
 }
 
 /// The store `[store] url` names, else SQLite in the data dir.
@@ -63,9 +66,12 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartError> {
             );
             return Ok(Prepared {
                 store: None,
-                config: with_sites(config, compile_records(&records, config)),
+                // TODO: the store's lists are not kept in the data dir, so a
+                // site whose rules use one is left out until the store is back.
+                config: with_sites(config, &records, Vec::new()),
                 bootstrap: None,
                 revision,
+                lists: ListCache::default(),
             });
         }
         Err(error) => return Err(StartError::Open(error)),
@@ -79,23 +85,32 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartError> {
     if let Err(error) = persisted::save(&config.node.data_dir, revision, &records) {
         tracing::warn!("could not keep the sites in the data dir: {error}");
     }
+    let lists = ListCache::default();
+    let named = lists.load(&store).await.map_err(StartError::Read)?;
     Ok(Prepared {
         store: Some(store),
-        config: with_sites(config, compile_records(&records, config)),
+        config: with_sites(config, &records, named),
         bootstrap: fresh,
         revision,
+        lists,
     })
 }
 
-fn with_sites(config: &Config, sites: Vec<SiteConfig>) -> Config {
+/// The file's configuration with the store's lists and sites added.
+fn with_sites(config: &Config, records: &[SiteRecord], lists: Vec<NamedList>) -> Config {
     let mut config = config.clone();
-    config.sites = sites;
+    config.lists.extend(lists);
+    config.sites = compile_records(records, &config);
     config
 }
 
 impl Prepared {
     pub(crate) fn revision(&self) -> i64 {
         self.revision
+    }
+
+    pub(crate) fn take_lists(&mut self) -> ListCache {
+        std::mem::take(&mut self.lists)
     }
 }
 

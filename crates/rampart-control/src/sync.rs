@@ -2,11 +2,14 @@
 //! the store's revision moves, and file → store: provision the sites the
 //! configuration file declares.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use rampart_config::{Config, ConfigErrors, SiteConfig, SiteSpec, compile_site};
+use rampart_config::{
+    Config, ConfigErrors, ListScope, NamedList, SiteConfig, SiteSpec, compile_site_with_lists,
+};
 use rampart_edge::snapshot::BuildError;
 use rampart_edge::state::ReloadReport;
 use rampart_store::{Actor, SiteRecord, SiteWrite, Store, StoreError, SyncReport};
@@ -53,7 +56,8 @@ impl Control {
         }
         let started = std::time::Instant::now();
         let records = store.list_sites(None).await?;
-        let report = self.install(&records).await?;
+        let lists = self.lists.load(store).await?;
+        let report = self.install(&records, lists).await?;
         self.applied_revision.store(revision, Ordering::Release);
         if let Err(error) = persisted::save(&self.data_dir, revision, &records) {
             tracing::warn!(
@@ -70,8 +74,13 @@ impl Control {
         Ok(Some(report))
     }
 
-    async fn install(&self, records: &[SiteRecord]) -> Result<ReloadReport, SyncError> {
+    async fn install(
+        &self,
+        records: &[SiteRecord],
+        lists: Vec<NamedList>,
+    ) -> Result<ReloadReport, SyncError> {
         let mut config = self.file.lock().await.clone();
+        config.lists.extend(lists);
         config.sites = compile_records(records, &config);
         Ok(self.edge.install(&config).await?)
     }
@@ -200,16 +209,58 @@ pub(crate) async fn provision_file_sites(
         .await
 }
 
+/// The `$lists` each account's rules see: its own lists, the operator's
+/// (store and file) lists, by name.
+pub(crate) struct Scopes<'a> {
+    operator: HashSet<&'a str>,
+    accounts: HashMap<&'a str, HashSet<&'a str>>,
+}
+
+impl<'a> Scopes<'a> {
+    pub(crate) fn new(lists: &'a [NamedList]) -> Self {
+        let mut scopes = Scopes {
+            operator: HashSet::new(),
+            accounts: HashMap::new(),
+        };
+        for list in lists {
+            match &list.scope {
+                ListScope::Operator => {
+                    scopes.operator.insert(&list.name);
+                }
+                ListScope::Account(account) => {
+                    scopes
+                        .accounts
+                        .entry(account)
+                        .or_default()
+                        .insert(&list.name);
+                }
+            }
+        }
+        scopes
+    }
+
+    /// Whether `$name` means a list for the sites of `account`.
+    pub(crate) fn sees(&self, account: Option<&str>, name: &str) -> bool {
+        self.operator.contains(name)
+            || account
+                .and_then(|a| self.accounts.get(a))
+                .is_some_and(|names| names.contains(name))
+    }
+}
+
 /// A stored site that no longer compiles (say its spec predates a stricter
-/// check) is left out with an error rather than taking every site down.
+/// check, or a list it used is gone) is left out with an error rather than
+/// taking every site down. `config.lists` holds every list in the snapshot.
 pub(crate) fn compile_records(records: &[SiteRecord], config: &Config) -> Vec<SiteConfig> {
+    let scopes = Scopes::new(&config.lists);
     records
         .iter()
         .filter_map(|record| {
+            let lists = |name: &str| scopes.sees(Some(&record.account_id), name);
             let compiled = serde_json::from_value::<SiteSpec>(record.spec.clone())
                 .map_err(|e| e.to_string())
                 .and_then(|spec| {
-                    compile_site(&spec, &config.proxy.timeouts).map_err(|errors| {
+                    compile_spec(&spec, &config.proxy.timeouts, &lists).map_err(|errors| {
                         errors
                             .iter()
                             .map(|e| format!("{}: {}", e.field, e.message))
@@ -218,7 +269,10 @@ pub(crate) fn compile_records(records: &[SiteRecord], config: &Config) -> Vec<Si
                     })
                 });
             match compiled {
-                Ok(site) => Some(site),
+                Ok(mut site) => {
+                    site.account = Some(record.account_id.clone());
+                    Some(site)
+                }
                 Err(error) => {
                     tracing::error!(site = %record.name, "stored site left out of the snapshot: {error}");
                     None
@@ -226,4 +280,13 @@ pub(crate) fn compile_records(records: &[SiteRecord], config: &Config) -> Vec<Si
             }
         })
         .collect()
+}
+
+/// Compiles a site spec whose rules may use the lists `lists` says exist.
+pub(crate) fn compile_spec(
+    spec: &SiteSpec,
+    timeouts: &rampart_config::Timeouts,
+    lists: &dyn Fn(&str) -> bool,
+) -> Result<SiteConfig, Vec<rampart_config::FieldError>> {
+    compile_site_with_lists(spec, timeouts, lists)
 }

@@ -6,6 +6,7 @@ pub mod analytics;
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod lists;
 mod ops;
 pub mod sites;
 pub mod tokens;
@@ -55,6 +56,19 @@ pub fn router(control: Arc<Control>) -> Router {
                 .delete(sites::delete),
         )
         .route("/sites/{site}/analytics", get(analytics::site))
+        .route("/lists", get(lists::list).post(lists::create))
+        .route(
+            "/lists/{id}",
+            get(lists::get).patch(lists::patch).delete(lists::delete),
+        )
+        .route(
+            "/lists/{id}/items",
+            get(lists::export)
+                .put(lists::import)
+                .post(lists::append)
+                // A million IPv6 CIDRs as text; other bodies keep axum's 2 MB.
+                .layer(axum::extract::DefaultBodyLimit::max(lists::MAX_ITEMS_BODY)),
+        )
         .route("/audit", get(audit))
         .fallback(api_not_found);
     Router::new()
@@ -176,6 +190,8 @@ async fn audit(
         tokens::list, tokens::create, tokens::delete,
         sites::list, sites::create, sites::get, sites::replace, sites::patch, sites::delete,
         analytics::site,
+        lists::list, lists::create, lists::get, lists::patch, lists::delete,
+        lists::export, lists::import, lists::append,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, error::FieldProblem)),
     modifiers(&BearerAuth),

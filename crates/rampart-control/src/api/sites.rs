@@ -1,12 +1,13 @@
 //! `/api/v1/sites`: sites with their hostnames, origins and settings.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use http::StatusCode;
-use rampart_config::{SiteSpec, compile_site};
-use rampart_store::{SiteRecord, SiteWrite};
+use rampart_config::{ListScope, SiteSpec};
+use rampart_store::{ListsOf, SiteRecord, SiteWrite};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -15,6 +16,7 @@ use super::body::{ApiJson, parse};
 use super::error::{ApiError, ApiResult};
 use super::store;
 use crate::Control;
+use crate::sync::compile_spec;
 
 /// Stands in for a TLS private key in responses. Sent back unchanged in a
 /// PUT or PATCH, it keeps the stored key.
@@ -127,7 +129,7 @@ pub(crate) async fn create_site(
     if !principal.can_write_account(&account_id) {
         return Err(ApiError::forbidden("this role may not create sites"));
     }
-    let write = validated(control, spec).await?;
+    let write = validated(control, spec, &account_id).await?;
     let store = store(control)?;
     store.get_account(&account_id).await?;
     let record = store
@@ -224,7 +226,7 @@ pub(crate) async fn update_site(
         *slot = stored.clone();
     }
     let spec: SiteSpec = parse(&serde_json::to_vec(&spec).unwrap_or_default())?;
-    let write = validated(control, spec).await?;
+    let write = validated(control, spec, &record.account_id).await?;
     let updated = store(control)?
         .update_site(&principal.actor(), &record.id, write)
         .await?;
@@ -232,17 +234,58 @@ pub(crate) async fn update_site(
     Ok(updated)
 }
 
-/// Checks a spec as the edge would compile it, so the store only ever holds
-/// sites the edge can run.
-async fn validated(control: &Control, spec: SiteSpec) -> ApiResult<SiteWrite> {
+/// Checks a spec as the edge would compile it for a site of `account_id`,
+/// so the store only ever holds sites the edge can run: its rules may use
+/// the account's lists and the operator's, and no other account's.
+pub(crate) async fn validated(
+    control: &Control,
+    spec: SiteSpec,
+    account_id: &str,
+) -> ApiResult<SiteWrite> {
     let timeouts = control.file.lock().await.proxy.timeouts;
-    compile_site(&spec, &timeouts).map_err(ApiError::validation)?;
+    let names = list_names_in_scope(control, Some(account_id)).await?;
+    compile_spec(&spec, &timeouts, &|name| names.contains(name)).map_err(ApiError::validation)?;
     Ok(SiteWrite {
         name: spec.name.clone(),
         hosts: spec.normalized_hosts(),
         spec: serde_json::to_value(&spec)
             .map_err(|e| ApiError::internal("cannot encode the site", &e))?,
     })
+}
+
+/// The `$names` rules of `account` (operator rules: `None`) may use: the
+/// account's lists, the operator's lists in the store and in the file.
+pub(crate) async fn list_names_in_scope(
+    control: &Control,
+    account: Option<&str>,
+) -> ApiResult<HashSet<String>> {
+    let store = store(control)?;
+    let mut names: HashSet<String> = control
+        .file
+        .lock()
+        .await
+        .lists
+        .iter()
+        .filter(|l| l.scope == ListScope::Operator)
+        .map(|l| l.name.clone())
+        .collect();
+    names.extend(
+        store
+            .list_ip_lists(ListsOf::Operator)
+            .await?
+            .into_iter()
+            .map(|l| l.name),
+    );
+    if let Some(account) = account {
+        names.extend(
+            store
+                .list_ip_lists(ListsOf::Account(account))
+                .await?
+                .into_iter()
+                .map(|l| l.name),
+        );
+    }
+    Ok(names)
 }
 
 /// By id first, then by name; another account's site is "not found".
