@@ -220,7 +220,9 @@ const ASN: [PathElement<'static>; 1] = [PathElement::Key("autonomous_system_numb
 
 impl GeoIp {
     /// Reads and verifies the configured databases. No database configured is
-    /// fine: every lookup then answers "unknown".
+    /// fine: every lookup then answers "unknown". Blocking: each file is read
+    /// whole and walked once (about 50 ms for the free databases in a
+    /// release build).
     pub fn open(config: &GeoipConfig) -> Result<GeoIp, GeoIpError> {
         let open_one = |kind: DbKind, path: &Option<PathBuf>| -> Result<Option<Db>, GeoIpError> {
             let Some(path) = path else { return Ok(None) };
