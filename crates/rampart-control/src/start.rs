@@ -13,7 +13,7 @@ use crate::Control;
 use crate::bootstrap::{Bootstrap, bootstrap};
 use crate::list_cache::ListCache;
 use crate::persisted;
-use crate::sync::{compile_records, provision_file_sites};
+use crate::sync::{compile_records, operator_rules_for_snapshot, provision_file_sites};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -68,7 +68,7 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartError> {
                 store: None,
                 // TODO: the store's lists are not kept in the data dir, so a
                 // site whose rules use one is left out until the store is back.
-                config: with_sites(config, &records, Vec::new()),
+                config: with_sites(config, &records, Vec::new(), &serde_json::Value::Null),
                 bootstrap: None,
                 revision,
                 lists: ListCache::default(),
@@ -87,19 +87,30 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartError> {
     }
     let lists = ListCache::default();
     let named = lists.load(&store).await.map_err(StartError::Read)?;
+    let operator_rules = store.operator_rules().await.map_err(StartError::Read)?;
     Ok(Prepared {
+        config: with_sites(config, &records, named, &operator_rules.rules),
         store: Some(store),
-        config: with_sites(config, &records, named),
         bootstrap: fresh,
         revision,
         lists,
     })
 }
 
-/// The file's configuration with the store's lists and sites added.
-fn with_sites(config: &Config, records: &[SiteRecord], lists: Vec<NamedList>) -> Config {
+/// The file's configuration with the store's lists, operator rules and
+/// sites added. `Null` operator rules: none (a start without the store).
+fn with_sites(
+    config: &Config,
+    records: &[SiteRecord],
+    lists: Vec<NamedList>,
+    operator_rules: &serde_json::Value,
+) -> Config {
     let mut config = config.clone();
     config.lists.extend(lists);
+    if !operator_rules.is_null() {
+        let managed = operator_rules_for_snapshot(operator_rules, &config);
+        config.rules.extend(managed);
+    }
     config.sites = compile_records(records, &config);
     config
 }

@@ -8,7 +8,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use rampart_config::{
-    Config, ConfigErrors, ListScope, NamedList, SiteConfig, SiteSpec, compile_site_with_lists,
+    Config, ConfigErrors, FirewallRule, ListScope, NamedList, OriginSpec, RuleSpec, SiteConfig,
+    SiteSpec, compile_site_with_lists,
 };
 use rampart_edge::snapshot::BuildError;
 use rampart_edge::state::ReloadReport;
@@ -57,7 +58,8 @@ impl Control {
         let started = std::time::Instant::now();
         let records = store.list_sites(None).await?;
         let lists = self.lists.load(store).await?;
-        let report = self.install(&records, lists).await?;
+        let operator_rules = store.operator_rules().await?.rules;
+        let report = self.install(&records, lists, &operator_rules).await?;
         self.applied_revision.store(revision, Ordering::Release);
         if let Err(error) = persisted::save(&self.data_dir, revision, &records) {
             tracing::warn!(
@@ -78,9 +80,13 @@ impl Control {
         &self,
         records: &[SiteRecord],
         lists: Vec<NamedList>,
+        operator_rules: &serde_json::Value,
     ) -> Result<ReloadReport, SyncError> {
         let mut config = self.file.lock().await.clone();
         config.lists.extend(lists);
+        // The file's `[[rules]]` first, then the managed ones.
+        let managed = operator_rules_for_snapshot(operator_rules, &config);
+        config.rules.extend(managed);
         config.sites = compile_records(records, &config);
         Ok(self.edge.install(&config).await?)
     }
@@ -289,4 +295,61 @@ pub(crate) fn compile_spec(
     lists: &dyn Fn(&str) -> bool,
 ) -> Result<SiteConfig, Vec<rampart_config::FieldError>> {
     compile_site_with_lists(spec, timeouts, lists)
+}
+
+/// Checks operator rules as the edge compiles them: as the `rules` of a
+/// site (so ids, actions and expressions mean the same) whose `$lists` are
+/// the operator's. Problems are addressed as `rules[N]…`.
+pub(crate) fn compile_operator_rules(
+    rules: &[RuleSpec],
+    timeouts: &rampart_config::Timeouts,
+    lists: &dyn Fn(&str) -> bool,
+) -> Result<Vec<FirewallRule>, Vec<rampart_config::FieldError>> {
+    let carrier = SiteSpec {
+        name: "operator".to_owned(),
+        hosts: vec!["operator.invalid".to_owned()],
+        origins: vec![OriginSpec::Url("http://127.0.0.1:9".to_owned())],
+        rules: Some(rules.to_vec()),
+        ..SiteSpec::default()
+    };
+    compile_site_with_lists(&carrier, timeouts, lists)
+        .map(|site| site.security.rules)
+        .map_err(|errors| {
+            errors
+                .into_iter()
+                .filter(|e| e.field.starts_with("rules"))
+                .collect()
+        })
+}
+
+/// The stored operator rules for the snapshot. Rules that no longer
+/// compile (a list they used is gone from the file) are all left out with
+/// an error: half a rule set could let through what the other half blocks
+/// no better than none, and the sites keep running.
+pub(crate) fn operator_rules_for_snapshot(
+    stored: &serde_json::Value,
+    config: &Config,
+) -> Vec<FirewallRule> {
+    let scopes = Scopes::new(&config.lists);
+    let rules = match serde_json::from_value::<Vec<RuleSpec>>(stored.clone()) {
+        Ok(rules) => rules,
+        Err(error) => {
+            tracing::error!("stored operator rules are unreadable, left out: {error}");
+            return Vec::new();
+        }
+    };
+    match compile_operator_rules(&rules, &config.proxy.timeouts, &|name| {
+        scopes.sees(None, name)
+    }) {
+        Ok(rules) => rules,
+        Err(errors) => {
+            let text = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ");
+            tracing::error!("operator rules left out of the snapshot: {text}");
+            Vec::new()
+        }
+    }
 }

@@ -8,6 +8,7 @@ pub mod body;
 pub mod error;
 pub mod lists;
 mod ops;
+pub mod security;
 pub mod sites;
 pub mod tokens;
 pub mod users;
@@ -56,6 +57,18 @@ pub fn router(control: Arc<Control>) -> Router {
                 .delete(sites::delete),
         )
         .route("/sites/{site}/analytics", get(analytics::site))
+        .route(
+            "/sites/{site}/rules",
+            get(security::get_site_rules).put(security::put_site_rules),
+        )
+        .route(
+            "/sites/{site}/rate_limits",
+            get(security::get_site_rate_limits).put(security::put_site_rate_limits),
+        )
+        .route(
+            "/operator/rules",
+            get(security::get_operator_rules).put(security::put_operator_rules),
+        )
         .route("/lists", get(lists::list).post(lists::create))
         .route(
             "/lists/{id}",
@@ -192,6 +205,9 @@ async fn audit(
         analytics::site,
         lists::list, lists::create, lists::get, lists::patch, lists::delete,
         lists::export, lists::import, lists::append,
+        security::get_operator_rules, security::put_operator_rules,
+        security::get_site_rules, security::put_site_rules,
+        security::get_site_rate_limits, security::put_site_rate_limits,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, error::FieldProblem)),
     modifiers(&BearerAuth),
