@@ -1,0 +1,608 @@
+//! Rate limits, request limits and the node's L7 DoS limits on the real
+//! binary: exact counts and 429 + Retry-After, a limit that counts only
+//! failed logins, manual under-attack mode, 414/431/413, the origin
+//! in-flight cap (503), the per-address connection cap, slow request
+//! bodies (408) and clients that stop reading (send timeout).
+//!
+//! Where clients must differ, the edge trusts loopback's X-Forwarded-For;
+//! the connection-cap test runs without that trust, since trusted proxies
+//! are exempt from the cap.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use serde_json::Value;
+use support::client::{Proto, Reply, send};
+use support::origin::{self, full};
+use support::wire::{metric_value, raw_exchange, read_until_close};
+use support::{Rampart, ops::wait_until};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+/// `/login`: 200 with `x-password: right`, else 401. `/slow`: waits for
+/// `release`. `/big`: 32 MiB. `/upload`: reads the body, says how long it
+/// was. Anything else: 200 "ok".
+async fn test_origin(release: Arc<tokio::sync::Semaphore>) -> origin::TestOrigin {
+    origin::builder("shop")
+        .handler(move |req: Request<Incoming>| {
+            let release = release.clone();
+            async move {
+                match req.uri().path() {
+                    "/login" => {
+                        let right = req
+                            .headers()
+                            .get("x-password")
+                            .is_some_and(|v| v == "right");
+                        let mut r = Response::new(full(if right { "welcome" } else { "no" }));
+                        if !right {
+                            *r.status_mut() = StatusCode::UNAUTHORIZED;
+                        }
+                        r
+                    }
+                    "/slow" => {
+                        let _permit = release.acquire().await;
+                        Response::new(full("slow"))
+                    }
+                    "/big" => Response::new(full(vec![b'x'; 32 << 20])),
+                    "/upload" => {
+                        let body = req.into_body().collect().await;
+                        let n = body.map(|b| b.to_bytes().len()).unwrap_or(0);
+                        Response::new(full(format!("got {n}")))
+                    }
+                    _ => Response::new(full("ok")),
+                }
+            }
+        })
+        .start()
+        .await
+}
+
+async fn call(
+    rampart: &Rampart,
+    host: &str,
+    path: &str,
+    ip: &str,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut request = Request::get(path)
+        .header("host", host)
+        .header("x-forwarded-for", ip)
+        .body(Full::new(Bytes::new()))
+        .unwrap_or_else(|e| panic!("request: {e}"));
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            http::HeaderName::from_bytes(name.as_bytes()).unwrap_or_else(|e| panic!("{e}")),
+            HeaderValue::from_str(value).unwrap_or_else(|e| panic!("{e}")),
+        );
+    }
+    send(rampart.http, Proto::Http1, request).await
+}
+
+fn log_line(rampart: &Rampart, reply: &Reply) -> Value {
+    let ray = reply.ray();
+    rampart
+        .access_log_until(|l| l.iter().any(|l| l["ray"] == ray.as_str()))
+        .into_iter()
+        .find(|l| l["ray"] == ray.as_str())
+        .unwrap_or_else(|| panic!("no log line for {ray}"))
+}
+
+fn limited_site(origin: &str) -> String {
+    format!(
+        r#"
+[[site]]
+name = "shop"
+hosts = ["shop.test"]
+origins = ["{origin}"]
+limits = {{ max_header_count = 12, max_uri_bytes = 64, max_body_bytes = 1000 }}
+
+[[site.rate_limits]]
+id = "api"
+expression = 'starts_with(http.request.uri.path, "/api")'
+characteristics = ["ip"]
+period = "1h"
+requests = 5
+
+[[site.rate_limits]]
+id = "watch"
+expression = 'http.request.uri.path eq "/watched"'
+period = "1h"
+requests = 1
+action = "log"
+
+[[site.rate_limits]]
+id = "brute-force"
+expression = 'http.request.uri.path eq "/login"'
+period = "1h"
+requests = 3
+counting_expression = "http.response.code eq 401"
+
+[[site]]
+name = "besieged"
+hosts = ["besieged.test"]
+origins = ["{origin}"]
+under_attack = true
+"#
+    )
+}
+
+fn start_trusting_loopback(origin: &str, dos: &str) -> Rampart {
+    Rampart::builder()
+        .proxy(r#"trusted_proxies = ["127.0.0.1"]"#)
+        .tables(&format!("[dos]\n{dos}\n"))
+        .sites(&limited_site(origin))
+        .start()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_count_exactly_and_answer_429_with_retry_after() {
+    let origin = test_origin(Arc::new(tokio::sync::Semaphore::new(0))).await;
+    let rampart = start_trusting_loopback(&origin.url(), "");
+
+    for i in 1..=5 {
+        let r = call(
+            &rampart,
+            "shop.test",
+            &format!("/api/{i}"),
+            "203.0.113.1",
+            &[],
+        )
+        .await;
+        assert_eq!(r.status, 200, "request {i}: {}", r.text());
+    }
+    let limited = call(&rampart, "shop.test", "/api/6", "203.0.113.1", &[]).await;
+    assert_eq!(
+        limited.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        limited.text()
+    );
+    let retry: u64 = limited
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("Retry-After in whole seconds: {:?}", limited.headers));
+    assert!((1..=7200).contains(&retry), "{retry}");
+    assert!(limited.text().contains("api"), "{}", limited.text());
+    let line = log_line(&rampart, &limited);
+    assert_eq!(
+        (line["rule"].as_str(), line["action"].as_str()),
+        (Some("api"), Some("rate_limit"))
+    );
+    // Other paths and other clients have their own counts.
+    assert_eq!(
+        call(&rampart, "shop.test", "/other", "203.0.113.1", &[])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        call(&rampart, "shop.test", "/api/1", "203.0.113.2", &[])
+            .await
+            .status,
+        200
+    );
+    // Limited requests are not forwarded and not counted: still limited.
+    assert_eq!(
+        call(&rampart, "shop.test", "/api/7", "203.0.113.1", &[])
+            .await
+            .status,
+        429
+    );
+
+    // A "log" limit lets the request through and records the hit.
+    assert_eq!(
+        call(&rampart, "shop.test", "/watched", "203.0.113.3", &[])
+            .await
+            .status,
+        200
+    );
+    let over = call(&rampart, "shop.test", "/watched", "203.0.113.3", &[]).await;
+    assert_eq!(over.status, 200);
+    let line = log_line(&rampart, &over);
+    assert_eq!(
+        (line["rule"].as_str(), line["action"].as_str()),
+        (Some("watch"), Some("log"))
+    );
+
+    let metrics = rampart.metrics();
+    assert_eq!(
+        metric_value(
+            &metrics,
+            r#"rampart_security_verdicts_total{site="shop",verdict="rate_limited"}"#
+        ),
+        Some(2),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_are_counted_on_the_response() {
+    let origin = test_origin(Arc::new(tokio::sync::Semaphore::new(0))).await;
+    let rampart = start_trusting_loopback(&origin.url(), "");
+    let wrong = [("x-password", "wrong")];
+    let right = [("x-password", "right")];
+
+    // Successful logins never count.
+    for _ in 0..6 {
+        assert_eq!(
+            call(&rampart, "shop.test", "/login", "203.0.113.7", &right)
+                .await
+                .status,
+            200
+        );
+    }
+    // Three failures are answered by the origin; then the address is out,
+    // even with the right password.
+    for _ in 0..3 {
+        assert_eq!(
+            call(&rampart, "shop.test", "/login", "203.0.113.8", &wrong)
+                .await
+                .status,
+            401
+        );
+    }
+    let blocked = call(&rampart, "shop.test", "/login", "203.0.113.8", &right).await;
+    assert_eq!(blocked.status, 429, "{}", blocked.text());
+    assert!(blocked.header("retry-after").is_some());
+    assert_eq!(log_line(&rampart, &blocked)["rule"], "brute-force");
+    // Another address still gets through, and its failures still reach the origin.
+    assert_eq!(
+        call(&rampart, "shop.test", "/login", "203.0.113.9", &wrong)
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        call(&rampart, "shop.test", "/login", "203.0.113.9", &right)
+            .await
+            .status,
+        200
+    );
+    // The first address's successes earlier did not use up its allowance.
+    assert_eq!(
+        call(&rampart, "shop.test", "/login", "203.0.113.7", &right)
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_attack_holds_each_address_to_a_strict_limit() {
+    let origin = test_origin(Arc::new(tokio::sync::Semaphore::new(0))).await;
+    let rampart = start_trusting_loopback(&origin.url(), "");
+    for i in 0..20 {
+        let r = call(&rampart, "besieged.test", "/", "198.51.100.1", &[]).await;
+        assert_eq!(r.status, 200, "request {i}");
+    }
+    let limited = call(&rampart, "besieged.test", "/", "198.51.100.1", &[]).await;
+    assert_eq!(limited.status, 429);
+    let retry: u64 = limited
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!((1..=10).contains(&retry), "{retry}");
+    assert_eq!(log_line(&rampart, &limited)["rule"], "under_attack");
+    assert_eq!(
+        call(&rampart, "besieged.test", "/", "198.51.100.2", &[])
+            .await
+            .status,
+        200
+    );
+    // The other site is not under attack.
+    for _ in 0..25 {
+        assert_eq!(
+            call(&rampart, "shop.test", "/", "198.51.100.1", &[])
+                .await
+                .status,
+            200
+        );
+    }
+    let metrics = rampart.metrics();
+    assert_eq!(
+        metric_value(&metrics, r#"rampart_site_under_attack{site="besieged"}"#),
+        Some(1)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uri_header_and_body_limits() {
+    let origin = test_origin(Arc::new(tokio::sync::Semaphore::new(0))).await;
+    let rampart = start_trusting_loopback(&origin.url(), "");
+
+    let long = format!("/{}", "a".repeat(64));
+    let r = call(&rampart, "shop.test", &long, "203.0.113.1", &[]).await;
+    assert_eq!(r.status, StatusCode::URI_TOO_LONG);
+    assert_eq!(log_line(&rampart, &r)["origin"], Value::Null);
+    let fits = format!("/{}", "a".repeat(63));
+    assert_eq!(
+        call(&rampart, "shop.test", &fits, "203.0.113.1", &[])
+            .await
+            .status,
+        200
+    );
+
+    // host + x-forwarded-for + 10 = 12 fields fit; 13 do not.
+    let ten: Vec<(String, &str)> = (0..10).map(|i| (format!("x-h{i}"), "v")).collect();
+    let ten: Vec<(&str, &str)> = ten.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(
+        call(&rampart, "shop.test", "/", "203.0.113.1", &ten)
+            .await
+            .status,
+        200
+    );
+    let mut eleven = ten.clone();
+    eleven.push(("x-one-more", "v"));
+    let r = call(&rampart, "shop.test", "/", "203.0.113.1", &eleven).await;
+    assert_eq!(r.status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+
+    // Declared too large: refused before any body byte is read.
+    let mut stream = TcpStream::connect(rampart.http)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let reply = raw_exchange(
+        &mut stream,
+        b"POST / HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 1001\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(reply.status, 413, "{}", reply.text());
+    // Exactly the limit is fine.
+    let mut stream = TcpStream::connect(rampart.http)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut request =
+        b"POST / HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n"
+            .to_vec();
+    request.extend_from_slice(&[b'b'; 1000]);
+    assert_eq!(raw_exchange(&mut stream, &request).await.status, 200);
+    // Chunked past the limit: cut off while streaming, 413, connection closed.
+    let mut stream = TcpStream::connect(rampart.http)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut request =
+        b"POST / HTTP/1.1\r\nHost: shop.test\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..5 {
+        request.extend_from_slice(b"3e8\r\n");
+        request.extend_from_slice(&[b'c'; 1000]);
+        request.extend_from_slice(b"\r\n");
+    }
+    let reply = raw_exchange(&mut stream, &request).await;
+    assert_eq!(reply.status, 413, "{}", reply.text());
+    assert_eq!(reply.header("connection"), Some("close"));
+    let metrics = rampart.metrics();
+    assert_eq!(
+        metric_value(
+            &metrics,
+            r#"rampart_request_bodies_aborted_total{reason="too_large"}"#
+        ),
+        Some(1),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn origin_in_flight_cap_answers_503_instead_of_queueing() {
+    let release = Arc::new(tokio::sync::Semaphore::new(0));
+    let origin = test_origin(release.clone()).await;
+    let rampart = Arc::new(start_trusting_loopback(
+        &origin.url(),
+        "max_origin_requests_per_site = 2",
+    ));
+    let mut slow = Vec::new();
+    for i in 0..2 {
+        let rampart = rampart.clone();
+        slow.push(tokio::spawn(async move {
+            call(
+                &rampart,
+                "shop.test",
+                "/slow",
+                &format!("203.0.113.{i}"),
+                &[],
+            )
+            .await
+            .status
+        }));
+    }
+    // Both are at the origin once it has seen them (a readiness probe).
+    let hits = origin.hits.clone();
+    assert!(
+        tokio::task::spawn_blocking(move || wait_until(Duration::from_secs(10), || {
+            hits.load(std::sync::atomic::Ordering::Relaxed) >= 2
+        }))
+        .await
+        .unwrap_or(false)
+    );
+    let over = call(
+        &rampart,
+        "shop.test",
+        "/",
+        "203.0.113.9",
+        &[("accept", "application/json")],
+    )
+    .await;
+    assert_eq!(
+        over.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        over.text()
+    );
+    assert_eq!(over.header("retry-after"), Some("1"));
+    assert_eq!(over.json()["error"]["code"], "site_overloaded");
+    let metrics = rampart.metrics();
+    assert_eq!(
+        metric_value(&metrics, r#"rampart_site_overloaded_total{site="shop"}"#),
+        Some(1)
+    );
+    assert_eq!(
+        metric_value(
+            &metrics,
+            r#"rampart_site_origin_requests_in_flight{site="shop"}"#
+        ),
+        Some(2)
+    );
+    release.add_permits(2);
+    for task in slow {
+        assert_eq!(task.await.unwrap_or_default(), 200);
+    }
+    // Slots are given back when responses end.
+    assert_eq!(
+        call(&rampart, "shop.test", "/", "203.0.113.9", &[])
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_per_address_cap_are_closed_at_accept() {
+    let origin = test_origin(Arc::new(tokio::sync::Semaphore::new(0))).await;
+    let rampart = Rampart::builder()
+        .tables("[dos]\nmax_connections_per_ip = 2\n")
+        .sites(&limited_site(&origin.url()))
+        .start();
+    let first = TcpStream::connect(rampart.http)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _second = TcpStream::connect(rampart.http)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The third is accepted by the kernel, then closed by Rampart at once.
+    let mut third = TcpStream::connect(rampart.http)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let started = Instant::now();
+    let _ = third
+        .write_all(b"GET / HTTP/1.1\r\nHost: shop.test\r\n\r\n")
+        .await;
+    let bytes = read_until_close(&mut third).await;
+    assert!(
+        bytes.is_empty(),
+        "no response: {:?}",
+        String::from_utf8_lossy(&bytes)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let metrics = rampart.metrics();
+    assert_eq!(
+        metric_value(
+            &metrics,
+            r#"rampart_connections_refused_per_ip_total{listener="http"}"#
+        ),
+        Some(1),
+        "{metrics}"
+    );
+    // Closing one frees its place.
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut stream = TcpStream::connect(rampart.http)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let reply = read_reply(&mut stream).await;
+        if reply.starts_with(b"HTTP/1.1 200") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the freed place was never given back"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn read_reply(stream: &mut TcpStream) -> Vec<u8> {
+    let _ = stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: shop.test\r\nConnection: close\r\n\r\n")
+        .await;
+    read_until_close(stream).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_request_bodies_get_408_and_the_connection_closes() {
+    let origin = test_origin(Arc::new(tokio::sync::Semaphore::new(0))).await;
+    let rampart = start_trusting_loopback(
+        &origin.url(),
+        "min_body_rate = 1000\nbody_rate_grace = \"1s\"",
+    );
+    let mut stream = TcpStream::connect(rampart.http)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let started = Instant::now();
+    // 900 bytes declared, 100 sent, then nothing: below 1000 B/s after 1 s.
+    let mut head =
+        b"POST /upload HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 900\r\n\r\n".to_vec();
+    head.extend_from_slice(&[b'd'; 100]);
+    stream
+        .write_all(&head)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let raw = read_until_close(&mut stream).await;
+    let elapsed = started.elapsed();
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+    let metrics = rampart.metrics();
+    assert_eq!(
+        metric_value(
+            &metrics,
+            r#"rampart_request_bodies_aborted_total{reason="too_slow"}"#
+        ),
+        Some(1),
+        "{metrics}"
+    );
+    // A body at a normal pace is not affected.
+    let mut stream = TcpStream::connect(rampart.http)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut request =
+        b"POST / HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 900\r\nConnection: close\r\n\r\n"
+            .to_vec();
+    request.extend_from_slice(&[b'd'; 900]);
+    assert_eq!(raw_exchange(&mut stream, &request).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_disconnected_after_the_send_timeout() {
+    let origin = test_origin(Arc::new(tokio::sync::Semaphore::new(0))).await;
+    let rampart = start_trusting_loopback(&origin.url(), "send_timeout = \"1s\"");
+    let mut stream = TcpStream::connect(rampart.http)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    stream
+        .write_all(b"GET /big HTTP/1.1\r\nHost: shop.test\r\n\r\n")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Never read: the kernel buffers fill, writes stop making progress.
+    let series = r#"rampart_connections_send_timeouts_total{listener="http"}"#;
+    let admin = rampart.admin;
+    let closed = tokio::task::spawn_blocking(move || {
+        wait_until(Duration::from_secs(20), || {
+            support::http_get_body(admin, "/metrics")
+                .and_then(|m| metric_value(&m, series))
+                .is_some_and(|n| n >= 1)
+        })
+    })
+    .await
+    .unwrap_or(false);
+    assert!(closed, "{}", rampart.metrics());
+    drop(stream);
+    // Everyone else is served as usual.
+    assert_eq!(
+        call(&rampart, "shop.test", "/", "203.0.113.1", &[])
+            .await
+            .status,
+        200
+    );
+}
