@@ -12,6 +12,7 @@ use support::backends::{Backend, store_table};
 struct Tenant {
     account: String,
     site: String,
+    list: String,
     owner: Api,
     owner_id: String,
     owner_token_id: String,
@@ -31,6 +32,12 @@ fn tenant(admin: &Api, name: &str) -> Tenant {
         .post(
             &format!("/api/v1/sites?account_id={account}"),
             &json!({ "name": format!("{name}-site"), "hosts": [format!("{name}.test")], "origins": ["http://127.0.0.1:1"] }),
+        )
+        .expect(201));
+    let list = id(&admin
+        .post(
+            "/api/v1/lists",
+            &json!({ "name": "office", "account_id": account, "items": ["192.0.2.1"] }),
         )
         .expect(201));
     let mut people = Vec::new();
@@ -55,6 +62,7 @@ fn tenant(admin: &Api, name: &str) -> Tenant {
     Tenant {
         account,
         site,
+        list,
         owner,
         owner_id,
         owner_token_id,
@@ -126,6 +134,46 @@ fn requests_against(b: &Tenant) -> Vec<(&'static str, String, Option<Value>)> {
             format!("/api/v1/tokens/{}", b.owner_token_id),
             None,
         ),
+        ("GET", format!("/api/v1/lists/{}", b.list), None),
+        ("GET", format!("/api/v1/lists/{}/items", b.list), None),
+        (
+            "GET",
+            format!("/api/v1/lists?account_id={}", b.account),
+            None,
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/lists/{}", b.list),
+            Some(json!({ "name": "mine" })),
+        ),
+        ("DELETE", format!("/api/v1/lists/{}", b.list), None),
+        (
+            "PUT",
+            format!("/api/v1/lists/{}/items", b.list),
+            Some(json!("10.0.0.1")),
+        ),
+        (
+            "POST",
+            format!("/api/v1/lists/{}/items", b.list),
+            Some(json!("10.0.0.1")),
+        ),
+        (
+            "POST",
+            "/api/v1/lists".to_owned(),
+            Some(json!({ "name": "stolen", "account_id": b.account })),
+        ),
+        ("GET", format!("/api/v1/sites/{}/rules", b.site), None),
+        (
+            "PUT",
+            format!("/api/v1/sites/{}/rules", b.site),
+            Some(json!([{ "id": "x", "expression": "true", "action": "block" }])),
+        ),
+        ("GET", format!("/api/v1/sites/{}/rate_limits", b.site), None),
+        (
+            "PUT",
+            format!("/api/v1/sites/{}/rate_limits", b.site),
+            Some(json!([])),
+        ),
     ]
 }
 
@@ -183,6 +231,12 @@ async fn accounts_cannot_reach_each_other(backend: Backend) {
     let site = admin.get(&format!("/api/v1/sites/{}", b.site)).expect(200);
     assert_eq!(site["name"], "beta-site");
     assert!(!site["spec"]["under_attack"].as_bool().unwrap_or(false));
+    assert!(site["spec"].get("rules").is_none());
+    let list = admin.get(&format!("/api/v1/lists/{}", b.list)).expect(200);
+    assert_eq!(
+        (&list["name"], &list["entry_count"]),
+        (&json!("office"), &json!(1))
+    );
     assert_eq!(
         admin
             .get(&format!("/api/v1/accounts/{}", b.account))

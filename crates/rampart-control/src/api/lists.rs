@@ -90,8 +90,8 @@ pub struct ListPatch {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    /// Operators: one account's lists. Account users always see their own
-    /// account's lists and the operator lists.
+    /// Only this account's lists. Without it: every list for operators;
+    /// the operator's lists and their own account's for account users.
     pub account_id: Option<String>,
 }
 
@@ -171,26 +171,25 @@ pub(crate) async fn writable_list(
     Ok(list)
 }
 
-/// The lists a caller sees: an account's own and the operator's; for
-/// operators every list, or one account's.
+/// The lists a caller sees: with `account_id`, that account's; without,
+/// every list for operators, the operator's and their own for account users.
 pub(crate) async fn visible_lists(
     control: &Control,
     principal: &Principal,
     account_id: Option<&str>,
 ) -> ApiResult<Vec<IpListRecord>> {
     let store = store(control)?;
-    let own = match (account_id, principal.is_operator()) {
-        (Some(id), _) => {
-            if !principal.can_read_account(id) {
-                return Err(ApiError::not_found("account", id));
-            }
-            Some(id.to_owned())
+    if let Some(id) = account_id {
+        if !principal.can_read_account(id) {
+            return Err(ApiError::not_found("account", id));
         }
-        (None, true) => return Ok(store.list_ip_lists(ListsOf::All).await?),
-        (None, false) => principal.account_id().map(str::to_owned),
-    };
+        return Ok(store.list_ip_lists(ListsOf::Account(id)).await?);
+    }
+    if principal.is_operator() {
+        return Ok(store.list_ip_lists(ListsOf::All).await?);
+    }
     let mut lists = store.list_ip_lists(ListsOf::Operator).await?;
-    if let Some(account) = &own {
+    if let Some(account) = principal.account_id() {
         lists.extend(store.list_ip_lists(ListsOf::Account(account)).await?);
     }
     Ok(lists)
