@@ -8,10 +8,12 @@
 //! Only time spent waiting *for the client* counts: from a poll that found
 //! no data (`Pending`) to the poll that found some. When the origin reads
 //! slowly, hyper polls this body late but finds data waiting, and none of
-//! that time is charged to the client. Once `grace` of waiting has passed,
-//! the client must have sent at least `min_rate × waited` bytes; a timer
-//! wakes the body at the moment that stops being true, so a client that
-//! sends nothing at all is caught too.
+//! that time is charged to the client. Each byte buys `1 / min_rate` seconds
+//! of waiting and `grace` comes free: once the client has waited longer than
+//! `grace + bytes / min_rate`, it is too slow. That holds its average to the
+//! minimum over the long run while forgiving a slow start or a late burst.
+//! A timer wakes the body at the moment the credit runs out, so a client
+//! that sends nothing at all is caught too.
 //!
 //! When the body is cut off the stream fails; hyper's client abandons the
 //! origin request, and the proxy reads [`BodyStats::abort`] to answer 413
@@ -126,7 +128,10 @@ impl<B> GuardedBody<B> {
         // Waiting time the bytes so far pay for; integer milliseconds, so a
         // huge count cannot overflow a float conversion.
         let earned = Duration::from_millis(bytes.saturating_mul(1000) / rate.bytes_per_sec);
-        let allowed = earned.max(rate.grace);
+        // The grace is credit on top of what the bytes earn: a client must
+        // keep its average up, but a burst that arrives a little late (or a
+        // slow start) is not punished at the first dip.
+        let allowed = earned.saturating_add(rate.grace);
         if waited >= allowed {
             return Err(BodyAbort::TooSlow);
         }
@@ -195,5 +200,131 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+    use tokio::sync::mpsc;
+
+    /// A request body the test feeds by hand.
+    struct Fed(mpsc::Receiver<Bytes>);
+
+    impl Body for Fed {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            self.0.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
+        }
+    }
+
+    fn guarded(
+        max: Option<u64>,
+        rate: Option<MinRate>,
+    ) -> (mpsc::Sender<Bytes>, GuardedBody<Fed>, Arc<BodyStats>) {
+        let (tx, rx) = mpsc::channel(16);
+        let stats = Arc::new(BodyStats::default());
+        (
+            tx,
+            GuardedBody::new(Fed(rx), stats.clone(), max, rate),
+            stats,
+        )
+    }
+
+    const RATE: MinRate = MinRate {
+        bytes_per_sec: 1000,
+        grace: Duration::from_secs(1),
+    };
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_client_is_cut_off_after_the_grace() {
+        let (tx, mut body, stats) = guarded(None, Some(RATE));
+        tx.send(Bytes::from_static(&[1; 100]))
+            .await
+            .unwrap_or_default();
+        assert!(body.frame().await.is_some_and(|f| f.is_ok()));
+        let started = Instant::now();
+        let end = body.frame().await;
+        assert!(matches!(end, Some(Err(BodyError::TooSlow))), "{end:?}");
+        // The grace is a second, and 100 bytes buy 100 ms more.
+        let waited = started.elapsed();
+        assert_eq!(waited, Duration::from_millis(1100));
+        assert_eq!(stats.abort(), Some(BodyAbort::TooSlow));
+        assert!(body.frame().await.is_none(), "ends after the error");
+        drop(tx);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bytes_buy_time_and_a_steady_client_passes() {
+        let (tx, mut body, stats) = guarded(None, Some(RATE));
+        let feeder = tokio::spawn(async move {
+            for _ in 0..10 {
+                // 1,000 bytes every 900 ms: above the minimum.
+                tokio::time::sleep(Duration::from_millis(900)).await;
+                if tx.send(Bytes::from_static(&[2; 1000])).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let mut got = 0;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.unwrap_or_else(|e| panic!("{e}"));
+            got += frame.data_ref().map_or(0, |d| d.len());
+        }
+        assert_eq!(got, 10_000);
+        assert_eq!(stats.abort(), None);
+        let _ = feeder.await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_trickle_is_cut_off_once_the_average_falls_below() {
+        let (tx, mut body, _) = guarded(None, Some(RATE));
+        let feeder = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if tx.send(Bytes::from_static(&[3; 10])).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let started = Instant::now();
+        let outcome = loop {
+            match body.frame().await {
+                Some(Ok(_)) => continue,
+                other => break other,
+            }
+        };
+        assert!(
+            matches!(outcome, Some(Err(BodyError::TooSlow))),
+            "{outcome:?}"
+        );
+        // 20 bytes a second against 1,000: credit runs out soon after the grace.
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            started.elapsed()
+        );
+        feeder.abort();
+    }
+
+    #[tokio::test]
+    async fn the_size_limit_cuts_off_a_streamed_body() {
+        let (tx, mut body, stats) = guarded(Some(150), None);
+        tx.send(Bytes::from_static(&[4; 100]))
+            .await
+            .unwrap_or_default();
+        tx.send(Bytes::from_static(&[4; 100]))
+            .await
+            .unwrap_or_default();
+        assert!(body.frame().await.is_some_and(|f| f.is_ok()));
+        assert!(matches!(body.frame().await, Some(Err(BodyError::TooLarge))));
+        assert_eq!(stats.abort(), Some(BodyAbort::TooLarge));
+        assert_eq!(stats.bytes.load(Ordering::Relaxed), 200);
     }
 }

@@ -23,6 +23,8 @@ pub mod ratelimit;
 pub mod request;
 pub mod respond;
 pub mod rules;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};

@@ -270,3 +270,51 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for PrefixedIo<T> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn wrap<T>(io: T, timeout: Duration) -> (ActivityIo<T>, Arc<ListenerMetrics>) {
+        let metrics = Arc::new(ListenerMetrics::default());
+        let io = ActivityIo::new(io, Arc::new(AtomicU64::new(0)), timeout, metrics.clone());
+        (io, metrics)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reader_that_stops_reading_is_cut_off() {
+        let (ours, _client) = tokio::io::duplex(64);
+        let (mut io, metrics) = wrap(ours, Duration::from_secs(30));
+        let started = tokio::time::Instant::now();
+        let result = io.write_all(&[0; 1024]).await;
+        let err = result.err().map(|e| e.kind());
+        assert_eq!(err, Some(io::ErrorKind::TimedOut));
+        assert_eq!(started.elapsed(), Duration::from_secs(30));
+        assert_eq!(metrics.send_timeouts.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_but_steady_reader_is_not() {
+        let (ours, mut client) = tokio::io::duplex(64);
+        let (mut io, metrics) = wrap(ours, Duration::from_secs(2));
+        let reader = tokio::spawn(async move {
+            let mut buf = [0u8; 64];
+            let mut total = 0;
+            // 64 bytes a second: every stall is shorter than the timeout.
+            while total < 1024 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                match client.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => total += n,
+                }
+            }
+            total
+        });
+        io.write_all(&[0; 1024])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(reader.await.unwrap_or_default(), 1024);
+        assert_eq!(metrics.send_timeouts.load(Ordering::Relaxed), 0);
+    }
+}
