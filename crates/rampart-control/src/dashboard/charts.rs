@@ -181,6 +181,8 @@ fn data_table(traffic: &Traffic) -> Markup {
                     requests: hour.iter().map(|m| m.requests).sum(),
                     blocked: hour.iter().map(|m| m.blocked).sum(),
                     challenged: hour.iter().map(|m| m.challenged).sum(),
+                    passed: hour.iter().map(|m| m.passed).sum(),
+                    rate_limited: hour.iter().map(|m| m.rate_limited).sum(),
                 })
             })
             .collect(),
@@ -253,6 +255,7 @@ mod tests {
                     requests,
                     blocked,
                     challenged,
+                    ..Minute::default()
                 })
                 .collect(),
             top: TrafficTop::default(),

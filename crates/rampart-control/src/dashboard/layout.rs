@@ -13,6 +13,7 @@ use crate::api::error::ApiError;
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Section {
     Sites,
+    Lists,
     Tokens,
     None,
 }
@@ -46,6 +47,7 @@ pub(crate) fn page(
                             nav aria-label="Main" {
                                 ul {
                                     li { a href="/sites" aria-current=[current(section, Section::Sites)] { "Sites" } }
+                                    li { a href="/lists" aria-current=[current(section, Section::Lists)] { "Lists" } }
                                     li { a href="/tokens" aria-current=[current(section, Section::Tokens)] { "API tokens" } }
                                 }
                             }
@@ -111,6 +113,10 @@ pub(crate) fn done_message(code: Option<&str>) -> Option<&'static str> {
         "site-deleted" => "The site was deleted.",
         "account-created" => "The account was created.",
         "token-revoked" => "The token was revoked.",
+        "security-saved" => "Saved. The edge applies it within a second.",
+        "list-created" => "The list was created.",
+        "list-imported" => "The list's entries were replaced.",
+        "list-deleted" => "The list was deleted.",
         _ => return None,
     })
 }

@@ -19,7 +19,10 @@ mod form;
 mod format;
 mod layout;
 mod limiter;
+mod lists;
 mod login;
+mod rule_forms;
+mod security;
 mod session;
 mod settings;
 mod site;
@@ -86,6 +89,25 @@ pub fn router() -> Router<Arc<Control>> {
             post(site::under_attack_toggle),
         )
         .route("/sites/{site}/delete", post(settings::delete))
+        .route("/sites/{site}/security", get(security::page_get))
+        .route("/sites/{site}/security/rules", post(security::save_rule))
+        .route(
+            "/sites/{site}/security/rules/{rule}/delete",
+            post(security::delete_rule),
+        )
+        .route(
+            "/sites/{site}/security/rate-limits",
+            post(security::add_rate_limit),
+        )
+        .route(
+            "/sites/{site}/security/rate-limits/{id}/delete",
+            post(security::delete_rate_limit),
+        )
+        .route("/sites/{site}/security/limits", post(security::save_limits))
+        .route("/lists", get(lists::page_get).post(lists::create))
+        .route("/lists/{id}/import", post(lists::import))
+        .route("/lists/{id}/export", get(lists::export))
+        .route("/lists/{id}/delete", post(lists::delete))
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}/revoke", post(tokens::revoke))
         .route("/assets/{file}", get(assets::serve))

@@ -25,6 +25,7 @@ use crate::api;
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Tab {
     Overview,
+    Security,
     Settings,
 }
 
@@ -42,6 +43,7 @@ pub(crate) fn site_head(site: &SiteRecord, tab: Tab) -> Markup {
         nav aria-label="Site" {
             ul.tabs {
                 li { a href={ "/sites/" (site.id) } aria-current=[current(Tab::Overview)] { "Overview" } }
+                li { a href={ "/sites/" (site.id) "/security" } aria-current=[current(Tab::Security)] { "Security" } }
                 li { a href={ "/sites/" (site.id) "/settings" } aria-current=[current(Tab::Settings)] { "Settings" } }
             }
         }
@@ -124,14 +126,34 @@ pub(crate) async fn overview(
                 (top_table("Rules", "Rule", &traffic.top.rules))
             }
         }
-        section.panel aria-labelledby="events-title" {
+        section.panel #security-events aria-labelledby="events-title" {
             h2 #events-title { "Security events" }
-            h3 { "Blocked and challenged requests" }
-            @let stopped = traffic.total(|m| m.blocked) + traffic.total(|m| m.challenged);
+            h3 { "Verdicts" }
+            ul.totals #verdicts {
+                li { span.n #verdict-passed { (count(traffic.total(|m| m.passed))) } span.l { "passed" } }
+                li { span.n #verdict-blocked { (count(traffic.total(|m| m.blocked))) } span.l { "blocked" } }
+                li { span.n #verdict-challenged { (count(traffic.total(|m| m.challenged))) } span.l { "challenged" } }
+                li { span.n #verdict-rate-limited { (count(traffic.total(|m| m.rate_limited))) } span.l { "rate limited" } }
+            }
+            @let stopped = traffic.total(|m| m.blocked) + traffic.total(|m| m.challenged) + traffic.total(|m| m.rate_limited);
             @if stopped == 0 {
-                p.empty #events-empty { "No requests were blocked or challenged in the " (range.label().to_lowercase()) "." }
+                p.empty #events-empty { "No requests were blocked, challenged or rate limited in the " (range.label().to_lowercase()) "." }
+            }
+            h3 { "Rule hits" }
+            @if traffic.top.rules.is_empty() {
+                p.empty #rule-hits-empty { "No rule matched in the " (range.label().to_lowercase()) "." }
             } @else {
-                p { (count(stopped)) " requests were blocked or challenged in the " (range.label().to_lowercase()) "; the rules that acted are listed above." }
+                div.table-wrap {
+                    table #rule-hits {
+                        thead { tr { th scope="col" { "Rule" } th.num scope="col" { "Hits" } } }
+                        tbody {
+                            @for (rule, n) in &traffic.top.rules {
+                                tr { td.key { (rule) } td.num { (count(*n)) } }
+                            }
+                        }
+                    }
+                }
+                p { a href={ "/sites/" (site.id) "/security" } { "Manage the site's rules" } }
             }
             h3 { "Recent changes" }
             (changes_table(&changes))

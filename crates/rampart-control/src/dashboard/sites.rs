@@ -41,7 +41,7 @@ fn may_create_sites(principal: &Principal) -> bool {
 }
 
 /// The accounts the principal can see, by name.
-async fn visible_accounts(
+pub(crate) async fn visible_accounts(
     control: &Control,
     principal: &Principal,
 ) -> Result<Vec<Account>, super::PageError> {

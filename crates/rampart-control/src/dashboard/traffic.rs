@@ -49,6 +49,8 @@ pub(crate) struct Minute {
     pub requests: u64,
     pub blocked: u64,
     pub challenged: u64,
+    pub passed: u64,
+    pub rate_limited: u64,
 }
 
 pub(crate) struct Traffic {
@@ -97,6 +99,8 @@ pub(crate) async fn load(
             slot.requests += row.requests;
             slot.blocked += row.blocked;
             slot.challenged += row.challenged;
+            slot.passed += row.passed;
+            slot.rate_limited += row.rate_limited;
         }
     }
     Ok(Traffic {

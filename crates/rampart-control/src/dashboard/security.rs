@@ -1,0 +1,558 @@
+//! `/sites/{site}/security`: a site's custom rules (with their hits in the
+//! last 24 hours), rate limits, request limits and automatic under-attack
+//! mode, and the forms that change them. Every change goes through the
+//! API's `replace_site_array` / `update_site`, so roles, validation and
+//! audit are the API's.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use http::StatusCode;
+use maud::{Markup, html};
+use rampart_config::{RateLimitSpec, RuleSpec, SiteSpec};
+use rampart_store::SiteRecord;
+use serde::Deserialize;
+
+use super::csrf::Posted;
+use super::format::{count, datetime_ms};
+use super::layout::{
+    FieldMessage, PageError, PageResult, Section, csrf_field, done_message, notice, page, respond,
+};
+use super::rule_forms::{
+    LimitsForm, RateLimitForm, RuleForm, limits_form, place_errors, rate_limit_form, rule_form,
+};
+use super::site::{Tab, site_head};
+use super::{SignedIn, store};
+use crate::Control;
+use crate::api;
+use crate::api::error::ApiError;
+
+/// A form that posts nothing but its CSRF token.
+#[derive(Deserialize)]
+pub(crate) struct NoFields {}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct SecurityQuery {
+    done: Option<String>,
+    /// The rule whose edit form is shown.
+    edit: Option<String>,
+}
+
+fn stored_spec(site: &SiteRecord) -> Result<SiteSpec, PageError> {
+    serde_json::from_value(site.spec.clone()).map_err(|e| {
+        tracing::error!("site {} has a spec the dashboard cannot read: {e}", site.id);
+        PageError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "This site's stored settings cannot be read; the server log has details.",
+        )
+    })
+}
+
+/// What the page shows besides the stored settings, and what a form
+/// posted back shows again with its errors.
+#[derive(Default)]
+struct Forms {
+    rule: Option<RuleForm>,
+    rate_limit: Option<RateLimitForm>,
+    limits: Option<LimitsForm>,
+    errors: Vec<FieldMessage>,
+    general: Vec<String>,
+    /// Which form the errors belong to.
+    failed: Option<&'static str>,
+}
+
+pub(crate) async fn page_get(
+    State(control): State<Arc<Control>>,
+    signed: SignedIn,
+    Path(key): Path<String>,
+    Query(query): Query<SecurityQuery>,
+) -> PageResult {
+    let site = api::sites::visible_site(&control, &signed.principal, &key).await?;
+    let spec = stored_spec(&site)?;
+    let rule = query.edit.as_deref().and_then(|id| {
+        spec.rules
+            .iter()
+            .flatten()
+            .find(|r| r.id == id)
+            .map(RuleForm::from_spec)
+    });
+    let forms = Forms {
+        rule,
+        ..Forms::default()
+    };
+    render(
+        &control,
+        &signed,
+        &site,
+        &spec,
+        forms,
+        query.done.as_deref(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// Rule hits per rule id over the last 24 hours.
+async fn rule_hits(
+    control: &Control,
+    site: &SiteRecord,
+) -> Result<HashMap<String, u64>, PageError> {
+    let now = api::tokens::now_ms().div_euclid(1000);
+    let to = now.div_euclid(60) * 60 + 60;
+    let from = to - 24 * 3600;
+    let top = store(control)?
+        .traffic_top(&site.id, from, to, 1000)
+        .await?;
+    Ok(top.rules.into_iter().collect())
+}
+
+fn action_text(rule: &RuleSpec) -> String {
+    match (rule.action.as_str(), rule.status) {
+        ("block", Some(status)) => format!("block ({status})"),
+        ("redirect", _) => format!(
+            "redirect to {}",
+            rule.redirect_url.as_deref().unwrap_or("?")
+        ),
+        (action, _) => action.to_owned(),
+    }
+}
+
+fn rules_table(
+    site: &SiteRecord,
+    rules: &[RuleSpec],
+    hits: &HashMap<String, u64>,
+    csrf: &Markup,
+    writable: bool,
+) -> Markup {
+    html! {
+        @if rules.is_empty() {
+            p.empty #rules-empty { "No custom rules yet." }
+        } @else {
+            div.table-wrap {
+                table.cards #rules {
+                    caption.visually-hidden { "Custom rules, in evaluation order" }
+                    thead { tr {
+                        th.num scope="col" { "#" }
+                        th scope="col" { "Rule" }
+                        th scope="col" { "Expression" }
+                        th scope="col" { "Action" }
+                        th scope="col" { "Enabled" }
+                        th.num scope="col" { "Hits (24 h)" }
+                        @if writable { th scope="col" { span.visually-hidden { "Actions" } } }
+                    } }
+                    tbody {
+                        @for (i, rule) in rules.iter().enumerate() {
+                            tr id={ "rule-" (rule.id) } {
+                                td.num data-label="#" { (i + 1) }
+                                td.key data-label="Rule" {
+                                    (rule.id)
+                                    @if let Some(d) = &rule.description { br; span.hint { (d) } }
+                                }
+                                td data-label="Expression" { code { (rule.expression) } }
+                                td data-label="Action" { (action_text(rule)) }
+                                td data-label="Enabled" { @if rule.enabled.unwrap_or(true) { "yes" } @else { "no" } }
+                                td.num data-label="Hits (24 h)" { (count(hits.get(&rule.id).copied().unwrap_or(0))) }
+                                @if writable {
+                                    td {
+                                        a href={ "/sites/" (site.id) "/security?edit=" (rule.id) "#rule-form" } { "Edit" }
+                                        form.inline method="post" action={ "/sites/" (site.id) "/security/rules/" (rule.id) "/delete" } {
+                                            (csrf)
+                                            button.link type="submit" { "Delete" span.visually-hidden { " rule " (rule.id) } }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn rate_limits_table(
+    site: &SiteRecord,
+    limits: &[RateLimitSpec],
+    csrf: &Markup,
+    writable: bool,
+) -> Markup {
+    html! {
+        @if limits.is_empty() {
+            p.empty #rate-limits-empty { "No rate limits yet." }
+        } @else {
+            div.table-wrap {
+                table.cards #rate-limits {
+                    caption.visually-hidden { "Rate limits" }
+                    thead { tr {
+                        th scope="col" { "Rate limit" }
+                        th scope="col" { "Applies to" }
+                        th scope="col" { "Allowed" }
+                        th scope="col" { "Counted per" }
+                        th scope="col" { "Action" }
+                        @if writable { th scope="col" { span.visually-hidden { "Actions" } } }
+                    } }
+                    tbody {
+                        @for limit in limits {
+                            tr id={ "rate-limit-" (limit.id) } {
+                                td.key data-label="Rate limit" { (limit.id) }
+                                td data-label="Applies to" { code { (limit.expression.as_deref().unwrap_or("every request")) } }
+                                td data-label="Allowed" { (count(u64::from(limit.requests))) " per " (limit.period) }
+                                td data-label="Counted per" { (limit.characteristics.as_ref().map_or_else(|| "ip".to_owned(), |c| c.join(", "))) }
+                                td data-label="Action" { (limit.action.as_deref().unwrap_or("block")) }
+                                @if writable {
+                                    td {
+                                        form.inline method="post" action={ "/sites/" (site.id) "/security/rate-limits/" (limit.id) "/delete" } {
+                                            (csrf)
+                                            button.link type="submit" { "Delete" span.visually-hidden { " rate limit " (limit.id) } }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The edge's view of automatic under-attack mode for this site, and the
+/// recent switches.
+fn attack_panel(control: &Control, site: &SiteRecord) -> Markup {
+    let status = control.edge.under_attack_status(&site.name);
+    let switches: Vec<_> = control
+        .edge
+        .recent_attack_switches()
+        .into_iter()
+        .filter(|s| s.site == site.name)
+        .rev()
+        .take(10)
+        .collect();
+    html! {
+        section.panel #auto-attack aria-labelledby="auto-attack-title" {
+            h2 #auto-attack-title { "Automatic under-attack mode" }
+            @match status {
+                None => p.empty { "The edge is not serving this site right now." },
+                Some(status) => {
+                    p #auto-attack-state {
+                        @if !status.auto_enabled {
+                            "Off for this site."
+                        } @else if status.auto_active {
+                            strong { "Active" }
+                            @if let Some(since) = status.since_unix_ms {
+                                " since " (datetime_ms(i64::try_from(since).unwrap_or(i64::MAX))) " UTC"
+                            }
+                            ": every visitor is challenged."
+                        } @else {
+                            "Watching: not active."
+                        }
+                        @if status.manual { " Under-attack mode is also switched on by hand." }
+                    }
+                    p { "Normal rate " (format!("{:.1}", status.baseline_rps)) " requests/s; now " (format!("{:.1}", status.current_rps)) " requests/s." }
+                }
+            }
+            @if !switches.is_empty() {
+                h3 { "Recent switches" }
+                ul #attack-switches {
+                    @for s in &switches {
+                        li {
+                            (datetime_ms(i64::try_from(s.at_unix_ms).unwrap_or(i64::MAX))) " UTC: "
+                            @if s.started { "switched on" } @else { "switched off" }
+                            " at " (format!("{:.1}", s.current_rps)) " requests/s (normal " (format!("{:.1}", s.baseline_rps)) ")"
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn render(
+    control: &Control,
+    signed: &SignedIn,
+    site: &SiteRecord,
+    spec: &SiteSpec,
+    forms: Forms,
+    done: Option<&str>,
+    status: StatusCode,
+) -> PageResult {
+    let writable = signed.principal.can_write_site(site) && !site.file_managed;
+    let hits = rule_hits(control, site).await?;
+    let csrf = csrf_field(signed.csrf());
+    let rules = spec.rules.clone().unwrap_or_default();
+    let limits = spec.rate_limits.clone().unwrap_or_default();
+    let errors_of = |form: &str| {
+        if forms.failed == Some(form) {
+            (forms.errors.as_slice(), forms.general.as_slice())
+        } else {
+            (&[][..], &[][..])
+        }
+    };
+    let base = format!("/sites/{}/security", site.id);
+    let body = html! {
+        (site_head(site, Tab::Security))
+        (notice(done_message(done)))
+        @if site.file_managed {
+            p.panel role="note" { "This site is declared in the configuration file. Change its rules there and reload Rampart." }
+        } @else if !writable {
+            p.panel role="note" { "Your role may view these settings but not change them." }
+        }
+        section.panel aria-labelledby="rules-title" {
+            h2 #rules-title { "Custom rules" }
+            p.hint { "Evaluated in order after the operator's rules; the first that blocks, challenges, allows or redirects decides. Lists are written $name: see " a href="/lists" { "Lists" } "." }
+            (rules_table(site, &rules, &hits, &csrf, writable))
+            @if writable {
+                @let (errors, general) = errors_of("rule");
+                (rule_form(&format!("{base}/rules"), &csrf, forms.rule.as_ref().unwrap_or(&RuleForm::new_rule()), errors, general))
+            }
+        }
+        section.panel aria-labelledby="rate-limits-title" {
+            h2 #rate-limits-title { "Rate limits" }
+            (rate_limits_table(site, &limits, &csrf, writable))
+            @if writable {
+                @let (errors, general) = errors_of("rate_limit");
+                (rate_limit_form(&format!("{base}/rate-limits"), &csrf, forms.rate_limit.as_ref().unwrap_or(&RateLimitForm::new_limit()), errors, general))
+            }
+        }
+        section.panel aria-labelledby="limits-title" {
+            h2 #limits-title { "Request limits" }
+            @let (errors, general) = errors_of("limits");
+            (limits_form(&format!("{base}/limits"), &csrf, forms.limits.as_ref().unwrap_or(&LimitsForm::from_spec(spec)), errors, general, writable))
+        }
+        (attack_panel(control, site))
+    };
+    let title = format!("{} security", site.name);
+    Ok(respond(
+        status,
+        page(&title, Some(signed), Section::Sites, body),
+    ))
+}
+
+/// Shows the page again with a form's problems, or the error page for
+/// what no form can fix (not allowed, not found).
+async fn refused(
+    control: &Control,
+    signed: &SignedIn,
+    site: &SiteRecord,
+    error: ApiError,
+    mut forms: Forms,
+    index: Option<usize>,
+) -> PageResult {
+    if !error.status.is_client_error()
+        || error.status == StatusCode::FORBIDDEN
+        || error.status == StatusCode::NOT_FOUND
+    {
+        return Err(error.into());
+    }
+    let (fields, general) = place_errors(&error, index);
+    forms.errors = fields;
+    forms.general = general;
+    let spec = stored_spec(site)?;
+    render(control, signed, site, &spec, forms, None, error.status).await
+}
+
+fn saved(site: &SiteRecord, anchor: &str) -> Response {
+    Redirect::to(&format!(
+        "/sites/{}/security?done=security-saved#{anchor}",
+        site.id
+    ))
+    .into_response()
+}
+
+pub(crate) async fn save_rule(
+    State(control): State<Arc<Control>>,
+    Path(key): Path<String>,
+    Posted { signed, form }: Posted<RuleForm>,
+) -> PageResult {
+    let site = api::sites::writable_site(&control, &signed.principal, &key).await?;
+    let mut rules = stored_spec(&site)?.rules.unwrap_or_default();
+    let (rule, problems) = form.to_spec();
+    let forms = Forms {
+        rule: Some(form.clone()),
+        failed: Some("rule"),
+        ..Forms::default()
+    };
+    if !problems.is_empty() {
+        let forms = Forms {
+            errors: problems,
+            ..forms
+        };
+        let spec = stored_spec(&site)?;
+        return render(
+            &control,
+            &signed,
+            &site,
+            &spec,
+            forms,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let index = match rules
+        .iter()
+        .position(|r| !form.original.is_empty() && r.id == form.original)
+    {
+        Some(i) => {
+            if let Some(slot) = rules.get_mut(i) {
+                *slot = rule;
+            }
+            i
+        }
+        None => {
+            rules.push(rule);
+            rules.len() - 1
+        }
+    };
+    let items = serde_json::to_value(&rules)
+        .map_err(|e| PageError::from(ApiError::internal("cannot encode the rules", &e)))?;
+    match api::security::replace_site_array(&control, &signed.principal, "rules", &site.id, items)
+        .await
+    {
+        Ok(_) => Ok(saved(&site, "rules-title")),
+        Err(error) => refused(&control, &signed, &site, error, forms, Some(index)).await,
+    }
+}
+
+pub(crate) async fn delete_rule(
+    State(control): State<Arc<Control>>,
+    Path((key, rule)): Path<(String, String)>,
+    Posted { signed, .. }: Posted<NoFields>,
+) -> PageResult {
+    remove_item(&control, &signed, &key, "rules", &rule).await
+}
+
+pub(crate) async fn delete_rate_limit(
+    State(control): State<Arc<Control>>,
+    Path((key, id)): Path<(String, String)>,
+    Posted { signed, .. }: Posted<NoFields>,
+) -> PageResult {
+    remove_item(&control, &signed, &key, "rate_limits", &id).await
+}
+
+/// Removes the item with `id` from the spec array `key`.
+async fn remove_item(
+    control: &Control,
+    signed: &SignedIn,
+    key: &str,
+    array: &str,
+    id: &str,
+) -> PageResult {
+    let site = api::sites::writable_site(control, &signed.principal, key).await?;
+    let items: Vec<serde_json::Value> = site
+        .spec
+        .get(array)
+        .and_then(serde_json::Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|item| item.get("id").and_then(serde_json::Value::as_str) != Some(id))
+        .collect();
+    match api::security::replace_site_array(
+        control,
+        &signed.principal,
+        array,
+        &site.id,
+        serde_json::Value::Array(items),
+    )
+    .await
+    {
+        Ok(_) => Ok(saved(
+            &site,
+            if array == "rules" {
+                "rules-title"
+            } else {
+                "rate-limits-title"
+            },
+        )),
+        Err(error) => refused(control, signed, &site, error, Forms::default(), None).await,
+    }
+}
+
+pub(crate) async fn add_rate_limit(
+    State(control): State<Arc<Control>>,
+    Path(key): Path<String>,
+    Posted { signed, form }: Posted<RateLimitForm>,
+) -> PageResult {
+    let site = api::sites::writable_site(&control, &signed.principal, &key).await?;
+    let mut limits = stored_spec(&site)?.rate_limits.unwrap_or_default();
+    let (limit, problems) = form.to_spec();
+    let forms = Forms {
+        rate_limit: Some(form.clone()),
+        failed: Some("rate_limit"),
+        ..Forms::default()
+    };
+    if !problems.is_empty() {
+        let forms = Forms {
+            errors: problems,
+            ..forms
+        };
+        let spec = stored_spec(&site)?;
+        return render(
+            &control,
+            &signed,
+            &site,
+            &spec,
+            forms,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    limits.push(limit);
+    let index = limits.len() - 1;
+    let items = serde_json::to_value(&limits)
+        .map_err(|e| PageError::from(ApiError::internal("cannot encode the rate limits", &e)))?;
+    match api::security::replace_site_array(
+        &control,
+        &signed.principal,
+        "rate_limits",
+        &site.id,
+        items,
+    )
+    .await
+    {
+        Ok(_) => Ok(saved(&site, "rate-limits-title")),
+        Err(error) => refused(&control, &signed, &site, error, forms, Some(index)).await,
+    }
+}
+
+pub(crate) async fn save_limits(
+    State(control): State<Arc<Control>>,
+    Path(key): Path<String>,
+    Posted { signed, form }: Posted<LimitsForm>,
+) -> PageResult {
+    let site = api::sites::writable_site(&control, &signed.principal, &key).await?;
+    let mut spec = stored_spec(&site)?;
+    let problems = form.merge_into(&mut spec);
+    let forms = Forms {
+        limits: Some(form.clone()),
+        failed: Some("limits"),
+        ..Forms::default()
+    };
+    if !problems.is_empty() {
+        let forms = Forms {
+            errors: problems,
+            ..forms
+        };
+        let stored = stored_spec(&site)?;
+        return render(
+            &control,
+            &signed,
+            &site,
+            &stored,
+            forms,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let value = serde_json::to_value(&spec)
+        .map_err(|e| PageError::from(ApiError::internal("cannot encode the site", &e)))?;
+    match api::sites::update_site(&control, &signed.principal, &site, value).await {
+        Ok(_) => Ok(saved(&site, "limits-title")),
+        Err(error) => refused(&control, &signed, &site, error, forms, None).await,
+    }
+}
