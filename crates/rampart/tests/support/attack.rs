@@ -241,31 +241,51 @@ impl Drop for Relay {
     }
 }
 
-/// TCP connections the kernel holds ESTABLISHED on the server side of
-/// `listen` (accepted or still in the accept queue), from `peer` if given.
-/// The kernel's view, independent of what Rampart reports about itself: once
-/// Rampart closes a connection its side leaves ESTABLISHED, even while a
-/// client still holds its own end open.
-pub fn established_to(listen: SocketAddr, peer: Option<IpAddr>) -> usize {
+/// TCP connections whose server side on `listen` still holds anything in
+/// the kernel, from `peer` if given: ESTABLISHED (accepted, or waiting in
+/// the accept queue), CLOSE_WAIT (the client left, the server has not
+/// closed), FIN_WAIT1 and CLOSING (the server closed, but its FIN waits
+/// behind unsent data). The last two matter for slow readers: a server that
+/// closes one gracefully leaves the unsent response in the kernel, still
+/// trickling to the attacker for as long as it keeps reading, whereas an
+/// abortive close (RST) frees it. This is the kernel's view, independent of
+/// what Rampart reports about itself.
+pub fn held_to(listen: SocketAddr, peer: Option<IpAddr>) -> usize {
+    held_by_state(listen, peer).values().sum()
+}
+
+/// `held_to` by state name ("ESTABLISHED", "FIN_WAIT1", …), for messages.
+pub fn held_by_state(listen: SocketAddr, peer: Option<IpAddr>) -> BTreeMap<&'static str, usize> {
+    // /proc/net/tcp state codes (include/net/tcp_states.h).
+    const HELD: [(&str, &str); 4] = [
+        ("01", "ESTABLISHED"),
+        ("04", "FIN_WAIT1"),
+        ("08", "CLOSE_WAIT"),
+        ("0B", "CLOSING"),
+    ];
     let table = match listen {
         SocketAddr::V4(_) => "/proc/net/tcp",
         SocketAddr::V6(_) => "/proc/net/tcp6",
     };
     let text = std::fs::read_to_string(table).unwrap_or_else(|e| panic!("read {table}: {e}"));
-    text.lines()
-        .skip(1)
-        .filter(|line| {
-            let mut fields = line.split_whitespace().skip(1);
-            let (Some(local), Some(remote), Some(state)) =
-                (fields.next(), fields.next(), fields.next())
-            else {
-                return false;
-            };
-            state == "01"
-                && parse_proc_addr(local) == Some(listen)
-                && peer.is_none_or(|ip| parse_proc_addr(remote).map(|a| a.ip()) == Some(ip))
-        })
-        .count()
+    let mut counts = BTreeMap::new();
+    for line in text.lines().skip(1) {
+        let mut fields = line.split_whitespace().skip(1);
+        let (Some(local), Some(remote), Some(state)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let Some((_, name)) = HELD.iter().find(|(code, _)| *code == state) else {
+            continue;
+        };
+        if parse_proc_addr(local) == Some(listen)
+            && peer.is_none_or(|ip| parse_proc_addr(remote).map(|a| a.ip()) == Some(ip))
+        {
+            *counts.entry(*name).or_insert(0) += 1;
+        }
+    }
+    counts
 }
 
 /// `0100007F:1F90` (little-endian IPv4, hex port) as in /proc/net/tcp.
@@ -282,13 +302,21 @@ fn parse_proc_addr(text: &str) -> Option<SocketAddr> {
     ))
 }
 
-/// The sum of every `rampart_connections_open` sample (all listeners).
-pub fn connections_open(metrics: &str) -> i64 {
+/// The sum of every sample of the metric `name` (all label sets).
+pub fn metric_sum(metrics: &str, name: &str) -> i64 {
     metrics
         .lines()
-        .filter(|l| l.starts_with("rampart_connections_open"))
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<i64>().ok())
         .sum()
+}
+
+/// `rampart_connections_open` over all listeners.
+pub fn connections_open(metrics: &str) -> i64 {
+    metric_sum(metrics, "rampart_connections_open")
 }
 
 /// One per-second row of slowhttptest's CSV report.
@@ -328,6 +356,16 @@ impl SlowReport {
 
     pub fn last(&self) -> Option<SlowRow> {
         self.rows.last().copied()
+    }
+
+    /// The last `n` lines of the tool's console output, for messages.
+    pub fn tail(&self, n: usize) -> String {
+        let lines: Vec<&str> = self
+            .output
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
     }
 }
 
