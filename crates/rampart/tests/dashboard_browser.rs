@@ -1,7 +1,8 @@
 //! The dashboard in a real headless Chromium: sign in with the first-start
 //! token, create an account and a site through the forms, see the site
 //! proxied at the edge, send traffic and see the chart drawn with it, flip
-//! under-attack mode, and get a settings error next to its field.
+//! under-attack mode, get a settings error next to its field, add a rule
+//! (after its error) that blocks at the edge, and create a list.
 //!
 //! With `RAMPART_SCREENSHOTS=DIR` set, the pages are also saved as PNGs
 //! there (that is how `docs/screenshots/` is made).
@@ -260,6 +261,57 @@ async fn dashboard_end_to_end(backend: Backend) {
     assert!(b.text_of(".error-summary").await.contains("not saved"));
     if let Some(dir) = &shots {
         b.screenshot(dir, WIDE, "settings-error").await;
+    }
+
+    // Security: a rule with a bad expression gets the column next to the
+    // field; fixed, it blocks at the edge.
+    b.click("nav[aria-label=Site] a[href$='/security']").await;
+    until(10, "the security page", || async {
+        b.exists("#rule-form").await
+    })
+    .await;
+    b.fill("#f-id", "no-blocked").await;
+    b.fill("#f-expression", "http.request.uri.path eq").await;
+    b.click("#rule-form button[type=submit]").await;
+    until(10, "the rule error", || async {
+        b.exists("#f-expression-error").await
+    })
+    .await;
+    assert!(b.text_of("#f-expression-error").await.contains("column"));
+    assert!(b.text_of(".error-summary").await.contains("not saved"));
+    b.fill("#f-expression", "http.request.uri.path eq \"/blocked\"")
+        .await;
+    b.click("#rule-form button[type=submit]").await;
+    until(10, "the rule saved", || async {
+        b.path().await.contains("done=security-saved")
+    })
+    .await;
+    assert!(b.text_of("#rules").await.contains("no-blocked"));
+    until(2, "the rule at the edge", || async {
+        send(rampart.http, Proto::Http1, get("shop.test", "/blocked"))
+            .await
+            .status
+            == 403
+    })
+    .await;
+    if let Some(dir) = &shots {
+        b.screenshot(dir, WIDE, "security").await;
+    }
+    b.click("nav[aria-label=Main] a[href='/lists']").await;
+    until(10, "the lists page", || async {
+        b.exists("#new-list").await
+    })
+    .await;
+    b.fill("#f-name", "office").await;
+    b.fill("#f-entries", "192.0.2.0/24\n2001:db8::/32").await;
+    b.click("#new-list button[type=submit]").await;
+    until(10, "the list created", || async {
+        b.exists("#list-office").await
+    })
+    .await;
+    assert!(b.text_of("#list-office").await.contains("2"));
+    if let Some(dir) = &shots {
+        b.screenshot(dir, WIDE, "lists").await;
     }
 
     // Sites list and tokens page.

@@ -124,8 +124,8 @@ fn list_row(
             td.key data-label="Name" { "$" (list.name) @if list.account_id.is_none() { " " span.badge { "operator" } } }
             td data-label="Description" { (list.description) }
             td.num data-label="Entries" { (count(u64::try_from(list.entry_count).unwrap_or(0))) }
-            td data-label="Changed (UTC)" { (datetime_ms(list.updated_at)) }
-            td data-label="Entries" {
+            td data-label="Changed" { (datetime_ms(list.updated_at)) }
+            td data-label="Actions" {
                 @if readable { a href={ "/lists/" (list.id) "/export" } download={ (list.name) ".txt" } { "Export" } }
                 @if writable {
                     details {
@@ -198,7 +198,7 @@ async fn render(
                             th scope="col" { "Name" }
                             th scope="col" { "Description" }
                             th.num scope="col" { "Entries" }
-                            th scope="col" { "Changed (UTC)" }
+                            th scope="col" { "Changed" }
                             th scope="col" { span.visually-hidden { "Actions" } }
                         } }
                         tbody {

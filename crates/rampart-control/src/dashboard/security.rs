@@ -242,7 +242,7 @@ fn attack_panel(control: &Control, site: &SiteRecord) -> Markup {
                         } @else if status.auto_active {
                             strong { "Active" }
                             @if let Some(since) = status.since_unix_ms {
-                                " since " (datetime_ms(i64::try_from(since).unwrap_or(i64::MAX))) " UTC"
+                                " since " (datetime_ms(i64::try_from(since).unwrap_or(i64::MAX)))
                             }
                             ": every visitor is challenged."
                         } @else {
@@ -258,7 +258,7 @@ fn attack_panel(control: &Control, site: &SiteRecord) -> Markup {
                 ul #attack-switches {
                     @for s in &switches {
                         li {
-                            (datetime_ms(i64::try_from(s.at_unix_ms).unwrap_or(i64::MAX))) " UTC: "
+                            (datetime_ms(i64::try_from(s.at_unix_ms).unwrap_or(i64::MAX))) ": "
                             @if s.started { "switched on" } @else { "switched off" }
                             " at " (format!("{:.1}", s.current_rps)) " requests/s (normal " (format!("{:.1}", s.baseline_rps)) ")"
                         }
