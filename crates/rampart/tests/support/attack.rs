@@ -288,6 +288,27 @@ pub fn held_by_state(listen: SocketAddr, peer: Option<IpAddr>) -> BTreeMap<&'sta
     counts
 }
 
+/// Client-side sockets connected to `listen` that are still open from the
+/// client's point of view: ESTABLISHED, or CLOSE_WAIT (the server's FIN
+/// arrived, the client has not closed yet). A socket the server reset is in
+/// neither (the kernel unhashes it at once, even while the client has not
+/// yet read its way to the error), so this is how to see from the
+/// attacker's side that a server aborted its connections.
+pub fn client_sockets_open(listen: SocketAddr) -> usize {
+    let text = std::fs::read_to_string("/proc/net/tcp")
+        .unwrap_or_else(|e| panic!("read /proc/net/tcp: {e}"));
+    text.lines()
+        .skip(1)
+        .filter(|line| {
+            let mut fields = line.split_whitespace().skip(2);
+            let (Some(remote), Some(state)) = (fields.next(), fields.next()) else {
+                return false;
+            };
+            (state == "01" || state == "08") && parse_proc_addr(remote) == Some(listen)
+        })
+        .count()
+}
+
 /// `0100007F:1F90` (little-endian IPv4, hex port) as in /proc/net/tcp.
 fn parse_proc_addr(text: &str) -> Option<SocketAddr> {
     let (ip, port) = text.split_once(':')?;
