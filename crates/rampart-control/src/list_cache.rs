@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use rampart_config::{ListScope, NamedList};
 use rampart_rules::IpList;
-use rampart_store::{ListsOf, Store, StoreError};
+use rampart_store::{IpListRecord, ListsOf, Store, StoreError};
 
 #[derive(Default)]
 pub(crate) struct ListCache {
@@ -27,7 +27,10 @@ impl ListCache {
 
     /// Every list in the store, parsing only the new and changed ones.
     /// Lists no longer in the store leave the cache.
-    pub(crate) async fn load(&self, store: &Store) -> Result<Vec<NamedList>, StoreError> {
+    pub(crate) async fn load(
+        &self,
+        store: &Store,
+    ) -> Result<Vec<(IpListRecord, Arc<IpList>)>, StoreError> {
         let records = store.list_ip_lists(ListsOf::All).await?;
         let mut fresh = HashMap::with_capacity(records.len());
         let mut out = Vec::with_capacity(records.len());
@@ -63,19 +66,27 @@ impl ListCache {
                 }
             };
             fresh.insert(record.id.clone(), (record.updated_at, entries.clone()));
-            out.push(NamedList {
-                scope: match record.account_id {
-                    Some(account) => ListScope::Account(account),
-                    None => ListScope::Operator,
-                },
-                name: record.name,
-                description: record.description,
-                entries,
-            });
+            out.push((record, entries));
         }
         if let Ok(mut parsed) = self.parsed.lock() {
             *parsed = fresh;
         }
         Ok(out)
     }
+}
+
+/// The lists as the snapshot's configuration names them.
+pub(crate) fn named(lists: &[(IpListRecord, Arc<IpList>)]) -> Vec<NamedList> {
+    lists
+        .iter()
+        .map(|(record, entries)| NamedList {
+            scope: match &record.account_id {
+                Some(account) => ListScope::Account(account.clone()),
+                None => ListScope::Operator,
+            },
+            name: record.name.clone(),
+            description: record.description.clone(),
+            entries: entries.clone(),
+        })
+        .collect()
 }

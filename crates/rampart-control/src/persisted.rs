@@ -1,53 +1,211 @@
-//! The last good set of sites, kept in the data dir so that a restart while
-//! the store is unreachable still serves every site.
+//! The last good set of sites, IP lists and operator rules, kept in the data
+//! dir so that a restart while the store is unreachable still serves every
+//! site with its rules.
+//!
+//! Sites, list names and operator rules go in one JSON file, rewritten on
+//! every rebuild. List entries go in one text file per list version
+//! (`lists/<id>.<updated_at>.txt`), written only when that version is new:
+//! a million-entry list is not rewritten because some site changed.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use rampart_store::SiteRecord;
+use rampart_config::{ListScope, NamedList};
+use rampart_rules::IpList;
+use rampart_store::{IpListRecord, SiteRecord};
 use serde::{Deserialize, Serialize};
 
 const FILE_NAME: &str = "last-good-snapshot.json";
+const LISTS_DIR: &str = "lists";
 
 #[derive(Serialize, Deserialize)]
 struct Persisted {
     revision: i64,
     sites: Vec<SiteRecord>,
+    /// Absent in files written before lists existed.
+    #[serde(default)]
+    lists: Vec<IpListRecord>,
+    #[serde(default)]
+    operator_rules: serde_json::Value,
+}
+
+/// What a start without the store serves.
+pub(crate) struct Kept {
+    pub revision: i64,
+    pub sites: Vec<SiteRecord>,
+    pub lists: Vec<NamedList>,
+    /// `Null` when none were kept.
+    pub operator_rules: serde_json::Value,
 }
 
 fn path(data_dir: &Path) -> PathBuf {
     data_dir.join(FILE_NAME)
 }
 
+fn list_file(data_dir: &Path, list: &IpListRecord) -> PathBuf {
+    data_dir
+        .join(LISTS_DIR)
+        .join(format!("{}.{}.txt", list.id, list.updated_at))
+}
+
 /// Written to a temporary file and renamed over the old one, so a crash
 /// mid-write leaves the previous copy. Owner-only: specs carry TLS keys.
-pub(crate) fn save(data_dir: &Path, revision: i64, sites: &[SiteRecord]) -> std::io::Result<()> {
-    let body = serde_json::to_vec(&Persisted {
-        revision,
-        sites: sites.to_vec(),
-    })
-    .map_err(std::io::Error::other)?;
-    let target = path(data_dir);
-    let temp = data_dir.join(format!("{FILE_NAME}.tmp"));
+fn write_atomically(target: &Path, body: &[u8]) -> std::io::Result<()> {
+    let mut temp = target.as_os_str().to_owned();
+    temp.push(".tmp");
+    let temp = PathBuf::from(temp);
     {
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut file = options.open(&temp)?;
-        file.write_all(&body)?;
+        file.write_all(body)?;
         file.sync_all()?;
     }
-    std::fs::rename(&temp, &target)
+    std::fs::rename(&temp, target)
 }
 
-pub(crate) fn load(data_dir: &Path) -> Option<(i64, Vec<SiteRecord>)> {
+/// Keeps `sites`, `lists` (their entries as parsed) and the operator rules.
+/// List files of versions no longer current are removed after the JSON that
+/// stops naming them is in place.
+pub(crate) fn save(
+    data_dir: &Path,
+    revision: i64,
+    sites: &[SiteRecord],
+    lists: &[(IpListRecord, Arc<IpList>)],
+    operator_rules: &serde_json::Value,
+) -> std::io::Result<()> {
+    let dir = data_dir.join(LISTS_DIR);
+    if !lists.is_empty() {
+        std::fs::create_dir_all(&dir)?;
+    }
+    let mut current = HashSet::new();
+    for (record, entries) in lists {
+        let file = list_file(data_dir, record);
+        if !file.exists() {
+            write_atomically(&file, entries.to_text().as_bytes())?;
+        }
+        current.insert(file);
+    }
+    let body = serde_json::to_vec(&Persisted {
+        revision,
+        sites: sites.to_vec(),
+        lists: lists.iter().map(|(record, _)| record.clone()).collect(),
+        operator_rules: operator_rules.clone(),
+    })
+    .map_err(std::io::Error::other)?;
+    write_atomically(&path(data_dir), &body)?;
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for entry in entries.flatten() {
+            if !current.contains(&entry.path()) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn load(data_dir: &Path) -> Option<Kept> {
     let bytes = std::fs::read(path(data_dir)).ok()?;
-    match serde_json::from_slice::<Persisted>(&bytes) {
-        Ok(persisted) => Some((persisted.revision, persisted.sites)),
+    let persisted = match serde_json::from_slice::<Persisted>(&bytes) {
+        Ok(persisted) => persisted,
         Err(error) => {
             tracing::error!("{} is unreadable: {error}", path(data_dir).display());
-            None
+            return None;
         }
+    };
+    let lists = persisted
+        .lists
+        .into_iter()
+        .filter_map(|record| {
+            let file = list_file(data_dir, &record);
+            let parsed = std::fs::read_to_string(&file)
+                .map_err(|e| e.to_string())
+                .and_then(|text| IpList::from_text(&text).map_err(|e| e.to_string()));
+            match parsed {
+                Ok(entries) => Some(NamedList {
+                    scope: match record.account_id {
+                        Some(account) => ListScope::Account(account),
+                        None => ListScope::Operator,
+                    },
+                    name: record.name,
+                    description: record.description,
+                    entries: Arc::new(entries),
+                }),
+                Err(error) => {
+                    tracing::error!(list = %record.name, "kept list {} is unreadable: {error}", file.display());
+                    None
+                }
+            }
+        })
+        .collect();
+    Some(Kept {
+        revision: persisted.revision,
+        sites: persisted.sites,
+        lists,
+        operator_rules: persisted.operator_rules,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, updated_at: i64) -> IpListRecord {
+        IpListRecord {
+            id: id.into(),
+            account_id: Some("acct_1".into()),
+            name: "office".into(),
+            description: String::new(),
+            entry_count: 1,
+            created_at: 0,
+            updated_at,
+        }
+    }
+
+    #[test]
+    fn lists_and_rules_survive_and_old_versions_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = Arc::new(IpList::from_text("192.0.2.0/24\n2001:db8::1").unwrap());
+        let rules = serde_json::json!([{"id": "r", "expression": "true", "action": "log"}]);
+        save(
+            dir.path(),
+            3,
+            &[],
+            &[(record("list_a", 1), entries.clone())],
+            &rules,
+        )
+        .unwrap();
+        save(
+            dir.path(),
+            4,
+            &[],
+            &[(record("list_a", 2), entries.clone())],
+            &rules,
+        )
+        .unwrap();
+        let files: Vec<_> = std::fs::read_dir(dir.path().join(LISTS_DIR))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(files, ["list_a.2.txt"]);
+        let kept = load(dir.path()).unwrap();
+        assert_eq!(kept.revision, 4);
+        assert_eq!(kept.operator_rules, rules);
+        assert_eq!(kept.lists.len(), 1);
+        assert_eq!(kept.lists[0].scope, ListScope::Account("acct_1".into()));
+        assert_eq!(*kept.lists[0].entries, *entries);
+    }
+
+    #[test]
+    fn files_from_before_lists_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(path(dir.path()), br#"{"revision": 7, "sites": []}"#).unwrap();
+        let kept = load(dir.path()).unwrap();
+        assert_eq!(kept.revision, 7);
+        assert!(kept.lists.is_empty() && kept.operator_rules.is_null());
     }
 }

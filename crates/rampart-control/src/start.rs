@@ -11,7 +11,7 @@ use rampart_store::{SiteRecord, Store, StoreError};
 
 use crate::Control;
 use crate::bootstrap::{Bootstrap, bootstrap};
-use crate::list_cache::ListCache;
+use crate::list_cache::{ListCache, named};
 use crate::persisted;
 use crate::sync::{compile_records, operator_rules_for_snapshot, provision_file_sites};
 
@@ -57,20 +57,18 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartError> {
         Ok(store) => store,
         Err(error @ StoreError::SchemaTooNew { .. }) => return Err(StartError::Open(error)),
         Err(error) if config.store.url.is_some() => {
-            let Some((revision, records)) = persisted::load(&config.node.data_dir) else {
+            let Some(kept) = persisted::load(&config.node.data_dir) else {
                 return Err(StartError::Open(error));
             };
             tracing::warn!(
                 "the store is unreachable ({error}); serving the {} site(s) kept from the last good snapshot until it is back",
-                records.len()
+                kept.sites.len()
             );
             return Ok(Prepared {
                 store: None,
-                // TODO: the store's lists are not kept in the data dir, so a
-                // site whose rules use one is left out until the store is back.
-                config: with_sites(config, &records, Vec::new(), &serde_json::Value::Null),
+                config: with_sites(config, &kept.sites, kept.lists, &kept.operator_rules),
                 bootstrap: None,
-                revision,
+                revision: kept.revision,
                 lists: ListCache::default(),
             });
         }
@@ -82,14 +80,24 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartError> {
     let fresh = bootstrap(&store).await.map_err(StartError::Bootstrap)?;
     let revision = store.revision().await.map_err(StartError::Read)?;
     let records = store.list_sites(None).await.map_err(StartError::Read)?;
-    if let Err(error) = persisted::save(&config.node.data_dir, revision, &records) {
+    let lists = ListCache::default();
+    let loaded = lists.load(&store).await.map_err(StartError::Read)?;
+    let operator_rules = store
+        .operator_rules()
+        .await
+        .map_err(StartError::Read)?
+        .rules;
+    if let Err(error) = persisted::save(
+        &config.node.data_dir,
+        revision,
+        &records,
+        &loaded,
+        &operator_rules,
+    ) {
         tracing::warn!("could not keep the sites in the data dir: {error}");
     }
-    let lists = ListCache::default();
-    let named = lists.load(&store).await.map_err(StartError::Read)?;
-    let operator_rules = store.operator_rules().await.map_err(StartError::Read)?;
     Ok(Prepared {
-        config: with_sites(config, &records, named, &operator_rules.rules),
+        config: with_sites(config, &records, named(&loaded), &operator_rules),
         store: Some(store),
         bootstrap: fresh,
         revision,

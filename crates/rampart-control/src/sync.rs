@@ -17,7 +17,7 @@ use rampart_store::{Actor, SiteRecord, SiteWrite, Store, StoreError, SyncReport}
 use tokio::sync::watch;
 
 use crate::bootstrap::FILE_ACCOUNT;
-use crate::{Control, persisted};
+use crate::{Control, list_cache, persisted};
 
 /// How often the store's revision is read. A change made through this
 /// node's API is applied at once; this bounds how late a change made by
@@ -59,9 +59,13 @@ impl Control {
         let records = store.list_sites(None).await?;
         let lists = self.lists.load(store).await?;
         let operator_rules = store.operator_rules().await?.rules;
-        let report = self.install(&records, lists, &operator_rules).await?;
+        let report = self
+            .install(&records, list_cache::named(&lists), &operator_rules)
+            .await?;
         self.applied_revision.store(revision, Ordering::Release);
-        if let Err(error) = persisted::save(&self.data_dir, revision, &records) {
+        if let Err(error) =
+            persisted::save(&self.data_dir, revision, &records, &lists, &operator_rules)
+        {
             tracing::warn!(
                 "could not keep the sites in the data dir for starts without the store: {error}"
             );

@@ -1,5 +1,6 @@
 //! Certificates uploaded through the API are served by SNI and never echoed;
-//! an edge whose PostgreSQL is down still serves the last good snapshot.
+//! an edge whose PostgreSQL is down still serves the last good snapshot,
+//! rules, lists and operator rules included.
 
 mod support;
 
@@ -94,12 +95,28 @@ async fn the_last_good_snapshot_serves_while_postgres_is_down() {
         &json!({ "name": "shop", "hosts": ["shop.test"], "origins": [shop.url()] }),
     )
     .expect(201);
+    // Rules that need a list and operator rules are kept too.
+    api.post(
+        "/api/v1/lists",
+        &json!({ "name": "office", "account_id": account, "items": ["192.0.2.0/24"] }),
+    )
+    .expect(201);
+    api.put(
+        "/api/v1/sites/shop/rules",
+        &json!([{ "id": "admin", "expression": "http.request.uri.path eq \"/admin\" and not ip.src in $office", "action": "block" }]),
+    )
+    .expect(200);
+    api.put(
+        "/api/v1/operator/rules",
+        &json!([{ "id": "ops", "expression": "http.request.uri.path eq \"/ops\"", "action": "block" }]),
+    )
+    .expect(200);
     let mut served = false;
     for _ in 0..200 {
-        if send(rampart.http, Proto::Http1, get("shop.test", "/"))
+        if send(rampart.http, Proto::Http1, get("shop.test", "/ops"))
             .await
             .status
-            == 200
+            == 403
         {
             served = true;
             break;
@@ -113,6 +130,10 @@ async fn the_last_good_snapshot_serves_while_postgres_is_down() {
     let reply = send(rampart.http, Proto::Http1, get("shop.test", "/")).await;
     assert_eq!(reply.status, 200, "{}", rampart.stderr());
     assert!(reply.text().contains("\"shop\""));
+    for path in ["/admin", "/ops"] {
+        let reply = send(rampart.http, Proto::Http1, get("shop.test", path)).await;
+        assert_eq!(reply.status, 403, "{path}: {}", rampart.stderr());
+    }
     let unavailable = api.get("/api/v1/sites");
     assert_eq!(unavailable.status, 503, "{}", unavailable.text);
     assert_eq!(unavailable.code(), "store_unavailable");
