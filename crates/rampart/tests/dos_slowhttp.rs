@@ -370,6 +370,15 @@ async fn slow_readers_are_dropped_at_the_send_timeout() {
         Duration::from_secs(28),
         ToolSees::Reset,
     );
+    // Rampart's own account: it was the send timeout.
+    let timeouts = metric_sum(
+        &rampart.metrics(),
+        "rampart_connections_send_timeouts_total",
+    );
+    assert!(
+        timeouts >= (CONNECTIONS - LEFT) as i64,
+        "rampart_connections_send_timeouts_total is {timeouts} after {CONNECTIONS} slow readers"
+    );
     eprintln!(
         "slow read: peak {}, drained at {:?}, {:?} in all",
         seen.peak,
@@ -433,6 +442,15 @@ async fn slowloris_beyond_the_per_ip_cap_is_closed_at_accept() {
     assert!(
         rampart_most <= (CAP + LEFT) as i64,
         "Rampart held more connections than the per-IP cap allows; {context}"
+    );
+    // Rampart's own account of the refusals.
+    let refused = metric_sum(
+        &rampart.metrics(),
+        "rampart_connections_refused_per_ip_total",
+    );
+    assert!(
+        refused >= (CONNECTIONS - CAP - 2 * LEFT) as i64,
+        "rampart_connections_refused_per_ip_total is {refused}; {context}"
     );
     let closed = report.rows.iter().map(|r| r.closed).max().unwrap_or(0) as usize;
     assert!(
