@@ -54,7 +54,21 @@ impl std::fmt::Display for ImportError {
 }
 
 /// The canonical text of one entry, or `None` if it is no address or CIDR.
-pub(crate) fn canonical(entry: &str) -> Option<String> {
+#[cfg(test)]
+fn canonical(entry: &str) -> Option<String> {
+    canonical_net(entry).map(|net| format_net(&net))
+}
+
+fn format_net(net: &IpNet) -> String {
+    if net.prefix_len() == net.max_prefix_len() {
+        net.addr().to_string()
+    } else {
+        net.to_string()
+    }
+}
+
+/// The network an entry means, truncated, IPv4-mapped IPv6 as IPv4.
+fn canonical_net(entry: &str) -> Option<IpNet> {
     let net = if entry.contains('/') {
         entry.parse::<IpNet>().ok()?
     } else {
@@ -68,11 +82,7 @@ pub(crate) fn canonical(entry: &str) -> Option<String> {
         other => other,
     }
     .trunc();
-    Some(if net.prefix_len() == net.max_prefix_len() {
-        net.addr().to_string()
-    } else {
-        net.to_string()
-    })
+    Some(net)
 }
 
 /// Reads list text (one entry per line; `#` comments and blank lines are
@@ -87,7 +97,8 @@ where
     I: IntoIterator<Item = &'a str>,
 {
     let mut out = Vec::new();
-    let mut seen: HashSet<String> = HashSet::new();
+    // Networks, not strings: hashing one needs no allocation.
+    let mut seen: HashSet<IpNet> = HashSet::new();
     let mut first_bad: Option<(usize, String)> = None;
     let mut more = 0;
     for (index, line) in lines.into_iter().enumerate() {
@@ -95,10 +106,14 @@ where
         if entry.is_empty() {
             continue;
         }
-        match canonical(entry) {
+        match canonical_net(entry) {
             Some(_) if first_bad.is_some() => {}
-            Some(entry) => {
-                if known.contains(entry.as_str()) || !seen.insert(entry.clone()) {
+            Some(net) => {
+                if !seen.insert(net) {
+                    continue;
+                }
+                let entry = format_net(&net);
+                if known.contains(entry.as_str()) {
                     continue;
                 }
                 if known.len() + out.len() >= MAX_ENTRIES {

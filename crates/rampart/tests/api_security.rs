@@ -309,6 +309,21 @@ async fn rules_validation_and_lists_in_use(backend: Backend) {
     // Another account's list of the same name is not in use.
     api.delete(&format!("/api/v1/lists/{theirs}")).expect(204);
 
+    let openapi = api.get("/api/v1/openapi.json").expect(200);
+    for path in [
+        "/api/v1/lists",
+        "/api/v1/lists/{id}",
+        "/api/v1/lists/{id}/items",
+        "/api/v1/operator/rules",
+        "/api/v1/sites/{site}/rules",
+        "/api/v1/sites/{site}/rate_limits",
+    ] {
+        assert!(
+            openapi["paths"].get(path).is_some(),
+            "{path} not in the OpenAPI document"
+        );
+    }
+
     // Operator rules: same shape, operator lists only.
     let operator = "/api/v1/operator/rules";
     assert_eq!(api.get(operator).expect(200), json!([]));
@@ -567,7 +582,89 @@ async fn a_rule_blocks_at_the_edge_and_is_counted(backend: Backend) {
     assert!(blocked >= 1, "{analytics}");
 }
 
+/// The log with its ANSI colour sequences (`ESC [ … m`) taken out.
+fn without_colours(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The largest list the product allows goes in and out through the API in
+/// reasonable time, and the edge's rebuilds do not parse it again.
+async fn a_million_entries_through_the_api(backend: Backend) {
+    let rampart = start(backend).await;
+    let api = rampart.admin_api();
+    let list = id(&api
+        .post("/api/v1/lists", &json!({ "name": "big" }))
+        .expect(201));
+    let items = format!("/api/v1/lists/{list}/items");
+    let mut text = String::with_capacity(16_000_000);
+    for i in 0..1_000_000u32 {
+        let [a, b, c, d] = (0x0a00_0000 + i * 2).to_be_bytes();
+        text.push_str(&format!("{a}.{b}.{c}.{d}\n"));
+    }
+    let started = Instant::now();
+    let imported = put_text(&api, &items, &text).expect(200);
+    let import = started.elapsed();
+    assert_eq!(imported["entry_count"], 1_000_000);
+    let started = Instant::now();
+    let export = api.get(&items);
+    let read = started.elapsed();
+    assert!(export.text == text, "the export differs");
+    let over = post_text(&api, &items, "192.0.2.1\n");
+    assert_eq!(
+        (over.status, over.code()),
+        (422, "too_large"),
+        "{}",
+        over.text
+    );
+    // An unrelated write rebuilds the snapshot without parsing the list again.
+    let rebuilds = || -> Vec<u64> {
+        without_colours(&rampart.stderr())
+            .lines()
+            .filter(|l| l.contains("edge snapshot rebuilt"))
+            .filter_map(|l| {
+                l.split("elapsed_ms=")
+                    .nth(1)?
+                    .split(' ')
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .collect()
+    };
+    let before = rebuilds();
+    create_account(&api, "unrelated");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while rebuilds().len() == before.len() {
+        assert!(Instant::now() < deadline, "no rebuild after the write");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let after = rebuilds();
+    eprintln!("1M entries: import {import:?}, export {read:?}, rebuilds (ms) {after:?}");
+    // Generous: a debug build on two shared cores; release is many times faster.
+    assert!(import < Duration::from_secs(60) && read < Duration::from_secs(20));
+    let with_parse = before.iter().max().copied().unwrap_or(0);
+    let cached = after.last().copied().unwrap_or(u64::MAX);
+    assert!(
+        cached * 4 < with_parse.max(1),
+        "rebuilds {after:?}: the list was parsed again"
+    );
+}
+
 on_both_backends!(
+    a_million_entries_through_the_api,
     lists_crud_and_bulk_items,
     rules_validation_and_lists_in_use,
     lists_are_isolated,
