@@ -230,6 +230,36 @@ async fn security_and_lists_pages(backend: Backend) {
         .expect(200);
     assert_eq!(rules.as_array().map(Vec::len), Some(1));
     assert_eq!(rules[0]["action"], "log");
+    // A second rule, moved above the first.
+    let second = [
+        ("original", ""),
+        ("id", "second"),
+        ("expression", "http.request.uri.path eq \"/x\""),
+        ("action", "log"),
+        ("enabled", "on"),
+    ];
+    assert_eq!(
+        submit(&mut web, &page, &format!("{page}/rules"), &second).status,
+        303
+    );
+    let moved = submit(
+        &mut web,
+        &page,
+        &format!("{page}/rules/second/move"),
+        &[("direction", "up")],
+    );
+    assert_eq!(moved.status, 303, "{}", moved.text());
+    let rules = admin
+        .get(&format!("/api/v1/sites/{site}/rules"))
+        .expect(200);
+    assert_eq!(
+        (&rules[0]["id"], &rules[1]["id"]),
+        (&json!("second"), &json!("admin-office"))
+    );
+    assert_eq!(
+        submit(&mut web, &page, &format!("{page}/rules/second/delete"), &[]).status,
+        303
+    );
     let deleted = submit(
         &mut web,
         &page,

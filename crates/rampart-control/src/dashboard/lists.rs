@@ -359,7 +359,7 @@ pub(crate) async fn import(
 pub(crate) async fn delete(
     State(control): State<Arc<Control>>,
     Path(id): Path<String>,
-    Posted { signed, .. }: Posted<super::security::NoFields>,
+    Posted { signed, .. }: Posted<super::security_save::NoFields>,
 ) -> PageResult {
     let list = api::lists::writable_list(&control, &signed.principal, &id).await?;
     match api::lists::delete_list(&control, &signed.principal, &list).await {

@@ -23,6 +23,7 @@ mod lists;
 mod login;
 mod rule_forms;
 mod security;
+mod security_save;
 mod session;
 mod settings;
 mod site;
@@ -90,20 +91,30 @@ pub fn router() -> Router<Arc<Control>> {
         )
         .route("/sites/{site}/delete", post(settings::delete))
         .route("/sites/{site}/security", get(security::page_get))
-        .route("/sites/{site}/security/rules", post(security::save_rule))
+        .route(
+            "/sites/{site}/security/rules",
+            post(security_save::save_rule),
+        )
         .route(
             "/sites/{site}/security/rules/{rule}/delete",
-            post(security::delete_rule),
+            post(security_save::delete_rule),
+        )
+        .route(
+            "/sites/{site}/security/rules/{rule}/move",
+            post(security_save::move_rule),
         )
         .route(
             "/sites/{site}/security/rate-limits",
-            post(security::add_rate_limit),
+            post(security_save::add_rate_limit),
         )
         .route(
             "/sites/{site}/security/rate-limits/{id}/delete",
-            post(security::delete_rate_limit),
+            post(security_save::delete_rate_limit),
         )
-        .route("/sites/{site}/security/limits", post(security::save_limits))
+        .route(
+            "/sites/{site}/security/limits",
+            post(security_save::save_limits),
+        )
         .route("/lists", get(lists::page_get).post(lists::create))
         .route("/lists/{id}/import", post(lists::import))
         .route("/lists/{id}/export", get(lists::export))

@@ -1,8 +1,7 @@
 //! `/sites/{site}/security`: a site's custom rules (with their hits in the
 //! last 24 hours), rate limits, request limits and automatic under-attack
-//! mode, and the forms that change them. Every change goes through the
-//! API's `replace_site_array` / `update_site`, so roles, validation and
-//! audit are the API's.
+//! mode (with the edge's live view of it), and the forms that change them;
+//! their posts are handled in `security_save.rs`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,7 +14,6 @@ use rampart_config::{RateLimitSpec, RuleSpec, SiteSpec};
 use rampart_store::SiteRecord;
 use serde::Deserialize;
 
-use super::csrf::Posted;
 use super::format::{count, datetime_ms};
 use super::layout::{
     FieldMessage, PageError, PageResult, Section, csrf_field, done_message, notice, page, respond,
@@ -29,10 +27,6 @@ use crate::Control;
 use crate::api;
 use crate::api::error::ApiError;
 
-/// A form that posts nothing but its CSRF token.
-#[derive(Deserialize)]
-pub(crate) struct NoFields {}
-
 #[derive(Deserialize, Default)]
 pub(crate) struct SecurityQuery {
     done: Option<String>,
@@ -40,7 +34,7 @@ pub(crate) struct SecurityQuery {
     edit: Option<String>,
 }
 
-fn stored_spec(site: &SiteRecord) -> Result<SiteSpec, PageError> {
+pub(super) fn stored_spec(site: &SiteRecord) -> Result<SiteSpec, PageError> {
     serde_json::from_value(site.spec.clone()).map_err(|e| {
         tracing::error!("site {} has a spec the dashboard cannot read: {e}", site.id);
         PageError::new(
@@ -53,14 +47,14 @@ fn stored_spec(site: &SiteRecord) -> Result<SiteSpec, PageError> {
 /// What the page shows besides the stored settings, and what a form
 /// posted back shows again with its errors.
 #[derive(Default)]
-struct Forms {
-    rule: Option<RuleForm>,
-    rate_limit: Option<RateLimitForm>,
-    limits: Option<LimitsForm>,
-    errors: Vec<FieldMessage>,
-    general: Vec<String>,
+pub(super) struct Forms {
+    pub rule: Option<RuleForm>,
+    pub rate_limit: Option<RateLimitForm>,
+    pub limits: Option<LimitsForm>,
+    pub errors: Vec<FieldMessage>,
+    pub general: Vec<String>,
     /// Which form the errors belong to.
-    failed: Option<&'static str>,
+    pub failed: Option<&'static str>,
 }
 
 pub(crate) async fn page_get(
@@ -156,7 +150,16 @@ fn rules_table(
                                 td.num data-label="Hits (24 h)" { (count(hits.get(&rule.id).copied().unwrap_or(0))) }
                                 @if writable {
                                     td {
-                                        a href={ "/sites/" (site.id) "/security?edit=" (rule.id) "#rule-form" } { "Edit" }
+                                        a href={ "/sites/" (site.id) "/security?edit=" (rule.id) "#rule-form" } { "Edit" span.visually-hidden { " rule " (rule.id) } }
+                                        @for (direction, label, shown) in [("up", "Move up", i > 0), ("down", "Move down", i + 1 < rules.len())] {
+                                            @if shown {
+                                                form.inline method="post" action={ "/sites/" (site.id) "/security/rules/" (rule.id) "/move" } {
+                                                    (csrf)
+                                                    input type="hidden" name="direction" value=(direction);
+                                                    button.link type="submit" { (label) span.visually-hidden { " rule " (rule.id) } }
+                                                }
+                                            }
+                                        }
                                         form.inline method="post" action={ "/sites/" (site.id) "/security/rules/" (rule.id) "/delete" } {
                                             (csrf)
                                             button.link type="submit" { "Delete" span.visually-hidden { " rule " (rule.id) } }
@@ -269,7 +272,7 @@ fn attack_panel(control: &Control, site: &SiteRecord) -> Markup {
     }
 }
 
-async fn render(
+pub(super) async fn render(
     control: &Control,
     signed: &SignedIn,
     site: &SiteRecord,
@@ -332,7 +335,7 @@ async fn render(
 
 /// Shows the page again with a form's problems, or the error page for
 /// what no form can fix (not allowed, not found).
-async fn refused(
+pub(super) async fn refused(
     control: &Control,
     signed: &SignedIn,
     site: &SiteRecord,
@@ -353,206 +356,10 @@ async fn refused(
     render(control, signed, site, &spec, forms, None, error.status).await
 }
 
-fn saved(site: &SiteRecord, anchor: &str) -> Response {
+pub(super) fn saved(site: &SiteRecord, anchor: &str) -> Response {
     Redirect::to(&format!(
         "/sites/{}/security?done=security-saved#{anchor}",
         site.id
     ))
     .into_response()
-}
-
-pub(crate) async fn save_rule(
-    State(control): State<Arc<Control>>,
-    Path(key): Path<String>,
-    Posted { signed, form }: Posted<RuleForm>,
-) -> PageResult {
-    let site = api::sites::writable_site(&control, &signed.principal, &key).await?;
-    let mut rules = stored_spec(&site)?.rules.unwrap_or_default();
-    let (rule, problems) = form.to_spec();
-    let forms = Forms {
-        rule: Some(form.clone()),
-        failed: Some("rule"),
-        ..Forms::default()
-    };
-    if !problems.is_empty() {
-        let forms = Forms {
-            errors: problems,
-            ..forms
-        };
-        let spec = stored_spec(&site)?;
-        return render(
-            &control,
-            &signed,
-            &site,
-            &spec,
-            forms,
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    let index = match rules
-        .iter()
-        .position(|r| !form.original.is_empty() && r.id == form.original)
-    {
-        Some(i) => {
-            if let Some(slot) = rules.get_mut(i) {
-                *slot = rule;
-            }
-            i
-        }
-        None => {
-            rules.push(rule);
-            rules.len() - 1
-        }
-    };
-    let items = serde_json::to_value(&rules)
-        .map_err(|e| PageError::from(ApiError::internal("cannot encode the rules", &e)))?;
-    match api::security::replace_site_array(&control, &signed.principal, "rules", &site.id, items)
-        .await
-    {
-        Ok(_) => Ok(saved(&site, "rules-title")),
-        Err(error) => refused(&control, &signed, &site, error, forms, Some(index)).await,
-    }
-}
-
-pub(crate) async fn delete_rule(
-    State(control): State<Arc<Control>>,
-    Path((key, rule)): Path<(String, String)>,
-    Posted { signed, .. }: Posted<NoFields>,
-) -> PageResult {
-    remove_item(&control, &signed, &key, "rules", &rule).await
-}
-
-pub(crate) async fn delete_rate_limit(
-    State(control): State<Arc<Control>>,
-    Path((key, id)): Path<(String, String)>,
-    Posted { signed, .. }: Posted<NoFields>,
-) -> PageResult {
-    remove_item(&control, &signed, &key, "rate_limits", &id).await
-}
-
-/// Removes the item with `id` from the spec array `key`.
-async fn remove_item(
-    control: &Control,
-    signed: &SignedIn,
-    key: &str,
-    array: &str,
-    id: &str,
-) -> PageResult {
-    let site = api::sites::writable_site(control, &signed.principal, key).await?;
-    let items: Vec<serde_json::Value> = site
-        .spec
-        .get(array)
-        .and_then(serde_json::Value::as_array)
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|item| item.get("id").and_then(serde_json::Value::as_str) != Some(id))
-        .collect();
-    match api::security::replace_site_array(
-        control,
-        &signed.principal,
-        array,
-        &site.id,
-        serde_json::Value::Array(items),
-    )
-    .await
-    {
-        Ok(_) => Ok(saved(
-            &site,
-            if array == "rules" {
-                "rules-title"
-            } else {
-                "rate-limits-title"
-            },
-        )),
-        Err(error) => refused(control, signed, &site, error, Forms::default(), None).await,
-    }
-}
-
-pub(crate) async fn add_rate_limit(
-    State(control): State<Arc<Control>>,
-    Path(key): Path<String>,
-    Posted { signed, form }: Posted<RateLimitForm>,
-) -> PageResult {
-    let site = api::sites::writable_site(&control, &signed.principal, &key).await?;
-    let mut limits = stored_spec(&site)?.rate_limits.unwrap_or_default();
-    let (limit, problems) = form.to_spec();
-    let forms = Forms {
-        rate_limit: Some(form.clone()),
-        failed: Some("rate_limit"),
-        ..Forms::default()
-    };
-    if !problems.is_empty() {
-        let forms = Forms {
-            errors: problems,
-            ..forms
-        };
-        let spec = stored_spec(&site)?;
-        return render(
-            &control,
-            &signed,
-            &site,
-            &spec,
-            forms,
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    limits.push(limit);
-    let index = limits.len() - 1;
-    let items = serde_json::to_value(&limits)
-        .map_err(|e| PageError::from(ApiError::internal("cannot encode the rate limits", &e)))?;
-    match api::security::replace_site_array(
-        &control,
-        &signed.principal,
-        "rate_limits",
-        &site.id,
-        items,
-    )
-    .await
-    {
-        Ok(_) => Ok(saved(&site, "rate-limits-title")),
-        Err(error) => refused(&control, &signed, &site, error, forms, Some(index)).await,
-    }
-}
-
-pub(crate) async fn save_limits(
-    State(control): State<Arc<Control>>,
-    Path(key): Path<String>,
-    Posted { signed, form }: Posted<LimitsForm>,
-) -> PageResult {
-    let site = api::sites::writable_site(&control, &signed.principal, &key).await?;
-    let mut spec = stored_spec(&site)?;
-    let problems = form.merge_into(&mut spec);
-    let forms = Forms {
-        limits: Some(form.clone()),
-        failed: Some("limits"),
-        ..Forms::default()
-    };
-    if !problems.is_empty() {
-        let forms = Forms {
-            errors: problems,
-            ..forms
-        };
-        let stored = stored_spec(&site)?;
-        return render(
-            &control,
-            &signed,
-            &site,
-            &stored,
-            forms,
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    let value = serde_json::to_value(&spec)
-        .map_err(|e| PageError::from(ApiError::internal("cannot encode the site", &e)))?;
-    match api::sites::update_site(&control, &signed.principal, &site, value).await {
-        Ok(_) => Ok(saved(&site, "limits-title")),
-        Err(error) => refused(&control, &signed, &site, error, forms, None).await,
-    }
 }

@@ -1,0 +1,255 @@
+//! The Security page's form posts: add, edit, move and delete a rule, add
+//! and delete a rate limit, save the request limits. Each writes through
+//! the API's `replace_site_array` / `update_site`; a refusal shows the page
+//! again with the problems next to the form's fields.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use http::StatusCode;
+use serde::Deserialize;
+
+use super::SignedIn;
+use super::csrf::Posted;
+use super::layout::{PageError, PageResult};
+use super::rule_forms::{LimitsForm, RateLimitForm, RuleForm};
+use super::security::{Forms, refused, render, saved, stored_spec};
+use crate::Control;
+use crate::api;
+use crate::api::error::ApiError;
+
+/// A form that posts nothing but its CSRF token.
+#[derive(Deserialize)]
+pub(crate) struct NoFields {}
+
+pub(crate) async fn save_rule(
+    State(control): State<Arc<Control>>,
+    Path(key): Path<String>,
+    Posted { signed, form }: Posted<RuleForm>,
+) -> PageResult {
+    let site = api::sites::writable_site(&control, &signed.principal, &key).await?;
+    let mut rules = stored_spec(&site)?.rules.unwrap_or_default();
+    let (rule, problems) = form.to_spec();
+    let forms = Forms {
+        rule: Some(form.clone()),
+        failed: Some("rule"),
+        ..Forms::default()
+    };
+    if !problems.is_empty() {
+        let forms = Forms {
+            errors: problems,
+            ..forms
+        };
+        let spec = stored_spec(&site)?;
+        return render(
+            &control,
+            &signed,
+            &site,
+            &spec,
+            forms,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let index = match rules
+        .iter()
+        .position(|r| !form.original.is_empty() && r.id == form.original)
+    {
+        Some(i) => {
+            if let Some(slot) = rules.get_mut(i) {
+                *slot = rule;
+            }
+            i
+        }
+        None => {
+            rules.push(rule);
+            rules.len() - 1
+        }
+    };
+    let items = serde_json::to_value(&rules)
+        .map_err(|e| PageError::from(ApiError::internal("cannot encode the rules", &e)))?;
+    match api::security::replace_site_array(&control, &signed.principal, "rules", &site.id, items)
+        .await
+    {
+        Ok(_) => Ok(saved(&site, "rules-title")),
+        Err(error) => refused(&control, &signed, &site, error, forms, Some(index)).await,
+    }
+}
+
+pub(crate) async fn delete_rule(
+    State(control): State<Arc<Control>>,
+    Path((key, rule)): Path<(String, String)>,
+    Posted { signed, .. }: Posted<NoFields>,
+) -> PageResult {
+    remove_item(&control, &signed, &key, "rules", &rule).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct MoveForm {
+    #[serde(default)]
+    direction: String,
+}
+
+/// Moves a rule one place earlier or later in evaluation order.
+pub(crate) async fn move_rule(
+    State(control): State<Arc<Control>>,
+    Path((key, rule)): Path<(String, String)>,
+    Posted { signed, form }: Posted<MoveForm>,
+) -> PageResult {
+    let site = api::sites::writable_site(&control, &signed.principal, &key).await?;
+    let mut rules = stored_spec(&site)?.rules.unwrap_or_default();
+    let Some(at) = rules.iter().position(|r| r.id == rule) else {
+        return Err(ApiError::not_found("rule", &rule).into());
+    };
+    let to = match form.direction.as_str() {
+        "up" => at.checked_sub(1),
+        "down" => Some(at + 1).filter(|&to| to < rules.len()),
+        _ => None,
+    };
+    if let Some(to) = to {
+        rules.swap(at, to);
+        let items = serde_json::to_value(&rules)
+            .map_err(|e| PageError::from(ApiError::internal("cannot encode the rules", &e)))?;
+        if let Err(error) =
+            api::security::replace_site_array(&control, &signed.principal, "rules", &site.id, items)
+                .await
+        {
+            return refused(&control, &signed, &site, error, Forms::default(), None).await;
+        }
+    }
+    Ok(saved(&site, "rules-title"))
+}
+
+pub(crate) async fn delete_rate_limit(
+    State(control): State<Arc<Control>>,
+    Path((key, id)): Path<(String, String)>,
+    Posted { signed, .. }: Posted<NoFields>,
+) -> PageResult {
+    remove_item(&control, &signed, &key, "rate_limits", &id).await
+}
+
+/// Removes the item with `id` from the spec array `key`.
+async fn remove_item(
+    control: &Control,
+    signed: &SignedIn,
+    key: &str,
+    array: &str,
+    id: &str,
+) -> PageResult {
+    let site = api::sites::writable_site(control, &signed.principal, key).await?;
+    let items: Vec<serde_json::Value> = site
+        .spec
+        .get(array)
+        .and_then(serde_json::Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|item| item.get("id").and_then(serde_json::Value::as_str) != Some(id))
+        .collect();
+    match api::security::replace_site_array(
+        control,
+        &signed.principal,
+        array,
+        &site.id,
+        serde_json::Value::Array(items),
+    )
+    .await
+    {
+        Ok(_) => Ok(saved(
+            &site,
+            if array == "rules" {
+                "rules-title"
+            } else {
+                "rate-limits-title"
+            },
+        )),
+        Err(error) => refused(control, signed, &site, error, Forms::default(), None).await,
+    }
+}
+
+pub(crate) async fn add_rate_limit(
+    State(control): State<Arc<Control>>,
+    Path(key): Path<String>,
+    Posted { signed, form }: Posted<RateLimitForm>,
+) -> PageResult {
+    let site = api::sites::writable_site(&control, &signed.principal, &key).await?;
+    let mut limits = stored_spec(&site)?.rate_limits.unwrap_or_default();
+    let (limit, problems) = form.to_spec();
+    let forms = Forms {
+        rate_limit: Some(form.clone()),
+        failed: Some("rate_limit"),
+        ..Forms::default()
+    };
+    if !problems.is_empty() {
+        let forms = Forms {
+            errors: problems,
+            ..forms
+        };
+        let spec = stored_spec(&site)?;
+        return render(
+            &control,
+            &signed,
+            &site,
+            &spec,
+            forms,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    limits.push(limit);
+    let index = limits.len() - 1;
+    let items = serde_json::to_value(&limits)
+        .map_err(|e| PageError::from(ApiError::internal("cannot encode the rate limits", &e)))?;
+    match api::security::replace_site_array(
+        &control,
+        &signed.principal,
+        "rate_limits",
+        &site.id,
+        items,
+    )
+    .await
+    {
+        Ok(_) => Ok(saved(&site, "rate-limits-title")),
+        Err(error) => refused(&control, &signed, &site, error, forms, Some(index)).await,
+    }
+}
+
+pub(crate) async fn save_limits(
+    State(control): State<Arc<Control>>,
+    Path(key): Path<String>,
+    Posted { signed, form }: Posted<LimitsForm>,
+) -> PageResult {
+    let site = api::sites::writable_site(&control, &signed.principal, &key).await?;
+    let mut spec = stored_spec(&site)?;
+    let problems = form.merge_into(&mut spec);
+    let forms = Forms {
+        limits: Some(form.clone()),
+        failed: Some("limits"),
+        ..Forms::default()
+    };
+    if !problems.is_empty() {
+        let forms = Forms {
+            errors: problems,
+            ..forms
+        };
+        let stored = stored_spec(&site)?;
+        return render(
+            &control,
+            &signed,
+            &site,
+            &stored,
+            forms,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let value = serde_json::to_value(&spec)
+        .map_err(|e| PageError::from(ApiError::internal("cannot encode the site", &e)))?;
+    match api::sites::update_site(&control, &signed.principal, &site, value).await {
+        Ok(_) => Ok(saved(&site, "limits-title")),
+        Err(error) => refused(&control, &signed, &site, error, forms, None).await,
+    }
+}
