@@ -606,3 +606,87 @@ async fn a_client_that_stops_reading_is_disconnected_after_the_send_timeout() {
         200
     );
 }
+
+/// Reads HTTP/2 frames until a SETTINGS frame from the server; returns its
+/// parameters.
+async fn server_settings(stream: &mut TcpStream) -> Vec<(u16, u32)> {
+    use tokio::io::AsyncReadExt;
+    loop {
+        let mut head = [0u8; 9];
+        stream
+            .read_exact(&mut head)
+            .await
+            .unwrap_or_else(|e| panic!("frame head: {e}"));
+        let len = usize::from(head[0]) << 16 | usize::from(head[1]) << 8 | usize::from(head[2]);
+        let mut payload = vec![0u8; len];
+        stream
+            .read_exact(&mut payload)
+            .await
+            .unwrap_or_else(|e| panic!("frame payload: {e}"));
+        if head[3] == 4 && head[4] & 1 == 0 {
+            return payload
+                .chunks_exact(6)
+                .map(|p| {
+                    (
+                        u16::from_be_bytes([p[0], p[1]]),
+                        u32::from_be_bytes([p[2], p[3], p[4], p[5]]),
+                    )
+                })
+                .collect();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_streams_come_from_config_and_silent_connections_are_closed() {
+    let origin = test_origin(Arc::new(tokio::sync::Semaphore::new(0))).await;
+    let rampart = Rampart::builder()
+        .proxy(r#"timeouts = { request_header = "1s" }"#)
+        .tables("[dos]\nmax_streams_per_connection = 7\n")
+        .sites(&limited_site(&origin.url()))
+        .start();
+
+    // h2c: the preface and an empty SETTINGS frame, then nothing.
+    let mut h2 = TcpStream::connect(rampart.http)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let settings = server_settings(&mut h2).await;
+    // SETTINGS_MAX_CONCURRENT_STREAMS (0x3).
+    assert!(settings.contains(&(3, 7)), "{settings:?}");
+    // No request within the header timeout: the connection is closed (after
+    // a GOAWAY or not), it does not live on until the idle timeout.
+    let started = Instant::now();
+    let _ = read_until_close(&mut h2).await;
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+
+    // TLS: a client that never finishes (here: never starts) its handshake.
+    let mut tls = TcpStream::connect(rampart.https)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let started = Instant::now();
+    let _ = read_until_close(&mut tls).await;
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+
+    let metrics = rampart.metrics();
+    assert_eq!(
+        metric_value(
+            &metrics,
+            r#"rampart_http2_head_timeouts_total{listener="http"}"#
+        ),
+        Some(1),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric_value(
+            &metrics,
+            r#"rampart_tls_handshake_failures_total{listener="https"}"#
+        ),
+        Some(1),
+        "{metrics}"
+    );
+}

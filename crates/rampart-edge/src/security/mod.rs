@@ -144,10 +144,12 @@ pub fn check_request<B>(
     exchange: &mut Exchange,
 ) -> Option<Response<EdgeBody>> {
     let sec = &site.security;
+    // Every routed request counts towards the baseline, refused ones too:
+    // the load is what is measured.
+    sec.attack.count_request();
     if let Some(response) = request_limits(sec, request, ctx, exchange) {
         return Some(response);
     }
-    sec.attack.count_request();
     if !sec.has_phases() {
         return None;
     }
@@ -214,7 +216,7 @@ pub fn check_request<B>(
         }
         Some(Decided::Rule(rules::Verdict::Challenge { rule })) => {
             exchange.verdict = AnalyticsVerdict::Challenged;
-            let reason = format!("the site's rule \"{rule}\" asks for a challenge");
+            let reason = format!("the security rule \"{rule}\" asks for a challenge");
             return Some(ctx.challenge(&reason, Some(&rule)));
         }
         Some(Decided::Rule(rules::Verdict::Redirect { location, status })) => {
