@@ -63,6 +63,40 @@ pub struct Control {
     lists: list_cache::ListCache,
 }
 
+/// The `$names` the rules of `account`'s sites (operator rules: `None`)
+/// may use: the account's lists and the operator's, in the store and in the
+/// configuration file. For checking a site spec before it is stored
+/// (`compile_site_with_lists`), as the API and the command line do.
+pub async fn lists_in_scope(
+    store: &Store,
+    file_lists: &[rampart_config::NamedList],
+    account: Option<&str>,
+) -> Result<std::collections::HashSet<String>, rampart_store::StoreError> {
+    use rampart_store::ListsOf;
+    let mut names: std::collections::HashSet<String> = file_lists
+        .iter()
+        .filter(|l| l.scope == rampart_config::ListScope::Operator)
+        .map(|l| l.name.clone())
+        .collect();
+    names.extend(
+        store
+            .list_ip_lists(ListsOf::Operator)
+            .await?
+            .into_iter()
+            .map(|l| l.name),
+    );
+    if let Some(account) = account {
+        names.extend(
+            store
+                .list_ip_lists(ListsOf::Account(account))
+                .await?
+                .into_iter()
+                .map(|l| l.name),
+        );
+    }
+    Ok(names)
+}
+
 impl Control {
     /// `file` is the configuration as read from the file; `prepared` what
     /// the edge was started with.

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use http::StatusCode;
-use rampart_config::{ListScope, SiteSpec};
-use rampart_store::{ListsOf, SiteRecord, SiteWrite};
+use rampart_config::SiteSpec;
+use rampart_store::{SiteRecord, SiteWrite};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -259,33 +259,9 @@ pub(crate) async fn list_names_in_scope(
     control: &Control,
     account: Option<&str>,
 ) -> ApiResult<HashSet<String>> {
-    let store = store(control)?;
-    let mut names: HashSet<String> = control
-        .file
-        .lock()
-        .await
-        .lists
-        .iter()
-        .filter(|l| l.scope == ListScope::Operator)
-        .map(|l| l.name.clone())
-        .collect();
-    names.extend(
-        store
-            .list_ip_lists(ListsOf::Operator)
-            .await?
-            .into_iter()
-            .map(|l| l.name),
-    );
-    if let Some(account) = account {
-        names.extend(
-            store
-                .list_ip_lists(ListsOf::Account(account))
-                .await?
-                .into_iter()
-                .map(|l| l.name),
-        );
-    }
-    Ok(names)
+    // Cheap: the file's lists share their entries.
+    let file_lists = control.file.lock().await.lists.clone();
+    Ok(crate::lists_in_scope(store(control)?, &file_lists, account).await?)
 }
 
 /// By id first, then by name; another account's site is "not found".
