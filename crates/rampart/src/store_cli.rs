@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use rampart_config::{Config, SiteSpec, compile_site};
+use rampart_config::{Config, SiteSpec, compile_site_with_lists};
 use rampart_store::{Actor, NewToken, NewUser, Role, SiteWrite, Store};
 
 use crate::{EX_CONFIG, EX_SOFTWARE, EX_UNAVAILABLE};
@@ -341,15 +341,22 @@ pub fn site(command: SiteCommand) -> ExitCode {
                 };
                 let parsed: SiteSpec = serde_json::from_str(&text)
                     .map_err(|e| Failure(EX_DATAERR, format!("{}: {e}", spec.display())))?;
-                if let Err(errors) = compile_site(&parsed, &config.proxy.timeouts) {
+                let store = open(&config).await?;
+                let account = find_account(&store, &account).await?;
+                // Its rules may use the account's lists and the operator's.
+                let lists =
+                    rampart_control::lists_in_scope(&store, &config.lists, Some(&account.id))
+                        .await?;
+                let known = |name: &str| lists.contains(name);
+                if let Err(errors) =
+                    compile_site_with_lists(&parsed, &config.proxy.timeouts, &known)
+                {
                     let lines: Vec<String> = errors
                         .iter()
                         .map(|e| format!("{}: {}: {}", spec.display(), e.field, e.message))
                         .collect();
                     return Err(Failure(EX_DATAERR, lines.join("\n")));
                 }
-                let store = open(&config).await?;
-                let account = find_account(&store, &account).await?;
                 let record = store
                     .create_site(
                         &actor(),

@@ -51,10 +51,20 @@ async fn cli_changes_reach_a_running_server() {
         describe(&listed)
     );
 
+    // The site's rules may use its account's lists.
+    let accounts = api.get("/api/v1/accounts").expect(200);
+    let acme = accounts[0]["id"].as_str().unwrap_or_default().to_owned();
+    api.post(
+        "/api/v1/lists",
+        &json!({ "name": "office", "account_id": acme, "items": ["192.0.2.0/24"] }),
+    )
+    .expect(201);
     let spec = rampart.dir.path().join("site.json");
     std::fs::write(
         &spec,
-        json!({ "name": "clisite", "hosts": ["cli.test"], "origins": [origin.url()] }).to_string(),
+        json!({ "name": "clisite", "hosts": ["cli.test"], "origins": [origin.url()],
+                "rules": [{ "id": "office", "expression": "ip.src in $office", "action": "block" }] })
+        .to_string(),
     )
     .unwrap_or_else(|e| panic!("write spec: {e}"));
     let site = run_rampart(
