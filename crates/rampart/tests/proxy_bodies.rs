@@ -143,10 +143,13 @@ impl Verifier {
     }
 }
 
+/// The site lifts the default 100 MiB request-body limit: 1 GiB uploads are
+/// the point here.
 fn site(origin: &str, protocol: &str) -> String {
     format!(
         "[[site]]\nname = \"bulk\"\nhosts = [\"bulk.test\"]\norigins = [{{ url = \"{origin}\", protocol = \"{protocol}\" }}]\n\
-         timeouts = {{ origin_response = \"300s\" }}\n"
+         timeouts = {{ origin_response = \"300s\" }}\n\
+         limits = {{ max_body_bytes = \"off\" }}\n"
     )
 }
 
