@@ -644,7 +644,31 @@ async fn a_million_entries_through_the_api(backend: Backend) {
             })
             .collect()
     };
-    let before = rebuilds();
+    // The rebuild that parsed the import is done once it kept the list's
+    // entries in the data dir (it writes them after installing).
+    let kept = rampart.dir.path().join(format!(
+        "data/lists/{list}.{}.txt",
+        imported["updated_at"].as_i64().unwrap_or_default()
+    ));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !kept.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} never written",
+            kept.display()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // …and it logs right after; wait for the log to settle.
+    let mut before = rebuilds();
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = rebuilds();
+        if now == before {
+            break;
+        }
+        before = now;
+    }
     create_account(&api, "unrelated");
     let deadline = Instant::now() + Duration::from_secs(5);
     while rebuilds().len() == before.len() {
