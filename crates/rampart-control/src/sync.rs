@@ -270,13 +270,19 @@ pub(crate) fn compile_records(records: &[SiteRecord], config: &Config) -> Vec<Si
             let compiled = serde_json::from_value::<SiteSpec>(record.spec.clone())
                 .map_err(|e| e.to_string())
                 .and_then(|spec| {
-                    compile_spec(&spec, &config.proxy.timeouts, &lists).map_err(|errors| {
-                        errors
-                            .iter()
-                            .map(|e| format!("{}: {}", e.field, e.message))
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    })
+                    compile_spec(&spec, &config.proxy.timeouts, &lists)
+                        .or_else(|errors| {
+                            missing_lists_only(errors, &record.name, || {
+                                compile_spec(&spec, &config.proxy.timeouts, &|_| true)
+                            })
+                        })
+                        .map_err(|errors| {
+                            errors
+                                .iter()
+                                .map(|e| format!("{}: {}", e.field, e.message))
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        })
                 });
             match compiled {
                 Ok(mut site) => {
@@ -342,9 +348,15 @@ pub(crate) fn operator_rules_for_snapshot(
             return Vec::new();
         }
     };
-    match compile_operator_rules(&rules, &config.proxy.timeouts, &|name| {
+    let compiled = compile_operator_rules(&rules, &config.proxy.timeouts, &|name| {
         scopes.sees(None, name)
-    }) {
+    })
+    .or_else(|errors| {
+        missing_lists_only(errors, "operator rules", || {
+            compile_operator_rules(&rules, &config.proxy.timeouts, &|_| true)
+        })
+    });
+    match compiled {
         Ok(rules) => rules,
         Err(errors) => {
             let text = errors
@@ -356,4 +368,23 @@ pub(crate) fn operator_rules_for_snapshot(
             Vec::new()
         }
     }
+}
+
+/// When the only problems are `$lists` that no longer exist (a list gone
+/// from the file on reload, or deleted in the moment between a rule's check
+/// and its write), compiles again as if they existed: the edge then leaves
+/// out just the rules naming them, with a warning, instead of the whole
+/// site going dark. Any other problem stands.
+fn missing_lists_only<T>(
+    errors: Vec<rampart_config::FieldError>,
+    what: &str,
+    again: impl FnOnce() -> Result<T, Vec<rampart_config::FieldError>>,
+) -> Result<T, Vec<rampart_config::FieldError>> {
+    if errors.is_empty() || errors.iter().any(|e| e.code != "unknown_list") {
+        return Err(errors);
+    }
+    for error in &errors {
+        tracing::error!(site = %what, "{}: {}; the rules naming it are left out", error.field, error.message);
+    }
+    again()
 }

@@ -687,7 +687,71 @@ async fn a_million_entries_through_the_api(backend: Backend) {
     );
 }
 
+/// A file list that a stored rule names goes away on reload: the site stays
+/// up, only the rules naming the list stop, the others still act.
+async fn a_list_gone_from_the_file_leaves_the_site_up(backend: Backend) {
+    let upstream = origin::start("upstream").await;
+    let rampart = Rampart::builder()
+        .tables(&store_table(backend).await)
+        .tables("[[lists]]\nname = \"partners\"\nitems = [\"192.0.2.0/24\"]\n")
+        .start();
+    let api = rampart.admin_api();
+    let acme = create_account(&api, "acme");
+    let site = create_site(&api, &acme, "shop", &upstream.url());
+    api.put(
+        &format!("/api/v1/sites/{site}/rules"),
+        &json!([
+            { "id": "partners-only", "expression": "http.request.uri.path eq \"/p\" and not ip.src in $partners", "action": "block" },
+            { "id": "no-x", "expression": "http.request.uri.path eq \"/x\"", "action": "block" }
+        ]),
+    )
+    .expect(200);
+    let status = |path: &'static str| {
+        let addr = rampart.http;
+        async move {
+            send(addr, Proto::Http1, get("shop.test", path))
+                .await
+                .status
+                .as_u16()
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while status("/p").await != 403 {
+        assert!(Instant::now() < deadline, "the rule never applied");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let config = std::fs::read_to_string(&rampart.config_path).unwrap_or_default();
+    let without = config.replace(
+        "[[lists]]\nname = \"partners\"\nitems = [\"192.0.2.0/24\"]\n",
+        "",
+    );
+    assert_ne!(config, without);
+    support::write(&rampart.config_path, &without);
+    let reload = rampart.reload();
+    assert!(
+        reload.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reload.stderr)
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while status("/p").await != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the site or the rule is gone: {}",
+            rampart.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status("/x").await, 403, "the other rule still acts");
+    assert!(
+        rampart.stderr().contains("partners"),
+        "{}",
+        rampart.stderr()
+    );
+}
+
 on_both_backends!(
+    a_list_gone_from_the_file_leaves_the_site_up,
     a_million_entries_through_the_api,
     lists_crud_and_bulk_items,
     rules_validation_and_lists_in_use,
