@@ -3,10 +3,11 @@
 //! read (-X), each with 1,000 connections, plus slowloris against the per-IP
 //! connection cap. In each, a normal client asks for a page every 100 ms for
 //! the whole attack and must get 200 within 2 s every time, and Rampart must
-//! close the attack connections itself, seen from outside: its side of them
-//! leaves ESTABLISHED in the kernel's socket table (/proc/net/tcp) while
-//! slowhttptest still runs, slowhttptest's own CSV counts them closed, and
-//! Rampart's `rampart_connections_open` falls back.
+//! close the attack connections itself, seen from outside: the kernel's
+//! socket table (/proc/net/tcp) shows Rampart's side of them gone while
+//! slowhttptest still runs, slowhttptest itself reports them closed (or, for
+//! slow readers, its kernel has dropped them as reset), and Rampart's
+//! `rampart_connections_open` falls back. See docs/dos-testing.md.
 //!
 //! Addresses: slowhttptest cannot choose its source address, so the attack
 //! comes from 127.0.0.1. The normal client binds 127.9.0.1 (all of 127/8 is
