@@ -5,6 +5,8 @@
 #
 # Usage: bench/proxy-rules.sh [--duration S] [--rounds N] [--no-h2] [--keep-tmp]
 # Env:   RAMPART_BIN=/path/to/rampart   skip `cargo build --release -p rampart`
+#        BASE_BIN=/path/to/rampart      also run this binary (e.g. built from the
+#                                       commit before a change) as a plain proxy
 #
 # The rules and limits are realistic (scanner paths, bad user agents,
 # injection patterns, country/ASN challenges, a blocklist, per-IP limits) and
@@ -29,7 +31,7 @@ KEEP_TMP=0
 HOST=bench.test
 TARGET=0.85
 
-usage() { sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --duration) DURATION=$2; shift ;;
@@ -74,8 +76,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 ulimit -n 65536 2>/dev/null || true
 
-read -r P_ORIGIN P_A_HTTP P_A_HTTPS P_A_ADMIN P_B_HTTP P_B_HTTPS P_B_ADMIN <<< "$(python3 "$LIB" freeports 7)"
-mkdir -p "$TMP"/{tls,www,origin/tmp,plain/data,rules/data,runs}
+read -r P_ORIGIN P_A_HTTP P_A_HTTPS P_A_ADMIN P_B_HTTP P_B_HTTPS P_B_ADMIN P_C_HTTP P_C_HTTPS P_C_ADMIN \
+    <<< "$(python3 "$LIB" freeports 10)"
+mkdir -p "$TMP"/{tls,www,origin/tmp,plain/data,rules/data,base/data,runs}
+VARIANTS=(plain rules)
+[ -n "${BASE_BIN:-}" ] && VARIANTS=(base plain rules)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
     -keyout "$TMP/tls/key.pem" -out "$TMP/tls/cert.pem" -subj "/CN=$HOST" \
     -addext "subjectAltName=DNS:$HOST,IP:127.0.0.1" 2>/dev/null
@@ -143,6 +148,8 @@ EOF
 python3 "$GEN" site-security "$TMP/rules/security.toml" "$TMP/rules/blocklist.txt"
 rampart_config "$TMP/plain" "$P_A_HTTP" "$P_A_HTTPS" "$P_A_ADMIN" plain > "$TMP/plain/rampart.toml"
 rampart_config "$TMP/rules" "$P_B_HTTP" "$P_B_HTTPS" "$P_B_ADMIN" rules > "$TMP/rules/rampart.toml"
+rampart_config "$TMP/base" "$P_C_HTTP" "$P_C_HTTPS" "$P_C_ADMIN" base > "$TMP/base/rampart.toml"
+declare -A BIN_OF=([plain]=$RAMPART_BIN [rules]=$RAMPART_BIN [base]=${BASE_BIN:-})
 for v in plain rules; do
     "$RAMPART_BIN" check-config --config "$TMP/$v/rampart.toml" >/dev/null \
         || die "$v configuration refused: $("$RAMPART_BIN" check-config --config "$TMP/$v/rampart.toml" 2>&1 | head -5)"
@@ -153,8 +160,8 @@ LIMITS=$(grep -c '^\[\[site.rate_limits\]\]' "$TMP/rules/security.toml")
 taskset -c 1 nginx -p "$TMP/origin" -e "$TMP/origin/error.log" -c "$TMP/origin/nginx.conf" -g 'daemon off;' &
 PIDS+=($!)
 declare -A PID_OF
-for v in plain rules; do
-    taskset -c 0 "$RAMPART_BIN" serve --config "$TMP/$v/rampart.toml" >"$TMP/$v/stdout.log" 2>"$TMP/$v/stderr.log" &
+for v in "${VARIANTS[@]}"; do
+    taskset -c 0 "${BIN_OF[$v]}" serve --config "$TMP/$v/rampart.toml" >"$TMP/$v/stdout.log" 2>"$TMP/$v/stderr.log" &
     PIDS+=($!); PID_OF[$v]=$!
 done
 CLK_TCK=$(getconf CLK_TCK)
@@ -168,11 +175,14 @@ wait_http() { local i; for i in $(seq 200); do curl -s -o /dev/null --max-time 1
 wait_http "http://127.0.0.1:$P_ORIGIN/" || die "origin did not start"
 wait_http "http://127.0.0.1:$P_A_HTTP/" || die "plain rampart did not start: $(cat "$TMP/plain/stderr.log")"
 wait_http "http://127.0.0.1:$P_B_HTTP/" || die "rules rampart did not start: $(cat "$TMP/rules/stderr.log")"
+if [ -n "${BASE_BIN:-}" ]; then
+    wait_http "http://127.0.0.1:$P_C_HTTP/" || die "base rampart did not start: $(cat "$TMP/base/stderr.log")"
+fi
 grep -i "left out" "$TMP/rules/stderr.log" && die "some rules did not compile (see above)"
 
-declare -A HTTP_PORT=([plain]=$P_A_HTTP [rules]=$P_B_HTTP)
-declare -A HTTPS_PORT=([plain]=$P_A_HTTPS [rules]=$P_B_HTTPS)
-for v in plain rules; do
+declare -A HTTP_PORT=([plain]=$P_A_HTTP [rules]=$P_B_HTTP [base]=$P_C_HTTP)
+declare -A HTTPS_PORT=([plain]=$P_A_HTTPS [rules]=$P_B_HTTPS [base]=$P_C_HTTPS)
+for v in "${VARIANTS[@]}"; do
     got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' -H "Host: $HOST" "http://127.0.0.1:${HTTP_PORT[$v]}/")
     [ "$got" = "200 1400" ] || die "$v sanity check: got '$got'"
 done
@@ -213,11 +223,16 @@ run() { # variant proto round
     log "$v $proto round $round: ${rps:-?} req/s, ${cpu_us} µs CPU/request ${errors:+($errors)}"
 }
 
+BASE_DESC="${BASE_DESC:-${BASE_BIN:-}}"
 BUSY_BEFORE=$(awk '{print $1}' /proc/loadavg)
 PROTOS=(h1); [ "$DO_H2" -eq 1 ] && PROTOS+=(h2)
 for round in $(seq "$ROUNDS"); do
     # Alternate the order so that drift (thermal, other load) hits both alike.
-    if [ $((round % 2)) -eq 1 ]; then order=(plain rules); else order=(rules plain); fi
+    if [ $((round % 2)) -eq 1 ]; then
+        order=("${VARIANTS[@]}")
+    else
+        order=(); for ((i = ${#VARIANTS[@]} - 1; i >= 0; i--)); do order+=("${VARIANTS[$i]}"); done
+    fi
     for proto in "${PROTOS[@]}"; do
         for v in "${order[@]}"; do run "$v" "$proto" "$round"; done
     done
@@ -253,6 +268,15 @@ for p in protos:
     c = ca / cb if cb else 0.0
     out.append(f"| {'HTTP/1.1' if p == 'h1' else 'HTTP/2 + TLS'} | {ca:.1f} | {cb:.1f} | **{c:.3f}** | {a:,.0f} | {b:,.0f} | {r:.3f} | ≥ $TARGET {'✓' if c >= $TARGET else '✗'} |")
 out.append("")
+if any(r[0] == "base" for r in rows):
+    out.append("*base* is \`$BASE_DESC\` as a plain proxy in the same run: the cost of the security code on a site without settings.")
+    out.append("")
+    out.append("| protocol | base µs CPU/req | plain µs CPU/req | plain vs base (capacity) | base req/s | plain req/s |")
+    out.append("|---|---:|---:|---:|---:|---:|")
+    for p in protos:
+        ca, cb = med("base", p, 6), med("plain", p, 6)
+        out.append(f"| {'HTTP/1.1' if p == 'h1' else 'HTTP/2 + TLS'} | {ca:.1f} | {cb:.1f} | {ca / cb if cb else 0:.3f} | {med('base', p):,.0f} | {med('plain', p):,.0f} |")
+    out.append("")
 out.append("Every run (medians above):")
 out.append("")
 out.append("| variant | protocol | round | req/s | p99 | errors | µs CPU/req |")
