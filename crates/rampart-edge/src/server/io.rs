@@ -89,18 +89,45 @@ impl SendDeadline {
         expired
     }
 
-    fn check<R>(
+    fn check<R, T: AbortOnClose>(
         &mut self,
         cx: &mut Context<'_>,
+        inner: &T,
         polled: Poll<io::Result<R>>,
     ) -> Poll<io::Result<R>> {
         match polled {
-            Poll::Pending if self.expired(cx) => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "client accepted no response bytes within the send timeout",
-            ))),
+            Poll::Pending if self.expired(cx) => {
+                // Our unsent bytes would otherwise keep the socket (and its
+                // send buffer) alive in FIN_WAIT1 for minutes after we close,
+                // behind a zero window the client never opens: the memory a
+                // slow-read attack is after. Reset instead.
+                inner.abort_on_close();
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "client accepted no response bytes within the send timeout",
+                )))
+            }
             other => other,
         }
+    }
+}
+
+/// A transport that can be told to discard unsent bytes when it closes
+/// (`SO_LINGER` 0: the close sends RST instead of waiting to deliver them).
+pub(super) trait AbortOnClose {
+    fn abort_on_close(&self);
+}
+
+impl AbortOnClose for tokio::net::TcpStream {
+    fn abort_on_close(&self) {
+        // Zero linger never blocks the close (only a non-zero one would).
+        let _ = self.set_zero_linger();
+    }
+}
+
+impl AbortOnClose for tokio_rustls::server::TlsStream<tokio::net::TcpStream> {
+    fn abort_on_close(&self) {
+        self.get_ref().0.abort_on_close();
     }
 }
 
@@ -119,7 +146,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for ActivityIo<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
+impl<T: AsyncWrite + AbortOnClose + Unpin> AsyncWrite for ActivityIo<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -131,7 +158,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
             this.last.store(now_millis(), Ordering::Relaxed);
             this.send.progress();
         }
-        this.send.check(cx, polled)
+        this.send.check(cx, &this.inner, polled)
     }
 
     fn poll_write_vectored(
@@ -145,7 +172,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
             this.last.store(now_millis(), Ordering::Relaxed);
             this.send.progress();
         }
-        this.send.check(cx, polled)
+        this.send.check(cx, &this.inner, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -158,13 +185,13 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
         if matches!(polled, Poll::Ready(Ok(()))) {
             this.send.progress();
         }
-        this.send.check(cx, polled)
+        this.send.check(cx, &this.inner, polled)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_shutdown(cx);
-        this.send.check(cx, polled)
+        this.send.check(cx, &this.inner, polled)
     }
 }
 
@@ -275,6 +302,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for PrefixedIo<T> {
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    impl AbortOnClose for tokio::io::DuplexStream {
+        fn abort_on_close(&self) {}
+    }
 
     fn wrap<T>(io: T, timeout: Duration) -> (ActivityIo<T>, Arc<ListenerMetrics>) {
         let metrics = Arc::new(ListenerMetrics::default());

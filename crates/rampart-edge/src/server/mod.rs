@@ -30,7 +30,7 @@ use crate::state::EdgeState;
 use crate::upstream::now_millis;
 use rampart_limits::{ConnectionGuard, Refused};
 
-use io::{ActivityIo, PrefixedIo};
+use io::{AbortOnClose, ActivityIo, PrefixedIo};
 
 /// The HTTP/2 connection preface a prior-knowledge (h2c) client opens with.
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -271,7 +271,7 @@ impl Connection {
         settings: HttpSettings,
         open: OpenGauge,
     ) where
-        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        T: AsyncRead + AsyncWrite + AbortOnClose + Unpin + Send + 'static,
     {
         let activity = Arc::new(AtomicU64::new(now_millis()));
         let conn = Arc::new(conn);
