@@ -173,7 +173,8 @@ impl Default for RequestLimits {
 /// `auto_under_attack = { enabled = true, factor = 4.0, min_rps = 50 }`:
 /// switch the site into under-attack mode when its request rate exceeds the
 /// learned baseline by `factor` (and is at least `min_rps`), back off with
-/// hysteresis.
+/// hysteresis. `warmup`, `window` and `hold` tune the timings (mostly for
+/// tests and very bursty sites; the defaults suit most).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AutoUnderAttack {
     /// Default false.
@@ -183,6 +184,15 @@ pub struct AutoUnderAttack {
     /// Requests per second below which the site is never considered under
     /// attack; 1 to 10,000,000; default 50.
     pub min_rps: u32,
+    /// History learned before anything is flagged; 1 s to 1 day; default
+    /// 10 minutes.
+    pub warmup: Duration,
+    /// Averaging window of the recent rate compared with the baseline; 1 s
+    /// to 1 hour; default 30 s.
+    pub window: Duration,
+    /// How long the recent rate must stay low before the mode switches
+    /// back off; 1 s to 1 day; default 5 minutes.
+    pub hold: Duration,
 }
 
 impl Default for AutoUnderAttack {
@@ -191,6 +201,9 @@ impl Default for AutoUnderAttack {
             enabled: false,
             factor: 4.0,
             min_rps: 50,
+            warmup: Duration::from_secs(600),
+            window: Duration::from_secs(30),
+            hold: Duration::from_secs(300),
         }
     }
 }

@@ -32,6 +32,10 @@ pub(crate) const URI_BYTES: RangeInclusive<i64> = 16..=1024 * 1024;
 pub(crate) const BODY_BYTES: RangeInclusive<u64> = 0..=1 << 40;
 pub(crate) const FACTOR: RangeInclusive<f64> = 1.5..=1000.0;
 pub(crate) const MIN_RPS: RangeInclusive<i64> = 1..=10_000_000;
+/// `auto_under_attack` timings: `warmup` and `hold`, then `window`.
+pub(crate) const AUTO_WARMUP_HOLD: RangeInclusive<Duration> = Duration::from_secs(1)..=DAY;
+pub(crate) const AUTO_WINDOW: RangeInclusive<Duration> =
+    Duration::from_secs(1)..=Duration::from_secs(3600);
 
 pub(crate) const CONNECTIONS: RangeInclusive<i64> = 1..=1_000_000;
 pub(crate) const BODY_RATE: RangeInclusive<i64> = 0..=1_000_000_000;

@@ -38,7 +38,7 @@ const RATE_LIMIT_KEYS: &[&str] = &[
     "enabled",
 ];
 const LIMITS_KEYS: &[&str] = &["max_header_count", "max_uri_bytes", "max_body_bytes"];
-const AUTO_KEYS: &[&str] = &["enabled", "factor", "min_rps"];
+const AUTO_KEYS: &[&str] = &["enabled", "factor", "min_rps", "warmup", "window", "hold"];
 
 /// The security settings of one `[[site]]` table. `lists` are the names
 /// of the `[[lists]]` its expressions may use.
@@ -518,6 +518,15 @@ fn auto_under_attack(t: &Table<'_, '_>, d: &mut Diags<'_>) -> AutoUnderAttack {
     }
     if let Some(n) = t.int("min_rps", checks::MIN_RPS, d) {
         out.min_rps = u32::try_from(n).unwrap_or(out.min_rps);
+    }
+    if let Some((v, _)) = t.duration("warmup", checks::AUTO_WARMUP_HOLD, d) {
+        out.warmup = v;
+    }
+    if let Some((v, _)) = t.duration("window", checks::AUTO_WINDOW, d) {
+        out.window = v;
+    }
+    if let Some((v, _)) = t.duration("hold", checks::AUTO_WARMUP_HOLD, d) {
+        out.hold = v;
     }
     out
 }

@@ -64,7 +64,7 @@ fn a_full_spec_compiles_into_the_values_written() {
             "counting_expression": "http.response.code ge 500",
         }],
         "limits": {"max_header_count": 10, "max_body_bytes": "off"},
-        "auto_under_attack": {"enabled": true, "min_rps": 5},
+        "auto_under_attack": {"enabled": true, "min_rps": 5, "window": "5s", "hold": "1m"},
     });
     let site = compile(v).unwrap_or_else(|e| panic!("{e:#?}"));
     let s = &site.security;
@@ -117,7 +117,10 @@ fn a_full_spec_compiles_into_the_values_written() {
         AutoUnderAttack {
             enabled: true,
             factor: 4.0,
-            min_rps: 5
+            min_rps: 5,
+            window: Duration::from_secs(5),
+            hold: Duration::from_secs(60),
+            ..AutoUnderAttack::default()
         }
     );
 }
@@ -371,6 +374,24 @@ fn rate_limit_and_limit_mistakes_carry_their_paths() {
         "out_of_range",
         &[],
     );
+    assert_single(
+        with("auto_under_attack", json!({"window": "2h"})),
+        "auto_under_attack.window",
+        "out_of_range",
+        &["`auto_under_attack.window`"],
+    );
+    assert_single(
+        with("auto_under_attack", json!({"warmup": "0s"})),
+        "auto_under_attack.warmup",
+        "out_of_range",
+        &[],
+    );
+    assert_single(
+        with("auto_under_attack", json!({"hold": "soon"})),
+        "auto_under_attack.hold",
+        "invalid",
+        &[],
+    );
 }
 
 #[test]
@@ -402,7 +423,7 @@ fn round_trip_through_a_spec() {
 name = "office"
 items = ["192.0.2.0/24"]
 {MIN_SITE}limits = {{ max_body_bytes = "off", max_uri_bytes = 100 }}
-auto_under_attack = {{ enabled = true, factor = 2.5 }}
+auto_under_attack = {{ enabled = true, factor = 2.5, hold = "90s" }}
 
 [[site.rules]]
 id = "a"

@@ -42,7 +42,7 @@ name = "shop"
 hosts = ["shop.test"]
 origins = ["http://127.0.0.1:9001"]
 limits = { max_header_count = 50, max_uri_bytes = 4096, max_body_bytes = "10MiB" }
-auto_under_attack = { enabled = true, factor = 3.5, min_rps = 20 }
+auto_under_attack = { enabled = true, factor = 3.5, min_rps = 20, warmup = "1m", window = "10s", hold = "90s" }
 
 [[site.rules]]
 id = "office"
@@ -173,7 +173,10 @@ fn a_full_file_parses_into_the_values_written() {
         AutoUnderAttack {
             enabled: true,
             factor: 3.5,
-            min_rps: 20
+            min_rps: 20,
+            warmup: Duration::from_secs(60),
+            window: Duration::from_secs(10),
+            hold: Duration::from_secs(90),
         }
     );
     let actions: Vec<_> = s.rules.iter().map(|r| r.action.clone()).collect();
@@ -719,6 +722,28 @@ fn limits_and_auto_under_attack_mistakes() {
         pos(&text, "0, on"),
         &["`site.auto_under_attack.min_rps` must be between 1 and 10000000"],
     );
+    let text = format!(
+        "{MIN_SITE}auto_under_attack = {{ warmup = \"0s\", window = \"2h\", hold = \"soon\" }}\n"
+    );
+    let errs = errors(&dir, &text);
+    assert_eq!(errs.len(), 3, "{errs:#?}");
+    assert_has(
+        &errs,
+        pos(&text, "\"0s\""),
+        &["`site.auto_under_attack.warmup`"],
+    );
+    assert_has(
+        &errs,
+        pos(&text, "\"2h\""),
+        &["`site.auto_under_attack.window`"],
+    );
+    assert_has(
+        &errs,
+        pos(&text, "\"soon\""),
+        &["`site.auto_under_attack.hold`"],
+    );
+    let text = format!("{MIN_SITE}auto_under_attack = {{ hold = 5 }}\n");
+    assert_single(&dir, &text, pos(&text, "5 }"), &["duration string"]);
     let text = format!("{MIN_SITE}auto_under_attack = {{ factor = \"4\" }}\n");
     assert_single(&dir, &text, pos(&text, "\"4\""), &["expected a number"]);
     let text = format!("{MIN_SITE}auto_under_attack = {{ factor = 8 }}\n");

@@ -147,6 +147,17 @@ pub struct AutoUnderAttackSpec {
     /// 1 to 10,000,000; default 50.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_rps: Option<u32>,
+    /// History learned before anything is flagged, "1s" to "1d"; default
+    /// "10m".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<String>,
+    /// Averaging window of the recent rate, "1s" to "1h"; default "30s".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    /// How long the rate must stay low before switching back, "1s" to
+    /// "1d"; default "5m".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<String>,
 }
 
 /// The spec's security fields. `known` says whether a `$list` the
@@ -469,6 +480,27 @@ fn auto_under_attack(a: &AutoUnderAttackSpec, e: &mut Errors) -> AutoUnderAttack
             checks::MIN_RPS,
             d.min_rps,
         ),
+        warmup: e
+            .opt_duration(
+                "auto_under_attack.warmup",
+                a.warmup.as_ref(),
+                checks::AUTO_WARMUP_HOLD,
+            )
+            .unwrap_or(d.warmup),
+        window: e
+            .opt_duration(
+                "auto_under_attack.window",
+                a.window.as_ref(),
+                checks::AUTO_WINDOW,
+            )
+            .unwrap_or(d.window),
+        hold: e
+            .opt_duration(
+                "auto_under_attack.hold",
+                a.hold.as_ref(),
+                checks::AUTO_WARMUP_HOLD,
+            )
+            .unwrap_or(d.hold),
     }
 }
 
@@ -496,6 +528,9 @@ pub(super) fn to_specs(s: &SiteSecurity) -> Specs {
         enabled: Some(a.enabled),
         factor: Some(a.factor),
         min_rps: Some(a.min_rps),
+        warmup: Some(format_duration(a.warmup)),
+        window: Some(format_duration(a.window)),
+        hold: Some(format_duration(a.hold)),
     });
     Specs {
         rules: (!s.rules.is_empty()).then(|| s.rules.iter().map(rule_spec).collect()),

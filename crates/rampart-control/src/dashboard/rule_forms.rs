@@ -220,6 +220,8 @@ impl LimitsForm {
     /// fields left empty take the defaults.
     pub fn merge_into(&self, spec: &mut SiteSpec) -> Vec<FieldMessage> {
         let mut problems = Vec::new();
+        // The timings have no form fields yet: keep what the spec says.
+        let kept = spec.auto_under_attack.clone().unwrap_or_default();
         let limits = LimitsSpec {
             max_header_count: number(
                 &self.max_header_count,
@@ -248,6 +250,9 @@ impl LimitsForm {
                 "Minimum rate",
                 &mut problems,
             ),
+            warmup: kept.warmup,
+            window: kept.window,
+            hold: kept.hold,
         };
         spec.auto_under_attack = (auto != AutoUnderAttackSpec::default()).then_some(auto);
         problems
