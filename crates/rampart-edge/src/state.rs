@@ -184,8 +184,16 @@ fn spawn_attack_ticker(state: &Arc<EdgeState>) {
     };
     let weak = Arc::downgrade(state);
     runtime.spawn(async move {
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Ticks half-way through wall-clock seconds, kept in that phase
+        // (Skip, not Delay): with a detector bucket of one second, a tick
+        // near the boundary would land now in one bucket, now in the next,
+        // giving one bucket two seconds' count and the next none.
+        let second = std::time::Duration::from_secs(1);
+        let into_second = SystemClock.now().0 % 1_000;
+        let to_half = (1_500 - into_second) % 1_000;
+        let start = tokio::time::Instant::now() + std::time::Duration::from_millis(to_half);
+        let mut every = tokio::time::interval_at(start, second);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             every.tick().await;
             let Some(state) = weak.upgrade() else {

@@ -213,11 +213,29 @@ fn baseline_config(settings: AutoUnderAttack) -> BaselineConfig {
         4.0
     };
     BaselineConfig {
+        bucket: bucket(settings),
         trigger_factor: factor,
         release_factor: factor.sqrt(),
         min_rps: f64::from(settings.min_rps),
+        short_window: settings.window.max(Duration::from_secs(1)),
+        hold: settings.hold,
+        warmup: settings.warmup,
         ..BaselineConfig::default()
     }
+}
+
+/// The detector's counting bucket: 10 s, or less when the window or the
+/// warm-up is short, so that both span at least three buckets (a bucket
+/// longer than the window would be all the short rate sees). Whole seconds,
+/// at least one: the ticker feeds the detector once a second, and a bucket
+/// that is not a multiple of that would alternately get one tick's count
+/// and two. Always at most the window (itself at least 1 s) and the one-hour
+/// horizon, which is what [`BaselineConfig::validate`] asks.
+fn bucket(settings: AutoUnderAttack) -> Duration {
+    let secs = (settings.window.as_secs() / 3)
+        .min(settings.warmup.as_secs() / 3)
+        .clamp(1, 10);
+    Duration::from_secs(secs)
 }
 
 /// The recent automatic switches of every site, oldest first.
@@ -252,6 +270,7 @@ mod tests {
             enabled: true,
             factor: 4.0,
             min_rps: 10,
+            ..AutoUnderAttack::default()
         }
     }
 
@@ -336,9 +355,69 @@ mod tests {
                 enabled: true,
                 factor,
                 min_rps: 1,
+                ..AutoUnderAttack::default()
             });
             assert!(c.release_factor > 1.0 && c.release_factor < c.trigger_factor);
             assert!(c.validate().is_ok());
         }
+    }
+
+    #[test]
+    fn the_defaults_keep_the_detector_defaults() {
+        let c = baseline_config(AutoUnderAttack::default());
+        let d = BaselineConfig::default();
+        assert_eq!(
+            (c.bucket, c.horizon, c.short_window, c.hold, c.warmup),
+            (d.bucket, d.horizon, d.short_window, d.hold, d.warmup)
+        );
+    }
+
+    #[test]
+    fn every_timing_in_range_validates() {
+        let secs = [1, 2, 3, 5, 29, 30, 31, 59, 600, 3_600, 86_400];
+        for warmup in secs {
+            for window in secs.iter().copied().filter(|&w| w <= 3_600) {
+                let c = baseline_config(AutoUnderAttack {
+                    enabled: true,
+                    warmup: Duration::from_secs(warmup),
+                    window: Duration::from_secs(window),
+                    hold: Duration::from_secs(1),
+                    ..AutoUnderAttack::default()
+                });
+                assert!(c.validate().is_ok(), "{warmup} {window}: {c:?}");
+                assert!(c.bucket <= c.short_window && c.bucket <= c.warmup);
+                assert_eq!(c.bucket.subsec_nanos(), 0);
+            }
+        }
+    }
+
+    #[test]
+    fn short_timings_switch_within_seconds() {
+        let fast = AutoUnderAttack {
+            enabled: true,
+            factor: 4.0,
+            min_rps: 5,
+            warmup: Duration::from_secs(3),
+            window: Duration::from_secs(2),
+            hold: Duration::from_secs(2),
+        };
+        let site = SiteAttack::default();
+        let mut now = 1_767_225_600_500;
+        let mut drive = |secs: u64, rps: u64| {
+            let mut switches = Vec::new();
+            for _ in 0..secs {
+                for _ in 0..rps {
+                    site.count_request();
+                }
+                now += 1_000;
+                switches.extend(site.tick("shop", fast, Millis(now)));
+            }
+            switches
+        };
+        assert!(drive(6, 8).is_empty());
+        let on = drive(3, 300);
+        assert!(on.len() == 1 && on.iter().all(|s| s.started), "{on:?}");
+        let off = drive(15, 8);
+        assert!(off.len() == 1 && off.iter().all(|s| !s.started), "{off:?}");
     }
 }
