@@ -71,6 +71,7 @@ fuzz_target!(|data: &[u8]| {
         body_size: rest.len() as u64,
         bot_verified: false,
         clearance: true,
+        response_code: 0,
     };
     let mut lists = Lists::new();
     lists.insert("office", Arc::new(IpList::from_text("10.0.0.0/8\n2001:db8::/32").unwrap()));
