@@ -194,8 +194,13 @@ fn spawn_attack_ticker(state: &Arc<EdgeState>) {
         let start = tokio::time::Instant::now() + std::time::Duration::from_millis(to_half);
         let mut every = tokio::time::interval_at(start, second);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        // One tick at once, as before the alignment: it sets the sites'
+        // gauges right after start.
+        let mut first = true;
         loop {
-            every.tick().await;
+            if !std::mem::take(&mut first) {
+                every.tick().await;
+            }
             let Some(state) = weak.upgrade() else {
                 return;
             };
