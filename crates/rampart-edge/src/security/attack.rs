@@ -59,7 +59,8 @@ pub struct UnderAttackStatus {
     pub since_unix_ms: Option<u64>,
     /// Learned normal rate, requests per second.
     pub baseline_rps: f64,
-    /// Recent rate (about the last 30 s), requests per second.
+    /// Recent rate (over about the site's `window`, default 30 s),
+    /// requests per second.
     pub current_rps: f64,
 }
 
