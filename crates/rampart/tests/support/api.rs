@@ -5,7 +5,7 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::ops::{Response, read_one_response};
 
@@ -137,4 +137,33 @@ pub fn bootstrap_token(stderr: &str) -> Option<String> {
         .lines()
         .find_map(|line| line.strip_prefix("admin token: "))
         .map(|t| t.trim().to_owned())
+}
+
+// Added for the api_security and api_lists tests.
+
+/// The `id` of a created resource ("" when it has none).
+pub fn id(value: &Value) -> String {
+    value["id"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Creates the account `name`; its id.
+pub fn create_account(api: &Api, name: &str) -> String {
+    id(&api
+        .post("/api/v1/accounts", &json!({ "name": name }))
+        .expect(201))
+}
+
+/// Creates the site `name` (host `NAME.test`) in `account`; its id.
+pub fn create_site(api: &Api, account: &str, name: &str, origin: &str) -> String {
+    id(&api
+        .post(
+            &format!("/api/v1/sites?account_id={account}"),
+            &json!({ "name": name, "hosts": [format!("{name}.test")], "origins": [origin] }),
+        )
+        .expect(201))
+}
+
+/// POSTs `text` as `text/plain`.
+pub fn post_text(api: &Api, path: &str, text: &str) -> ApiReply {
+    api.raw("POST", path, "text/plain", text.as_bytes())
 }

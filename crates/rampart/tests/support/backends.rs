@@ -5,6 +5,8 @@ use std::sync::OnceLock;
 
 use rampart_testkit::Postgres;
 
+use super::Rampart;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -26,6 +28,13 @@ pub async fn store_table(backend: Backend) -> String {
             format!("[store]\nurl = \"{url}\"\n")
         }
     }
+}
+
+/// A rampart on a fresh, empty store on `backend`.
+pub async fn start(backend: Backend) -> Rampart {
+    Rampart::builder()
+        .tables(&store_table(backend).await)
+        .start()
 }
 
 /// Instantiates `async fn $name(backend: Backend)` once per backend, as

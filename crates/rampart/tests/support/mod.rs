@@ -15,6 +15,8 @@ pub mod api;
 pub mod backends;
 // Added for the dos_* tests that drive real attack tools.
 pub mod attack;
+// Added for the security_limits and security_rate_limits tests.
+pub mod limits;
 
 use std::io::Write;
 use std::net::SocketAddr;
