@@ -318,6 +318,45 @@ async fn security_and_lists_pages(backend: Backend) {
     let spec = admin.get(&format!("/api/v1/sites/{site}")).expect(200)["spec"].clone();
     assert_eq!(spec["limits"]["max_header_count"], 50);
     assert_eq!(spec["auto_under_attack"]["enabled"], true);
+    // The auto-attack timings: a bad one is named on its field, good ones
+    // are stored as typed and shown again.
+    let bad = submit(
+        &mut web,
+        &page,
+        &format!("{page}/limits"),
+        &[("auto_enabled", "on"), ("auto_window", "2d")],
+    );
+    assert_eq!(bad.status, 422, "{}", bad.text());
+    assert!(
+        !field_error(&bad.text(), "auto_window").is_empty(),
+        "{}",
+        bad.text()
+    );
+    let saved = submit(
+        &mut web,
+        &page,
+        &format!("{page}/limits"),
+        &[
+            ("max_header_count", "50"),
+            ("auto_enabled", "on"),
+            ("auto_warmup", "2m"),
+            ("auto_window", "10s"),
+            ("auto_hold", "1m"),
+        ],
+    );
+    assert_eq!(saved.status, 303, "{}", saved.text());
+    let auto = admin.get(&format!("/api/v1/sites/{site}")).expect(200)["spec"]["auto_under_attack"]
+        .clone();
+    assert_eq!(
+        (&auto["warmup"], &auto["window"], &auto["hold"]),
+        (&json!("2m"), &json!("10s"), &json!("1m"))
+    );
+    assert!(
+        web.get(&page)
+            .text()
+            .contains(r#"name="auto_hold" value="1m""#),
+        "the stored timing is shown"
+    );
     assert_eq!(spec["rate_limits"][0]["id"], "login");
     assert!(web.get(&page).text().contains("id=\"auto-attack-state\""));
 

@@ -15,6 +15,7 @@ pub(crate) enum Section {
     Sites,
     Lists,
     Tokens,
+    OperatorRules,
     None,
 }
 
@@ -49,6 +50,11 @@ pub(crate) fn page(
                                     li { a href="/sites" aria-current=[current(section, Section::Sites)] { "Sites" } }
                                     li { a href="/lists" aria-current=[current(section, Section::Lists)] { "Lists" } }
                                     li { a href="/tokens" aria-current=[current(section, Section::Tokens)] { "API tokens" } }
+                                    // Only operators may read the operator rules; others
+                                    // would get a 404, so they are not offered the link.
+                                    @if signed.principal.is_operator() {
+                                        li { a href="/operator/rules" aria-current=[current(section, Section::OperatorRules)] { "Operator rules" } }
+                                    }
                                 }
                             }
                             div.who {
@@ -114,6 +120,9 @@ pub(crate) fn done_message(code: Option<&str>) -> Option<&'static str> {
         "account-created" => "The account was created.",
         "token-revoked" => "The token was revoked.",
         "security-saved" => "Saved. The edge applies it within a second.",
+        "operator-rules-saved" => {
+            "Saved. The edge applies the operator rules to every site within a second."
+        }
         "list-created" => "The list was created.",
         "list-imported" => "The list's entries were replaced.",
         "list-deleted" => "The list was deleted.",

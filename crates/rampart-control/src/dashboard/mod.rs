@@ -21,6 +21,7 @@ mod layout;
 mod limiter;
 mod lists;
 mod login;
+mod operator_rules;
 mod rule_forms;
 mod security;
 mod security_save;
@@ -114,6 +115,18 @@ pub fn router() -> Router<Arc<Control>> {
         .route(
             "/sites/{site}/security/limits",
             post(security_save::save_limits),
+        )
+        .route(
+            "/operator/rules",
+            get(operator_rules::page_get).post(operator_rules::save_rule),
+        )
+        .route(
+            "/operator/rules/{rule}/delete",
+            post(operator_rules::delete_rule),
+        )
+        .route(
+            "/operator/rules/{rule}/move",
+            post(operator_rules::move_rule),
         )
         .route("/lists", get(lists::page_get).post(lists::create))
         .route("/lists/{id}/import", post(lists::import))

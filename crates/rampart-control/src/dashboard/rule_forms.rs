@@ -1,4 +1,5 @@
-//! The forms of a site's Security page: one rule, one rate limit, the
+//! The forms of a site's Security page (the rule form also serves
+//! the operator rules page): one rule, one rate limit, the
 //! request limits and automatic under-attack mode. Every value is posted as
 //! a string (a checkbox is present or absent) so reading a form cannot
 //! fail; the spec's compiler judges the values, and its problems, addressed
@@ -122,6 +123,43 @@ impl RuleForm {
     }
 }
 
+/// Puts a posted rule in its place: over the rule it was edited from
+/// (`original`), else at the end. Returns its index, where the compiler's
+/// problems about it will point. Shared by the site and operator pages.
+pub(crate) fn upsert_rule(rules: &mut Vec<RuleSpec>, original: &str, rule: RuleSpec) -> usize {
+    match rules
+        .iter()
+        .position(|r| !original.is_empty() && r.id == original)
+    {
+        Some(i) => {
+            if let Some(slot) = rules.get_mut(i) {
+                *slot = rule;
+            }
+            i
+        }
+        None => {
+            rules.push(rule);
+            rules.len() - 1
+        }
+    }
+}
+
+/// Moves rule `id` one place `up` or `down`. `None` when there is no such
+/// rule; `Some(false)` when it cannot move that way (already first or
+/// last, or an unknown direction), which is not worth an error.
+pub(crate) fn move_rule_in(rules: &mut [RuleSpec], id: &str, direction: &str) -> Option<bool> {
+    let at = rules.iter().position(|r| r.id == id)?;
+    let to = match direction {
+        "up" => at.checked_sub(1),
+        "down" => Some(at + 1).filter(|&to| to < rules.len()),
+        _ => None,
+    };
+    Some(to.is_some_and(|to| {
+        rules.swap(at, to);
+        true
+    }))
+}
+
 /// One rate limit as the form posts it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -190,6 +228,9 @@ pub(crate) struct LimitsForm {
     pub auto_enabled: Option<String>,
     pub auto_factor: String,
     pub auto_min_rps: String,
+    pub auto_warmup: String,
+    pub auto_window: String,
+    pub auto_hold: String,
 }
 
 impl LimitsForm {
@@ -213,6 +254,9 @@ impl LimitsForm {
             auto_enabled: auto.enabled.unwrap_or(false).then(|| "on".to_owned()),
             auto_factor: auto.factor.map(|f| f.to_string()).unwrap_or_default(),
             auto_min_rps: auto.min_rps.map(|n| n.to_string()).unwrap_or_default(),
+            auto_warmup: auto.warmup.unwrap_or_default(),
+            auto_window: auto.window.unwrap_or_default(),
+            auto_hold: auto.hold.unwrap_or_default(),
         }
     }
 
@@ -220,8 +264,6 @@ impl LimitsForm {
     /// fields left empty take the defaults.
     pub fn merge_into(&self, spec: &mut SiteSpec) -> Vec<FieldMessage> {
         let mut problems = Vec::new();
-        // The timings have no form fields yet: keep what the spec says.
-        let kept = spec.auto_under_attack.clone().unwrap_or_default();
         let limits = LimitsSpec {
             max_header_count: number(
                 &self.max_header_count,
@@ -250,9 +292,11 @@ impl LimitsForm {
                 "Minimum rate",
                 &mut problems,
             ),
-            warmup: kept.warmup,
-            window: kept.window,
-            hold: kept.hold,
+            // Durations stay text: the compiler judges "10m" and names
+            // the field, so the form need not duplicate its parser.
+            warmup: non_empty(&self.auto_warmup),
+            window: non_empty(&self.auto_window),
+            hold: non_empty(&self.auto_hold),
         };
         spec.auto_under_attack = (auto != AutoUnderAttackSpec::default()).then_some(auto);
         problems
@@ -291,6 +335,9 @@ fn form_field(path: &str, index: Option<usize>) -> Option<(&'static str, &'stati
         (_, _, _) if path == "limits.max_body_bytes" => ("max_body_bytes", "Largest body"),
         (_, _, _) if path == "auto_under_attack.factor" => ("auto_factor", "Factor"),
         (_, _, _) if path == "auto_under_attack.min_rps" => ("auto_min_rps", "Minimum rate"),
+        (_, _, _) if path == "auto_under_attack.warmup" => ("auto_warmup", "Warm-up"),
+        (_, _, _) if path == "auto_under_attack.window" => ("auto_window", "Window"),
+        (_, _, _) if path == "auto_under_attack.hold" => ("auto_hold", "Hold"),
         _ => return None,
     })
 }
@@ -444,6 +491,11 @@ pub(crate) fn limits_form(
                     (text(Field { name: "auto_factor", label: "Factor", hint: Some("Times the normal rate; 1.5 to 1000, empty for 4") }, &form.auto_factor, errors, false))
                     (text(Field { name: "auto_min_rps", label: "Minimum rate", hint: Some("Requests per second; empty for 50") }, &form.auto_min_rps, errors, false))
                 }
+                div.row {
+                    (text(Field { name: "auto_warmup", label: "Warm-up", hint: Some("History learned before anything is flagged; 1s to 1d, empty for 10m") }, &form.auto_warmup, errors, false))
+                    (text(Field { name: "auto_window", label: "Window", hint: Some("Averaging window of the recent rate; 1s to 1h, empty for 30s") }, &form.auto_window, errors, false))
+                    (text(Field { name: "auto_hold", label: "Hold", hint: Some("How long the rate must stay low before switching off; 1s to 1d, empty for 5m") }, &form.auto_hold, errors, false))
+                }
                 button type="submit" { "Save limits" }
             }
         }
@@ -481,6 +533,53 @@ mod tests {
         }
         .to_spec();
         assert_eq!(problems.first().map(|p| p.field), Some("status"));
+    }
+
+    #[test]
+    fn auto_attack_timings_are_kept_as_typed() {
+        let mut spec = SiteSpec::default();
+        let form = LimitsForm {
+            auto_warmup: " 2m ".into(),
+            auto_hold: "1h".into(),
+            ..LimitsForm::default()
+        };
+        assert!(form.merge_into(&mut spec).is_empty());
+        let auto = spec.auto_under_attack.clone().unwrap_or_default();
+        assert_eq!(
+            (auto.warmup.as_deref(), auto.window, auto.hold.as_deref()),
+            (Some("2m"), None, Some("1h"))
+        );
+        let again = LimitsForm::from_spec(&spec);
+        assert_eq!(
+            (again.auto_warmup.as_str(), again.auto_window.as_str()),
+            ("2m", "")
+        );
+        assert_eq!(
+            form_field("auto_under_attack.hold", None),
+            Some(("auto_hold", "Hold"))
+        );
+    }
+
+    #[test]
+    fn rules_are_replaced_in_place_and_moved() {
+        let rule = |id: &str| {
+            RuleForm {
+                id: id.to_owned(),
+                expression: "true".to_owned(),
+                action: "log".to_owned(),
+                ..RuleForm::default()
+            }
+            .to_spec()
+            .0
+        };
+        let mut rules = vec![rule("a"), rule("b")];
+        assert_eq!(upsert_rule(&mut rules, "a", rule("c")), 0);
+        assert_eq!(upsert_rule(&mut rules, "", rule("d")), 2);
+        assert_eq!(move_rule_in(&mut rules, "d", "up"), Some(true));
+        assert_eq!(move_rule_in(&mut rules, "c", "up"), Some(false));
+        assert_eq!(move_rule_in(&mut rules, "zz", "up"), None);
+        let ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["c", "d", "b"]);
     }
 
     #[test]

@@ -113,10 +113,16 @@ fn action_text(rule: &RuleSpec) -> String {
     }
 }
 
-fn rules_table(
-    site: &SiteRecord,
+/// The rules in evaluation order, with edit/move/delete controls when
+/// `writable`. Shared with the operator rules page, so `page` is where the
+/// edit link goes, `rules` is the prefix of the `{id}/move` and
+/// `{id}/delete` posts, and `hits` is `None` where no per-rule hit counts
+/// exist (operator rules are counted under each site).
+pub(super) fn rules_table(
+    page: &str,
+    rules_path: &str,
     rules: &[RuleSpec],
-    hits: &HashMap<String, u64>,
+    hits: Option<&HashMap<String, u64>>,
     csrf: &Markup,
     writable: bool,
 ) -> Markup {
@@ -133,7 +139,7 @@ fn rules_table(
                         th scope="col" { "Expression" }
                         th scope="col" { "Action" }
                         th scope="col" { "Enabled" }
-                        th.num scope="col" { "Hits (24 h)" }
+                        @if hits.is_some() { th.num scope="col" { "Hits (24 h)" } }
                         @if writable { th scope="col" { span.visually-hidden { "Actions" } } }
                     } }
                     tbody {
@@ -147,20 +153,22 @@ fn rules_table(
                                 td data-label="Expression" { code { (rule.expression) } }
                                 td data-label="Action" { (action_text(rule)) }
                                 td data-label="Enabled" { @if rule.enabled.unwrap_or(true) { "yes" } @else { "no" } }
-                                td.num data-label="Hits (24 h)" { (count(hits.get(&rule.id).copied().unwrap_or(0))) }
+                                @if let Some(hits) = hits {
+                                    td.num data-label="Hits (24 h)" { (count(hits.get(&rule.id).copied().unwrap_or(0))) }
+                                }
                                 @if writable {
                                     td {
-                                        a href={ "/sites/" (site.id) "/security?edit=" (rule.id) "#rule-form" } { "Edit" span.visually-hidden { " rule " (rule.id) } }
+                                        a href={ (page) "?edit=" (rule.id) "#rule-form" } { "Edit" span.visually-hidden { " rule " (rule.id) } }
                                         @for (direction, label, shown) in [("up", "Move up", i > 0), ("down", "Move down", i + 1 < rules.len())] {
                                             @if shown {
-                                                form.inline method="post" action={ "/sites/" (site.id) "/security/rules/" (rule.id) "/move" } {
+                                                form.inline method="post" action={ (rules_path) "/" (rule.id) "/move" } {
                                                     (csrf)
                                                     input type="hidden" name="direction" value=(direction);
                                                     button.link type="submit" { (label) span.visually-hidden { " rule " (rule.id) } }
                                                 }
                                             }
                                         }
-                                        form.inline method="post" action={ "/sites/" (site.id) "/security/rules/" (rule.id) "/delete" } {
+                                        form.inline method="post" action={ (rules_path) "/" (rule.id) "/delete" } {
                                             (csrf)
                                             button.link type="submit" { "Delete" span.visually-hidden { " rule " (rule.id) } }
                                         }
@@ -305,7 +313,7 @@ pub(super) async fn render(
         section.panel aria-labelledby="rules-title" {
             h2 #rules-title { "Custom rules" }
             p.hint { "Evaluated in order after the operator's rules; the first that blocks, challenges, allows or redirects decides. Lists are written $name: see " a href="/lists" { "Lists" } "." }
-            (rules_table(site, &rules, &hits, &csrf, writable))
+            (rules_table(&base, &format!("{base}/rules"), &rules, Some(&hits), &csrf, writable))
             @if writable {
                 @let (errors, general) = errors_of("rule");
                 (rule_form(&format!("{base}/rules"), &csrf, forms.rule.as_ref().unwrap_or(&RuleForm::new_rule()), errors, general))

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::SignedIn;
 use super::csrf::Posted;
 use super::layout::{PageError, PageResult};
-use super::rule_forms::{LimitsForm, RateLimitForm, RuleForm};
+use super::rule_forms::{LimitsForm, RateLimitForm, RuleForm, move_rule_in, upsert_rule};
 use super::security::{Forms, refused, render, saved, stored_spec};
 use crate::Control;
 use crate::api;
@@ -52,21 +52,7 @@ pub(crate) async fn save_rule(
         )
         .await;
     }
-    let index = match rules
-        .iter()
-        .position(|r| !form.original.is_empty() && r.id == form.original)
-    {
-        Some(i) => {
-            if let Some(slot) = rules.get_mut(i) {
-                *slot = rule;
-            }
-            i
-        }
-        None => {
-            rules.push(rule);
-            rules.len() - 1
-        }
-    };
+    let index = upsert_rule(&mut rules, &form.original, rule);
     let items = serde_json::to_value(&rules)
         .map_err(|e| PageError::from(ApiError::internal("cannot encode the rules", &e)))?;
     match api::security::replace_site_array(&control, &signed.principal, "rules", &site.id, items)
@@ -88,7 +74,7 @@ pub(crate) async fn delete_rule(
 #[derive(Deserialize)]
 pub(crate) struct MoveForm {
     #[serde(default)]
-    direction: String,
+    pub direction: String,
 }
 
 /// Moves a rule one place earlier or later in evaluation order.
@@ -99,16 +85,10 @@ pub(crate) async fn move_rule(
 ) -> PageResult {
     let site = api::sites::writable_site(&control, &signed.principal, &key).await?;
     let mut rules = stored_spec(&site)?.rules.unwrap_or_default();
-    let Some(at) = rules.iter().position(|r| r.id == rule) else {
+    let Some(moved) = move_rule_in(&mut rules, &rule, &form.direction) else {
         return Err(ApiError::not_found("rule", &rule).into());
     };
-    let to = match form.direction.as_str() {
-        "up" => at.checked_sub(1),
-        "down" => Some(at + 1).filter(|&to| to < rules.len()),
-        _ => None,
-    };
-    if let Some(to) = to {
-        rules.swap(at, to);
+    if moved {
         let items = serde_json::to_value(&rules)
             .map_err(|e| PageError::from(ApiError::internal("cannot encode the rules", &e)))?;
         if let Err(error) =
