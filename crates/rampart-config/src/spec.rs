@@ -6,6 +6,7 @@
 
 mod compile;
 mod security;
+mod security_specs;
 
 use std::fmt;
 
@@ -265,7 +266,7 @@ impl SiteSpec {
                 .filter(|host| Some(host) != rules::default_health_host(&site.hosts).as_ref()),
         });
         let t = &site.timeouts;
-        let security = security::to_specs(&site.security);
+        let security = security_specs::to_specs(&site.security);
         SiteSpec {
             name: site.name.clone(),
             hosts: site.hosts.iter().map(ToString::to_string).collect(),
