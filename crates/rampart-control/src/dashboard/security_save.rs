@@ -7,11 +7,13 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use http::StatusCode;
-use serde::Deserialize;
+use rampart_config::SiteSpec;
+use rampart_store::SiteRecord;
+use serde::{Deserialize, Serialize};
 
 use super::SignedIn;
 use super::csrf::Posted;
-use super::layout::{PageError, PageResult};
+use super::layout::{FieldMessage, PageError, PageResult};
 use super::rule_forms::{LimitsForm, RateLimitForm, RuleForm, move_rule_in, upsert_rule};
 use super::security::{Forms, refused, render, saved, stored_spec};
 use crate::Control;
@@ -28,7 +30,7 @@ pub(crate) async fn save_rule(
     Posted { signed, form }: Posted<RuleForm>,
 ) -> PageResult {
     let site = api::sites::writable_site(&control, &signed.principal, &key).await?;
-    let mut rules = stored_spec(&site)?.rules.unwrap_or_default();
+    let spec = stored_spec(&site)?;
     let (rule, problems) = form.to_spec();
     let forms = Forms {
         rule: Some(form.clone()),
@@ -36,31 +38,20 @@ pub(crate) async fn save_rule(
         ..Forms::default()
     };
     if !problems.is_empty() {
-        let forms = Forms {
-            errors: problems,
-            ..forms
-        };
-        let spec = stored_spec(&site)?;
-        return render(
-            &control,
-            &signed,
-            &site,
-            &spec,
-            forms,
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        return show_problems(&control, &signed, &site, &spec, forms, problems).await;
     }
+    let mut rules = spec.rules.unwrap_or_default();
     let index = upsert_rule(&mut rules, &form.original, rule);
-    let items = serde_json::to_value(&rules)
-        .map_err(|e| PageError::from(ApiError::internal("cannot encode the rules", &e)))?;
-    match api::security::replace_site_array(&control, &signed.principal, "rules", &site.id, items)
-        .await
-    {
-        Ok(_) => Ok(saved(&site, "rules-title")),
-        Err(error) => refused(&control, &signed, &site, error, forms, Some(index)).await,
-    }
+    store_array(
+        &control,
+        &signed,
+        &site,
+        "rules",
+        &rules,
+        forms,
+        Some(index),
+    )
+    .await
 }
 
 pub(crate) async fn delete_rule(
@@ -88,17 +79,19 @@ pub(crate) async fn move_rule(
     let Some(moved) = move_rule_in(&mut rules, &rule, &form.direction) else {
         return Err(ApiError::not_found("rule", &rule).into());
     };
-    if moved {
-        let items = serde_json::to_value(&rules)
-            .map_err(|e| PageError::from(ApiError::internal("cannot encode the rules", &e)))?;
-        if let Err(error) =
-            api::security::replace_site_array(&control, &signed.principal, "rules", &site.id, items)
-                .await
-        {
-            return refused(&control, &signed, &site, error, Forms::default(), None).await;
-        }
+    if !moved {
+        return Ok(saved(&site, anchor_of("rules")));
     }
-    Ok(saved(&site, "rules-title"))
+    store_array(
+        &control,
+        &signed,
+        &site,
+        "rules",
+        &rules,
+        Forms::default(),
+        None,
+    )
+    .await
 }
 
 pub(crate) async fn delete_rate_limit(
@@ -127,25 +120,16 @@ async fn remove_item(
         .into_iter()
         .filter(|item| item.get("id").and_then(serde_json::Value::as_str) != Some(id))
         .collect();
-    match api::security::replace_site_array(
+    store_array(
         control,
-        &signed.principal,
+        signed,
+        &site,
         array,
-        &site.id,
-        serde_json::Value::Array(items),
+        &items,
+        Forms::default(),
+        None,
     )
     .await
-    {
-        Ok(_) => Ok(saved(
-            &site,
-            if array == "rules" {
-                "rules-title"
-            } else {
-                "rate-limits-title"
-            },
-        )),
-        Err(error) => refused(control, signed, &site, error, Forms::default(), None).await,
-    }
 }
 
 pub(crate) async fn add_rate_limit(
@@ -154,7 +138,7 @@ pub(crate) async fn add_rate_limit(
     Posted { signed, form }: Posted<RateLimitForm>,
 ) -> PageResult {
     let site = api::sites::writable_site(&control, &signed.principal, &key).await?;
-    let mut limits = stored_spec(&site)?.rate_limits.unwrap_or_default();
+    let spec = stored_spec(&site)?;
     let (limit, problems) = form.to_spec();
     let forms = Forms {
         rate_limit: Some(form.clone()),
@@ -162,38 +146,21 @@ pub(crate) async fn add_rate_limit(
         ..Forms::default()
     };
     if !problems.is_empty() {
-        let forms = Forms {
-            errors: problems,
-            ..forms
-        };
-        let spec = stored_spec(&site)?;
-        return render(
-            &control,
-            &signed,
-            &site,
-            &spec,
-            forms,
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        return show_problems(&control, &signed, &site, &spec, forms, problems).await;
     }
+    let mut limits = spec.rate_limits.unwrap_or_default();
     limits.push(limit);
     let index = limits.len() - 1;
-    let items = serde_json::to_value(&limits)
-        .map_err(|e| PageError::from(ApiError::internal("cannot encode the rate limits", &e)))?;
-    match api::security::replace_site_array(
+    store_array(
         &control,
-        &signed.principal,
+        &signed,
+        &site,
         "rate_limits",
-        &site.id,
-        items,
+        &limits,
+        forms,
+        Some(index),
     )
     .await
-    {
-        Ok(_) => Ok(saved(&site, "rate-limits-title")),
-        Err(error) => refused(&control, &signed, &site, error, forms, Some(index)).await,
-    }
 }
 
 pub(crate) async fn save_limits(
@@ -202,7 +169,8 @@ pub(crate) async fn save_limits(
     Posted { signed, form }: Posted<LimitsForm>,
 ) -> PageResult {
     let site = api::sites::writable_site(&control, &signed.principal, &key).await?;
-    let mut spec = stored_spec(&site)?;
+    let stored = stored_spec(&site)?;
+    let mut spec = stored.clone();
     let problems = form.merge_into(&mut spec);
     let forms = Forms {
         limits: Some(form.clone()),
@@ -210,26 +178,70 @@ pub(crate) async fn save_limits(
         ..Forms::default()
     };
     if !problems.is_empty() {
-        let forms = Forms {
-            errors: problems,
-            ..forms
-        };
-        let stored = stored_spec(&site)?;
-        return render(
-            &control,
-            &signed,
-            &site,
-            &stored,
-            forms,
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        return show_problems(&control, &signed, &site, &stored, forms, problems).await;
     }
     let value = serde_json::to_value(&spec)
         .map_err(|e| PageError::from(ApiError::internal("cannot encode the site", &e)))?;
     match api::sites::update_site(&control, &signed.principal, &site, value).await {
         Ok(_) => Ok(saved(&site, "limits-title")),
         Err(error) => refused(&control, &signed, &site, error, forms, None).await,
+    }
+}
+
+/// The page again, with a form's own problems next to its fields, before
+/// anything was written.
+async fn show_problems(
+    control: &Control,
+    signed: &SignedIn,
+    site: &SiteRecord,
+    stored: &SiteSpec,
+    forms: Forms,
+    problems: Vec<FieldMessage>,
+) -> PageResult {
+    let forms = Forms {
+        errors: problems,
+        ..forms
+    };
+    render(
+        control,
+        signed,
+        site,
+        stored,
+        forms,
+        None,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
+}
+
+/// Replaces one of the spec's arrays (`rules`, `rate_limits`) through the
+/// API, which validates it; a refusal shows `forms` again with the
+/// problems placed, `index` being the item the form edited.
+async fn store_array<T: Serialize>(
+    control: &Control,
+    signed: &SignedIn,
+    site: &SiteRecord,
+    array: &str,
+    items: &[T],
+    forms: Forms,
+    index: Option<usize>,
+) -> PageResult {
+    let items = serde_json::to_value(items).map_err(|e| {
+        PageError::from(ApiError::internal("cannot encode the site's settings", &e))
+    })?;
+    match api::security::replace_site_array(control, &signed.principal, array, &site.id, items)
+        .await
+    {
+        Ok(_) => Ok(saved(site, anchor_of(array))),
+        Err(error) => refused(control, signed, site, error, forms, index).await,
+    }
+}
+
+/// The heading of the table an array is shown in, to return to after a save.
+fn anchor_of(array: &str) -> &'static str {
+    if array == "rules" {
+        "rules-title"
+    } else {
+        "rate-limits-title"
     }
 }
