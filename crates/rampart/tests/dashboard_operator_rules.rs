@@ -10,51 +10,24 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use browser::{Web, csrf_of};
+use browser::{Web, csrf_of, field_error};
 use serde_json::json;
 use support::Rampart;
-use support::api::Api;
+use support::api::{Api, id};
 use support::backends::{Backend, store_table};
 use support::client::{Proto, get, send};
 use support::origin;
 
 const PAGE: &str = "/operator/rules";
 
-fn id(value: &serde_json::Value) -> String {
-    value["id"].as_str().unwrap_or_default().to_owned()
-}
-
 /// A signed-in dashboard client for a new user of `role`, in `account`
 /// for account roles.
 fn signed_in(rampart: &Rampart, admin: &Api, role: &str, account: Option<&str>) -> Web {
-    let user = id(&admin
-        .post(
-            "/api/v1/users",
-            &json!({ "email": format!("{role}@op.test"), "name": role, "role": role, "account_id": account }),
-        )
-        .expect(201));
-    let token = admin
-        .post("/api/v1/tokens", &json!({ "name": "web", "user_id": user }))
-        .expect(201);
-    let mut web = Web::new(rampart.admin);
-    web.sign_in_with_token(token["secret"].as_str().unwrap_or_default());
-    web
-}
-
-/// Posts `fields` plus the page's CSRF token.
-fn submit(web: &mut Web, action: &str, fields: &[(&str, &str)]) -> support::ops::Response {
-    let csrf = web.csrf(PAGE);
-    let mut all = vec![("csrf", csrf.as_str())];
-    all.extend_from_slice(fields);
-    web.post(action, &all)
-}
-
-fn field_error(html: &str, field: &str) -> String {
-    let marker = format!("id=\"f-{field}-error\"");
-    html.split_once(&marker)
-        .and_then(|(_, rest)| rest.split("</p>").next())
-        .unwrap_or_default()
-        .to_owned()
+    Web::signed_in_as(
+        rampart.admin,
+        admin,
+        json!({ "email": format!("{role}@op.test"), "name": role, "role": role, "account_id": account }),
+    )
 }
 
 fn rule(id: &'static str, expression: &'static str) -> Vec<(&'static str, &'static str)> {
@@ -95,8 +68,8 @@ async fn operator_rules_page(backend: Backend) {
 
     // A bad expression: the column, next to the expression field; nothing
     // is stored.
-    let bad = submit(
-        &mut operator,
+    let bad = operator.submit(
+        PAGE,
         PAGE,
         &rule("no-probe", "http.request.uri.path matches"),
     );
@@ -111,8 +84,8 @@ async fn operator_rules_page(backend: Backend) {
     assert_eq!(admin.get("/api/v1/operator/rules").expect(200), json!([]));
 
     // A good rule blocks a request to the account's site within a second.
-    let added = submit(
-        &mut operator,
+    let added = operator.submit(
+        PAGE,
         PAGE,
         &rule("no-probe", "http.request.uri.path eq \"/probe\""),
     );
@@ -141,16 +114,12 @@ async fn operator_rules_page(backend: Backend) {
     // Edit, add, move, delete: the API sees each.
     let mut edited = rule("no-probe", "http.request.uri.path eq \"/probe2\"");
     edited[0] = ("original", "no-probe");
-    assert_eq!(submit(&mut operator, PAGE, &edited).status, 303);
+    assert_eq!(operator.submit(PAGE, PAGE, &edited).status, 303);
     assert_eq!(
-        submit(&mut operator, PAGE, &rule("second", "false")).status,
+        operator.submit(PAGE, PAGE, &rule("second", "false")).status,
         303
     );
-    let moved = submit(
-        &mut operator,
-        &format!("{PAGE}/second/move"),
-        &[("direction", "up")],
-    );
+    let moved = operator.submit(PAGE, &format!("{PAGE}/second/move"), &[("direction", "up")]);
     assert_eq!(moved.status, 303, "{}", moved.text());
     let rules = admin.get("/api/v1/operator/rules").expect(200);
     assert_eq!(
@@ -162,7 +131,9 @@ async fn operator_rules_page(backend: Backend) {
         )
     );
     assert_eq!(
-        submit(&mut operator, &format!("{PAGE}/second/delete"), &[]).status,
+        operator
+            .submit(PAGE, &format!("{PAGE}/second/delete"), &[])
+            .status,
         303
     );
     assert_eq!(

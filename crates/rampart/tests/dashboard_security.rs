@@ -9,53 +9,21 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use browser::{Web, csrf_of};
+use browser::{Web, csrf_of, field_error};
 use serde_json::json;
 use support::Rampart;
-use support::api::Api;
+use support::api::{Api, id};
 use support::backends::{Backend, store_table};
 use support::client::{Proto, get, send};
 use support::origin;
 
-fn id(value: &serde_json::Value) -> String {
-    value["id"].as_str().unwrap_or_default().to_owned()
-}
-
 /// A signed-in dashboard client for a new user of `role` in `account`.
 fn signed_in(rampart: &Rampart, admin: &Api, account: &str, role: &str) -> Web {
-    let user = id(&admin
-        .post(
-            "/api/v1/users",
-            &json!({ "email": format!("{role}@acme.test"), "name": role, "role": role, "account_id": account }),
-        )
-        .expect(201));
-    let token = admin
-        .post("/api/v1/tokens", &json!({ "name": "web", "user_id": user }))
-        .expect(201);
-    let mut web = Web::new(rampart.admin);
-    web.sign_in_with_token(token["secret"].as_str().unwrap_or_default());
-    web
-}
-
-/// Posts `fields` plus the page's CSRF token.
-fn submit(
-    web: &mut Web,
-    page: &str,
-    action: &str,
-    fields: &[(&str, &str)],
-) -> support::ops::Response {
-    let csrf = web.csrf(page);
-    let mut all = vec![("csrf", csrf.as_str())];
-    all.extend_from_slice(fields);
-    web.post(action, &all)
-}
-
-fn field_error(html: &str, field: &str) -> String {
-    let marker = format!("id=\"f-{field}-error\"");
-    html.split_once(&marker)
-        .and_then(|(_, rest)| rest.split("</p>").next())
-        .unwrap_or_default()
-        .to_owned()
+    Web::signed_in_as(
+        rampart.admin,
+        admin,
+        json!({ "email": format!("{role}@acme.test"), "name": role, "role": role, "account_id": account }),
+    )
 }
 
 async fn security_and_lists_pages(backend: Backend) {
@@ -100,8 +68,7 @@ async fn security_and_lists_pages(backend: Backend) {
             ("enabled", "on"),
         ]
     };
-    let bad = submit(
-        &mut web,
+    let bad = web.submit(
         &page,
         &format!("{page}/rules"),
         &rule("http.request.uri.path matches", "block"),
@@ -110,12 +77,7 @@ async fn security_and_lists_pages(backend: Backend) {
     let error = field_error(&bad.text(), "expression");
     assert!(error.contains("column"), "{error}");
     let guarded = "http.request.uri.path eq \"/admin\" and not ip.src in $office";
-    let unknown = submit(
-        &mut web,
-        &page,
-        &format!("{page}/rules"),
-        &rule(guarded, "block"),
-    );
+    let unknown = web.submit(&page, &format!("{page}/rules"), &rule(guarded, "block"));
     assert_eq!(unknown.status, 422);
     assert!(
         field_error(&unknown.text(), "expression").contains("office"),
@@ -124,8 +86,7 @@ async fn security_and_lists_pages(backend: Backend) {
     );
 
     // Lists: a bad line names itself; then the list, then the rule.
-    let bad_list = submit(
-        &mut web,
+    let bad_list = web.submit(
         "/lists",
         "/lists",
         &[
@@ -140,8 +101,7 @@ async fn security_and_lists_pages(backend: Backend) {
         "{}",
         bad_list.text()
     );
-    let made = submit(
-        &mut web,
+    let made = web.submit(
         "/lists",
         "/lists",
         &[
@@ -160,12 +120,7 @@ async fn security_and_lists_pages(backend: Backend) {
     let export = web.get(&format!("/lists/{list}/export"));
     assert_eq!(export.text(), "192.0.2.0/24\n2001:db8::/32\n");
 
-    let added = submit(
-        &mut web,
-        &page,
-        &format!("{page}/rules"),
-        &rule(guarded, "block"),
-    );
+    let added = web.submit(&page, &format!("{page}/rules"), &rule(guarded, "block"));
     assert_eq!(added.status, 303, "{}", added.text());
     let shown = web.get(&page).text();
     assert!(shown.contains("id=\"rule-admin-office\""), "{shown}");
@@ -205,7 +160,7 @@ async fn security_and_lists_pages(backend: Backend) {
     );
 
     // A list a rule uses is not deleted; the page says which rule.
-    let refused = submit(&mut web, "/lists", &format!("/lists/{list}/delete"), &[]);
+    let refused = web.submit("/lists", &format!("/lists/{list}/delete"), &[]);
     assert_eq!(refused.status, 409, "{}", refused.text());
     assert!(
         refused.text().contains("admin-office"),
@@ -222,7 +177,7 @@ async fn security_and_lists_pages(backend: Backend) {
     let mut fields = rule(guarded, "log");
     fields[0] = ("original", "admin-office");
     assert_eq!(
-        submit(&mut web, &page, &format!("{page}/rules"), &fields).status,
+        web.submit(&page, &format!("{page}/rules"), &fields).status,
         303
     );
     let rules = admin
@@ -239,11 +194,10 @@ async fn security_and_lists_pages(backend: Backend) {
         ("enabled", "on"),
     ];
     assert_eq!(
-        submit(&mut web, &page, &format!("{page}/rules"), &second).status,
+        web.submit(&page, &format!("{page}/rules"), &second).status,
         303
     );
-    let moved = submit(
-        &mut web,
+    let moved = web.submit(
         &page,
         &format!("{page}/rules/second/move"),
         &[("direction", "up")],
@@ -257,15 +211,11 @@ async fn security_and_lists_pages(backend: Backend) {
         (&json!("second"), &json!("admin-office"))
     );
     assert_eq!(
-        submit(&mut web, &page, &format!("{page}/rules/second/delete"), &[]).status,
+        web.submit(&page, &format!("{page}/rules/second/delete"), &[])
+            .status,
         303
     );
-    let deleted = submit(
-        &mut web,
-        &page,
-        &format!("{page}/rules/admin-office/delete"),
-        &[],
-    );
+    let deleted = web.submit(&page, &format!("{page}/rules/admin-office/delete"), &[]);
     assert_eq!(deleted.status, 303);
     assert!(web.get(&page).text().contains("id=\"rules-empty\""));
 
@@ -279,12 +229,7 @@ async fn security_and_lists_pages(backend: Backend) {
             ("rl_action", "block"),
         ]
     };
-    let bad = submit(
-        &mut web,
-        &page,
-        &format!("{page}/rate-limits"),
-        &limit("lots"),
-    );
+    let bad = web.submit(&page, &format!("{page}/rate-limits"), &limit("lots"));
     assert_eq!(bad.status, 422);
     assert!(
         !field_error(&bad.text(), "rl_requests").is_empty(),
@@ -292,12 +237,12 @@ async fn security_and_lists_pages(backend: Backend) {
         bad.text()
     );
     assert_eq!(
-        submit(&mut web, &page, &format!("{page}/rate-limits"), &limit("5")).status,
+        web.submit(&page, &format!("{page}/rate-limits"), &limit("5"))
+            .status,
         303
     );
     assert!(web.get(&page).text().contains("id=\"rate-limit-login\""));
-    let bad = submit(
-        &mut web,
+    let bad = web.submit(
         &page,
         &format!("{page}/limits"),
         &[("max_header_count", "0")],
@@ -308,8 +253,7 @@ async fn security_and_lists_pages(backend: Backend) {
         "{}",
         bad.text()
     );
-    let saved = submit(
-        &mut web,
+    let saved = web.submit(
         &page,
         &format!("{page}/limits"),
         &[("max_header_count", "50"), ("auto_enabled", "on")],
@@ -320,8 +264,7 @@ async fn security_and_lists_pages(backend: Backend) {
     assert_eq!(spec["auto_under_attack"]["enabled"], true);
     // The auto-attack timings: a bad one is named on its field, good ones
     // are stored as typed and shown again.
-    let bad = submit(
-        &mut web,
+    let bad = web.submit(
         &page,
         &format!("{page}/limits"),
         &[("auto_enabled", "on"), ("auto_window", "2d")],
@@ -332,8 +275,7 @@ async fn security_and_lists_pages(backend: Backend) {
         "{}",
         bad.text()
     );
-    let saved = submit(
-        &mut web,
+    let saved = web.submit(
         &page,
         &format!("{page}/limits"),
         &[
@@ -361,8 +303,7 @@ async fn security_and_lists_pages(backend: Backend) {
     assert!(web.get(&page).text().contains("id=\"auto-attack-state\""));
 
     // Replace a list's entries, then delete it once unused.
-    let replaced = submit(
-        &mut web,
+    let replaced = web.submit(
         "/lists",
         &format!("/lists/{list}/import"),
         &[("entries", "198.51.100.7\n")],
@@ -373,7 +314,8 @@ async fn security_and_lists_pages(backend: Backend) {
         "198.51.100.7\n"
     );
     assert_eq!(
-        submit(&mut web, "/lists", &format!("/lists/{list}/delete"), &[]).status,
+        web.submit("/lists", &format!("/lists/{list}/delete"), &[])
+            .status,
         303
     );
 

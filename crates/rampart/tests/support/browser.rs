@@ -17,7 +17,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
-use crate::support::api::send_http1;
+use crate::support::api::{Api, id, send_http1};
 use crate::support::free_port;
 use crate::support::ops::Response;
 
@@ -119,6 +119,36 @@ impl Web {
         assert_eq!(page.status, 200, "{path}: {}", page.text());
         csrf_of(&page.text())
     }
+
+    /// Posts `fields` to `action` with the CSRF token of the form's `page`.
+    pub fn submit(&mut self, page: &str, action: &str, fields: &[(&str, &str)]) -> Response {
+        let csrf = self.csrf(page);
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post(action, &all)
+    }
+
+    /// A client signed in as a new user created through the API with `user`
+    /// (`{"email", "name", "role", "account_id"}`).
+    pub fn signed_in_as(admin_addr: SocketAddr, admin: &Api, user: serde_json::Value) -> Self {
+        let user = id(&admin.post("/api/v1/users", &user).expect(201));
+        let token = admin
+            .post("/api/v1/tokens", &json!({ "name": "web", "user_id": user }))
+            .expect(201);
+        let mut web = Self::new(admin_addr);
+        web.sign_in_with_token(token["secret"].as_str().unwrap_or_default());
+        web
+    }
+}
+
+/// The message shown next to the form field `field` (`id="f-FIELD-error"`),
+/// or "" when there is none.
+pub fn field_error(html: &str, field: &str) -> String {
+    let marker = format!("id=\"f-{field}-error\"");
+    html.split_once(&marker)
+        .and_then(|(_, rest)| rest.split("</p>").next())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The first `name="csrf"` hidden field's value in `html`.
