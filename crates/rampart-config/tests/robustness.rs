@@ -4,7 +4,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::TempDir;
+use support::{TempDir, check_positions, mangled};
 
 fn many_sites(n: usize) -> String {
     let mut text = String::from("[proxy]\ntimeouts = { connect = \"2s\" }\n");
@@ -82,32 +82,6 @@ timeouts = { origin_response = "5s" }
 pages = { not_found = "pages/404.html" }
 "#;
 
-/// Diagnostics must point inside the text (or just past its end).
-fn check_positions(
-    text: &str,
-    result: Result<rampart_config::Config, rampart_config::ConfigErrors>,
-) {
-    if let Err(e) = result {
-        let lines = text.split('\n').count();
-        for d in &e.diagnostics {
-            assert!(
-                d.line >= 1 && d.line <= lines,
-                "line {} of {lines}: {d}",
-                d.line
-            );
-            let len = text
-                .split('\n')
-                .nth(d.line - 1)
-                .map_or(0, |l| l.chars().count());
-            assert!(
-                d.col >= 1 && d.col <= len + 1,
-                "col {} of {len}: {d}",
-                d.col
-            );
-        }
-    }
-}
-
 #[test]
 fn truncated_prefixes_never_panic() {
     let dir = TempDir::new();
@@ -122,32 +96,11 @@ fn truncated_prefixes_never_panic() {
 #[test]
 fn mangled_files_never_panic() {
     let dir = TempDir::new();
-    let chars: Vec<char> = VALID.chars().collect();
     let junk = [
         '"', '\'', '[', ']', '{', '}', '=', ',', '\n', '.', '#', '\\', '*', ':', '0', 'é', '\u{0}',
         ' ',
     ];
-    // xorshift: deterministic, so a failure reproduces.
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    for _ in 0..3000 {
-        let mut mangled = chars.clone();
-        for _ in 0..(next() % 4 + 1) {
-            let at = (next() as usize) % mangled.len();
-            match next() % 3 {
-                0 => {
-                    mangled.remove(at);
-                }
-                1 => mangled.insert(at, junk[(next() as usize) % junk.len()]),
-                _ => mangled[at] = junk[(next() as usize) % junk.len()],
-            }
-        }
-        let text: String = mangled.into_iter().collect();
+    for text in mangled(VALID, &junk, 0x9E37_79B9_7F4A_7C15, 3000) {
         check_positions(&text, dir.parse(&text));
     }
 }

@@ -10,7 +10,7 @@ mod support;
 use std::time::Duration;
 
 use rampart_config::*;
-use support::{MIN_SITE, TempDir, assert_single, pos};
+use support::{MIN_SITE, TempDir, assert_single, check_positions, mangled, pos};
 
 const FULL: &str = r#"
 [geoip]
@@ -291,47 +291,16 @@ fn body_limit_spellings() {
 /// Diagnostics point inside the text (or just past its end), whatever the
 /// input: expression columns are mapped into strings, so this is where an
 /// off-by-one would show.
-fn check_positions(text: &str, result: Result<Config, ConfigErrors>) {
-    let Err(e) = result else { return };
-    let lines: Vec<&str> = text.split('\n').collect();
-    for d in &e.diagnostics {
-        assert!(d.line >= 1 && d.line <= lines.len(), "{d}\n{text}");
-        let len = lines[d.line - 1].chars().count();
-        assert!(d.col >= 1 && d.col <= len + 1, "{d}\n{text}");
-    }
-}
-
 #[test]
 fn truncated_and_mangled_security_files_never_panic() {
     let dir = full_dir();
     for (i, _) in FULL.char_indices() {
         check_positions(&FULL[..i], dir.parse(&FULL[..i]));
     }
-    let chars: Vec<char> = FULL.chars().collect();
     let junk = [
         '"', '\'', '[', ']', '{', '}', '=', ',', '\n', '$', '#', '\\', '*', '(', '0', 'é', ' ',
     ];
-    // xorshift: deterministic, so a failure reproduces.
-    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    for _ in 0..2000 {
-        let mut mangled = chars.clone();
-        for _ in 0..(next() % 4 + 1) {
-            let at = (next() as usize) % mangled.len();
-            match next() % 3 {
-                0 => {
-                    mangled.remove(at);
-                }
-                1 => mangled.insert(at, junk[(next() as usize) % junk.len()]),
-                _ => mangled[at] = junk[(next() as usize) % junk.len()],
-            }
-        }
-        let text: String = mangled.into_iter().collect();
+    for text in mangled(FULL, &junk, 0x2545_F491_4F6C_DD1D, 2000) {
         check_positions(&text, dir.parse(&text));
     }
 }

@@ -136,3 +136,59 @@ pub fn with(key: &str, value: serde_json::Value) -> serde_json::Value {
     v[key] = value;
     v
 }
+
+/// Diagnostics must point inside the text (or just past its end).
+pub fn check_positions(
+    text: &str,
+    result: Result<rampart_config::Config, rampart_config::ConfigErrors>,
+) {
+    let Err(e) = result else { return };
+    let lines: Vec<&str> = text.split('\n').collect();
+    for d in &e.diagnostics {
+        assert!(
+            d.line >= 1 && d.line <= lines.len(),
+            "line {} of {}: {d}\n{text}",
+            d.line,
+            lines.len()
+        );
+        let len = lines.get(d.line - 1).map_or(0, |l| l.chars().count());
+        assert!(
+            d.col >= 1 && d.col <= len + 1,
+            "col {} of {len}: {d}\n{text}",
+            d.col
+        );
+    }
+}
+
+/// `count` copies of `text`, each with 1 to 4 characters removed, inserted
+/// or replaced by one of `junk`, from a xorshift generator seeded with
+/// `seed`: deterministic, so a failure reproduces.
+pub fn mangled(text: &str, junk: &[char], seed: u64, count: usize) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut state = seed;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let junk_char = |n: u64| junk[(n as usize) % junk.len()];
+    (0..count)
+        .map(|_| {
+            let mut mangled = chars.clone();
+            for _ in 0..(next() % 4 + 1) {
+                let at = (next() as usize) % mangled.len().max(1);
+                match next() % 3 {
+                    0 if at < mangled.len() => {
+                        mangled.remove(at);
+                    }
+                    0 => {}
+                    1 => mangled.insert(at.min(mangled.len()), junk_char(next())),
+                    _ if at < mangled.len() => mangled[at] = junk_char(next()),
+                    _ => {}
+                }
+            }
+            mangled.into_iter().collect()
+        })
+        .collect()
+}
