@@ -3,7 +3,7 @@
 //! form ([`MinuteBucket`]).
 
 use crate::sketch::{self, SpaceSaving, merged_top};
-use crate::{CacheStatus, RequestEvent, Verdict};
+use crate::{CacheStatus, Counters, RequestEvent, Verdict};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -19,23 +19,8 @@ pub struct MinuteBucket {
     pub site: String,
     /// Unix seconds of the minute's start (a multiple of 60).
     pub minute: i64,
-    pub requests: u64,
-    pub bytes_in: u64,
-    pub bytes_out: u64,
-    /// Status classes; a status outside 100..=599 counts only in `requests`.
-    pub status_1xx: u64,
-    pub status_2xx: u64,
-    pub status_3xx: u64,
-    pub status_4xx: u64,
-    pub status_5xx: u64,
-    pub passed: u64,
-    pub blocked: u64,
-    pub challenged: u64,
-    pub rate_limited: u64,
-    /// Requests with [`CacheStatus::None`] count in none of the three.
-    pub cache_hit: u64,
-    pub cache_miss: u64,
-    pub cache_bypass: u64,
+    #[serde(flatten)]
+    pub counters: Counters,
     /// Client addresses, IPv4-mapped IPv6 shown as IPv4.
     pub top_ips: Vec<(String, u64)>,
     /// Two-letter codes as the edge gave them, upper-cased.
@@ -54,60 +39,11 @@ pub struct MinuteBucket {
 /// gets only the other side's count, so a merged count may be low by at most
 /// the smallest count of a full list it is missing from.
 pub fn merge(into: &mut MinuteBucket, other: &MinuteBucket, top_n: usize) {
-    add_counters(into, other);
+    into.counters.add(&other.counters);
     merge_list(&mut into.top_ips, &other.top_ips, top_n);
     merge_list(&mut into.top_countries, &other.top_countries, top_n);
     merge_list(&mut into.top_paths, &other.top_paths, top_n);
     merge_list(&mut into.top_rules, &other.top_rules, top_n);
-}
-
-fn add_counters(into: &mut MinuteBucket, other: &MinuteBucket) {
-    for (a, b) in counter_fields_mut(into)
-        .into_iter()
-        .zip(counter_fields(other))
-    {
-        *a = a.saturating_add(b);
-    }
-}
-
-fn counter_fields(b: &MinuteBucket) -> [u64; 15] {
-    [
-        b.requests,
-        b.bytes_in,
-        b.bytes_out,
-        b.status_1xx,
-        b.status_2xx,
-        b.status_3xx,
-        b.status_4xx,
-        b.status_5xx,
-        b.passed,
-        b.blocked,
-        b.challenged,
-        b.rate_limited,
-        b.cache_hit,
-        b.cache_miss,
-        b.cache_bypass,
-    ]
-}
-
-fn counter_fields_mut(b: &mut MinuteBucket) -> [&mut u64; 15] {
-    [
-        &mut b.requests,
-        &mut b.bytes_in,
-        &mut b.bytes_out,
-        &mut b.status_1xx,
-        &mut b.status_2xx,
-        &mut b.status_3xx,
-        &mut b.status_4xx,
-        &mut b.status_5xx,
-        &mut b.passed,
-        &mut b.blocked,
-        &mut b.challenged,
-        &mut b.rate_limited,
-        &mut b.cache_hit,
-        &mut b.cache_miss,
-        &mut b.cache_bypass,
-    ]
 }
 
 fn merge_list(into: &mut Vec<(String, u64)>, other: &[(String, u64)], top_n: usize) {
@@ -151,7 +87,7 @@ pub(crate) struct SiteMinute {
     /// key cannot be reused by another site while this bucket lives.
     pub(crate) site: Arc<str>,
     pub(crate) minute: i64,
-    counts: MinuteBucket,
+    counts: Counters,
     ips: SpaceSaving<IpAddr>,
     countries: SpaceSaving<[u8; 2]>,
     paths: SpaceSaving<String>,
@@ -173,7 +109,7 @@ impl SiteMinute {
         Self {
             site,
             minute,
-            counts: MinuteBucket::default(),
+            counts: Counters::default(),
             ips: SpaceSaving::new(tracked_keys),
             countries: SpaceSaving::new(tracked_keys),
             paths: SpaceSaving::new(tracked_keys),
@@ -186,7 +122,7 @@ impl SiteMinute {
     pub(crate) fn reset(&mut self, site: Arc<str>, minute: i64) {
         self.site = site;
         self.minute = minute;
-        self.counts = MinuteBucket::default();
+        self.counts = Counters::default();
         self.ips.reset();
         self.countries.reset();
         self.paths.reset();
@@ -286,7 +222,7 @@ pub(crate) fn combine(parts: &[&SiteMinute], top_n: usize) -> MinuteBucket {
         out.minute = first.minute.saturating_mul(60);
     }
     for part in parts {
-        add_counters(&mut out, &part.counts);
+        out.counters.add(&part.counts);
     }
     let ips: Vec<_> = parts.iter().map(|p| &p.ips).collect();
     out.top_ips = merged_top(&ips, top_n)

@@ -42,10 +42,12 @@
 
 mod aggregator;
 mod bucket;
+mod counters;
 mod sketch;
 
 pub use aggregator::{Aggregator, AggregatorStats, OTHER_SITE};
 pub use bucket::{MinuteBucket, merge};
+pub use counters::Counters;
 
 use std::net::{IpAddr, Ipv6Addr};
 

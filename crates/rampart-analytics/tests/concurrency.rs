@@ -30,12 +30,12 @@ fn event(t: usize, i: u64) -> RequestEvent<'static> {
 fn totals(buckets: &[MinuteBucket]) -> (u64, u64, u64, u64, u64, u64) {
     let sum = |f: fn(&MinuteBucket) -> u64| buckets.iter().map(f).sum::<u64>();
     (
-        sum(|b| b.requests),
-        sum(|b| b.bytes_in),
-        sum(|b| b.bytes_out),
-        sum(|b| b.status_2xx + b.status_4xx + b.status_5xx),
-        sum(|b| b.blocked),
-        sum(|b| b.passed),
+        sum(|b| b.counters.requests),
+        sum(|b| b.counters.bytes_in),
+        sum(|b| b.counters.bytes_out),
+        sum(|b| b.counters.status_2xx + b.counters.status_4xx + b.counters.status_5xx),
+        sum(|b| b.counters.blocked),
+        sum(|b| b.counters.passed),
     )
 }
 
@@ -93,7 +93,7 @@ fn run(shards: usize) {
     for b in &drained {
         assert!(["a", "b", "c"].contains(&b.site.as_str()));
         let ips: u64 = b.top_ips.iter().map(|(_, n)| n).sum();
-        assert!(ips <= b.requests);
+        assert!(ips <= b.counters.requests);
     }
 }
 

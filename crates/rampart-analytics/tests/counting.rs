@@ -74,22 +74,31 @@ fn counters_are_exact() {
     let b = only(agg.drain_all());
     assert_eq!(b.site, "shop");
     assert_eq!(b.minute, T0 / 1000);
-    assert_eq!(b.requests, n);
-    assert_eq!(b.bytes_in, 10 * n);
-    assert_eq!(b.bytes_out, 1000 * n + n * (n + 1) / 2);
+    assert_eq!(b.counters.requests, n);
+    assert_eq!(b.counters.bytes_in, 10 * n);
+    assert_eq!(b.counters.bytes_out, 1000 * n + n * (n + 1) / 2);
     let per_status = 16;
-    assert_eq!(b.status_1xx, per_status);
-    assert_eq!(b.status_2xx, 2 * per_status);
-    assert_eq!(b.status_3xx, 2 * per_status);
-    assert_eq!(b.status_4xx, 2 * per_status);
-    assert_eq!(b.status_5xx, 2 * per_status);
+    assert_eq!(b.counters.status_1xx, per_status);
+    assert_eq!(b.counters.status_2xx, 2 * per_status);
+    assert_eq!(b.counters.status_3xx, 2 * per_status);
+    assert_eq!(b.counters.status_4xx, 2 * per_status);
+    assert_eq!(b.counters.status_5xx, 2 * per_status);
     let per_verdict = statuses.len() as u64 * 4;
     assert_eq!(
-        (b.passed, b.blocked, b.challenged, b.rate_limited),
+        (
+            b.counters.passed,
+            b.counters.blocked,
+            b.counters.challenged,
+            b.counters.rate_limited
+        ),
         (per_verdict, per_verdict, per_verdict, per_verdict)
     );
     assert_eq!(
-        (b.cache_hit, b.cache_miss, b.cache_bypass),
+        (
+            b.counters.cache_hit,
+            b.counters.cache_miss,
+            b.counters.cache_bypass
+        ),
         (per_verdict, per_verdict, per_verdict),
         "CacheStatus::None counts in none of them"
     );
@@ -187,7 +196,7 @@ fn minutes_roll_over_and_drain_closed_keeps_the_open_one() {
     let closed = agg.drain_closed(T0 + MINUTE_MS + 10);
     let keys: Vec<_> = closed
         .iter()
-        .map(|b| (b.site.as_str(), b.minute, b.requests))
+        .map(|b| (b.site.as_str(), b.minute, b.counters.requests))
         .collect();
     assert_eq!(keys, vec![("a", T0 / 1000, 2), ("b", T0 / 1000, 1)]);
     // Draining again returns nothing new.
@@ -200,11 +209,17 @@ fn minutes_roll_over_and_drain_closed_keeps_the_open_one() {
     assert_eq!(agg.drain_closed(T0 + 2 * MINUTE_MS - 1), vec![]);
     let closed = agg.drain_closed(T0 + 2 * MINUTE_MS);
     assert_eq!(closed.len(), 1);
-    assert_eq!((closed[0].minute, closed[0].requests), (T0 / 1000 + 60, 2));
+    assert_eq!(
+        (closed[0].minute, closed[0].counters.requests),
+        (T0 / 1000 + 60, 2)
+    );
 
     let rest = agg.drain_all();
     assert_eq!(rest.len(), 1);
-    assert_eq!((rest[0].minute, rest[0].requests), (T0 / 1000 + 120, 1));
+    assert_eq!(
+        (rest[0].minute, rest[0].counters.requests),
+        (T0 / 1000 + 120, 1)
+    );
     assert_eq!(agg.drain_all(), vec![]);
     assert_eq!(agg.stats().open_buckets, 0);
 }
@@ -233,7 +248,7 @@ fn a_reloaded_site_name_is_one_bucket() {
     drop(old);
     agg.record(&new, &event(T0));
     let b = only(agg.drain_all());
-    assert_eq!((b.site.as_str(), b.requests), ("shop", 2));
+    assert_eq!((b.site.as_str(), b.counters.requests), ("shop", 2));
 }
 
 #[test]
@@ -250,7 +265,10 @@ fn sites_past_the_cap_go_to_other() {
     }
     assert_eq!(agg.stats().open_buckets, 3);
     let out = agg.drain_all();
-    let keys: Vec<_> = out.iter().map(|b| (b.site.as_str(), b.requests)).collect();
+    let keys: Vec<_> = out
+        .iter()
+        .map(|b| (b.site.as_str(), b.counters.requests))
+        .collect();
     assert_eq!(keys, vec![(OTHER_SITE, 6), ("s0", 2), ("s1", 2)]);
 }
 
@@ -272,7 +290,7 @@ fn minutes_are_capped_when_nobody_drains() {
     agg.record(&a, &event(T0));
     let stats = agg.stats();
     assert_eq!(stats.dropped_events, 97 * 10 + 1);
-    let kept: u64 = agg.drain_all().iter().map(|b| b.requests).sum();
+    let kept: u64 = agg.drain_all().iter().map(|b| b.counters.requests).sum();
     assert_eq!(kept, 30);
 }
 
@@ -307,10 +325,20 @@ fn odd_input_does_not_panic() {
     }
     let out = agg.drain_closed(i64::MIN);
     let out = [out, agg.drain_closed(i64::MAX), agg.drain_all()].concat();
-    assert_eq!(out.iter().map(|b| b.requests).sum::<u64>(), 5 * 4 * 5);
+    assert_eq!(
+        out.iter().map(|b| b.counters.requests).sum::<u64>(),
+        5 * 4 * 5
+    );
     for b in &out {
-        assert_eq!(b.bytes_in, u64::MAX, "saturates instead of wrapping");
-        assert_eq!(b.status_1xx + b.status_2xx + b.status_5xx, 0);
+        assert_eq!(
+            b.counters.bytes_in,
+            u64::MAX,
+            "saturates instead of wrapping"
+        );
+        assert_eq!(
+            b.counters.status_1xx + b.counters.status_2xx + b.counters.status_5xx,
+            0
+        );
         for (path, _) in &b.top_paths {
             assert!(path.len() <= 8, "{path:?}");
         }

@@ -53,7 +53,7 @@ fn true_counts(ids: &[u32]) -> HashMap<String, u64> {
 
 fn check(bucket: &MinuteBucket, truth: &HashMap<String, u64>, n: u64, tracked_keys: u64) {
     let bound = n / tracked_keys;
-    assert_eq!(bucket.requests, n);
+    assert_eq!(bucket.counters.requests, n);
     let top: Vec<&str> = bucket
         .top_ips
         .iter()

@@ -1,6 +1,6 @@
 //! `merge`: retried flushes and several nodes' buckets of one site-minute.
 
-use rampart_analytics::{MinuteBucket, merge};
+use rampart_analytics::{Counters, MinuteBucket, merge};
 
 fn list(v: &[(&str, u64)]) -> Vec<(String, u64)> {
     v.iter().map(|(k, n)| (k.to_string(), *n)).collect()
@@ -10,19 +10,21 @@ fn bucket(requests: u64, ips: &[(&str, u64)], paths: &[(&str, u64)]) -> MinuteBu
     MinuteBucket {
         site: "shop".into(),
         minute: 1_767_225_600,
-        requests,
-        bytes_in: requests * 10,
-        bytes_out: requests * 100,
-        status_2xx: requests - 1,
-        status_5xx: 1,
-        passed: requests - 1,
-        blocked: 1,
-        cache_miss: requests,
+        counters: Counters {
+            requests,
+            bytes_in: requests * 10,
+            bytes_out: requests * 100,
+            status_2xx: requests - 1,
+            status_5xx: 1,
+            passed: requests - 1,
+            blocked: 1,
+            cache_miss: requests,
+            ..Counters::default()
+        },
         top_ips: list(ips),
         top_paths: list(paths),
         top_countries: list(&[("DE", requests)]),
         top_rules: vec![],
-        ..MinuteBucket::default()
     }
 }
 
@@ -33,9 +35,19 @@ fn counters_add_and_lists_sum_per_key() {
     merge(&mut a, &b, 20);
     assert_eq!(a.site, "shop");
     assert_eq!(a.minute, 1_767_225_600);
-    assert_eq!((a.requests, a.bytes_in, a.bytes_out), (30, 300, 3000));
-    assert_eq!((a.status_2xx, a.status_5xx), (28, 2));
-    assert_eq!((a.passed, a.blocked, a.cache_miss), (28, 2, 30));
+    assert_eq!(
+        (
+            a.counters.requests,
+            a.counters.bytes_in,
+            a.counters.bytes_out
+        ),
+        (30, 300, 3000)
+    );
+    assert_eq!((a.counters.status_2xx, a.counters.status_5xx), (28, 2));
+    assert_eq!(
+        (a.counters.passed, a.counters.blocked, a.counters.cache_miss),
+        (28, 2, 30)
+    );
     assert_eq!(
         a.top_ips,
         list(&[("2.2.2.2", 19), ("1.1.1.1", 6), ("3.3.3.3", 5)])
@@ -76,9 +88,9 @@ fn merging_with_empty_changes_nothing_and_order_does_not_matter() {
 #[test]
 fn counters_saturate() {
     let mut a = bucket(2, &[("k", u64::MAX)], &[]);
-    a.bytes_out = u64::MAX;
+    a.counters.bytes_out = u64::MAX;
     let b = bucket(2, &[("k", 5)], &[]);
     merge(&mut a, &b, 20);
-    assert_eq!(a.bytes_out, u64::MAX);
+    assert_eq!(a.counters.bytes_out, u64::MAX);
     assert_eq!(a.top_ips, list(&[("k", u64::MAX)]));
 }

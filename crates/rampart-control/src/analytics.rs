@@ -206,7 +206,7 @@ fn bound(buckets: &mut Vec<MinuteBucket>, max_minutes: usize) -> u64 {
     buckets.retain(|b| {
         let keep = b.minute >= oldest_kept;
         if !keep {
-            dropped = dropped.saturating_add(b.requests);
+            dropped = dropped.saturating_add(b.counters.requests);
         }
         keep
     });
@@ -227,7 +227,10 @@ mod tests {
         MinuteBucket {
             site: site.to_owned(),
             minute,
-            requests,
+            counters: rampart_analytics::Counters {
+                requests,
+                ..Default::default()
+            },
             top_paths: vec![("/".to_owned(), requests)],
             ..MinuteBucket::default()
         }
@@ -244,7 +247,7 @@ mod tests {
         coalesce(&mut buckets, 10);
         let got: Vec<(&str, i64, u64)> = buckets
             .iter()
-            .map(|b| (b.site.as_str(), b.minute, b.requests))
+            .map(|b| (b.site.as_str(), b.minute, b.counters.requests))
             .collect();
         assert_eq!(got, vec![("a", 60, 2), ("b", 60, 4), ("b", 120, 4)]);
         assert_eq!(buckets[1].top_paths, vec![("/".to_owned(), 4)]);

@@ -15,7 +15,7 @@ use std::collections::hash_map::Entry;
 use std::sync::LazyLock;
 
 use futures_util::TryStreamExt as _;
-use rampart_analytics::{MinuteBucket, merge};
+use rampart_analytics::{Counters, MinuteBucket, merge};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row as _, Transaction};
@@ -53,24 +53,8 @@ CREATE TABLE analytics_minutes (
 CREATE INDEX analytics_minutes_minute ON analytics_minutes (minute)
 ";
 
-/// The counter columns, in the order of [`counters`] and [`TrafficMinute`].
-const COUNTERS: [&str; 15] = [
-    "requests",
-    "bytes_in",
-    "bytes_out",
-    "status_1xx",
-    "status_2xx",
-    "status_3xx",
-    "status_4xx",
-    "status_5xx",
-    "passed",
-    "blocked",
-    "challenged",
-    "rate_limited",
-    "cache_hit",
-    "cache_miss",
-    "cache_bypass",
-];
+/// The counter columns: named as the counters are.
+const COUNTERS: [&str; 15] = Counters::NAMES;
 
 /// The top-list columns, JSON `[[key, count], …]`, largest first.
 const TOPS: [&str; 4] = ["top_ips", "top_countries", "top_paths", "top_rules"];
@@ -88,21 +72,8 @@ const MAX_TALLY_KEYS: usize = 50_000;
 pub struct TrafficMinute {
     /// Unix seconds of the minute's start.
     pub minute: i64,
-    pub requests: u64,
-    pub bytes_in: u64,
-    pub bytes_out: u64,
-    pub status_1xx: u64,
-    pub status_2xx: u64,
-    pub status_3xx: u64,
-    pub status_4xx: u64,
-    pub status_5xx: u64,
-    pub passed: u64,
-    pub blocked: u64,
-    pub challenged: u64,
-    pub rate_limited: u64,
-    pub cache_hit: u64,
-    pub cache_miss: u64,
-    pub cache_bypass: u64,
+    #[serde(flatten)]
+    pub counters: Counters,
 }
 
 /// A site's heaviest hitters over a range: `(key, count)`, largest first,
@@ -113,26 +84,6 @@ pub struct TrafficTop {
     pub countries: Vec<(String, u64)>,
     pub paths: Vec<(String, u64)>,
     pub rules: Vec<(String, u64)>,
-}
-
-fn counters(b: &MinuteBucket) -> [u64; 15] {
-    [
-        b.requests,
-        b.bytes_in,
-        b.bytes_out,
-        b.status_1xx,
-        b.status_2xx,
-        b.status_3xx,
-        b.status_4xx,
-        b.status_5xx,
-        b.passed,
-        b.blocked,
-        b.challenged,
-        b.rate_limited,
-        b.cache_hit,
-        b.cache_miss,
-        b.cache_bypass,
-    ]
 }
 
 fn tops(b: &MinuteBucket) -> [&Vec<(String, u64)>; 4] {
@@ -166,24 +117,7 @@ fn bucket_from_row(row: &AnyRow) -> Result<MinuteBucket, StoreError> {
         minute: row.try_get("minute")?,
         ..MinuteBucket::default()
     };
-    let fields = [
-        &mut b.requests,
-        &mut b.bytes_in,
-        &mut b.bytes_out,
-        &mut b.status_1xx,
-        &mut b.status_2xx,
-        &mut b.status_3xx,
-        &mut b.status_4xx,
-        &mut b.status_5xx,
-        &mut b.passed,
-        &mut b.blocked,
-        &mut b.challenged,
-        &mut b.rate_limited,
-        &mut b.cache_hit,
-        &mut b.cache_miss,
-        &mut b.cache_bypass,
-    ];
-    for (field, column) in fields.into_iter().zip(COUNTERS) {
+    for (field, column) in b.counters.values_mut().into_iter().zip(COUNTERS) {
         *field = from_db(row, column)?;
     }
     let lists = [
@@ -204,24 +138,7 @@ fn minute_from_row(row: &AnyRow) -> Result<TrafficMinute, StoreError> {
         minute: row.try_get("minute")?,
         ..TrafficMinute::default()
     };
-    let fields = [
-        &mut m.requests,
-        &mut m.bytes_in,
-        &mut m.bytes_out,
-        &mut m.status_1xx,
-        &mut m.status_2xx,
-        &mut m.status_3xx,
-        &mut m.status_4xx,
-        &mut m.status_5xx,
-        &mut m.passed,
-        &mut m.blocked,
-        &mut m.challenged,
-        &mut m.rate_limited,
-        &mut m.cache_hit,
-        &mut m.cache_miss,
-        &mut m.cache_bypass,
-    ];
-    for (field, column) in fields.into_iter().zip(COUNTERS) {
+    for (field, column) in m.counters.values_mut().into_iter().zip(COUNTERS) {
         *field = from_db(row, column)?;
     }
     Ok(m)
@@ -320,7 +237,7 @@ async fn upsert(
         .bind(row.site_id.as_str())
         .bind(row.bucket.minute)
         .bind(node_id);
-    for n in counters(&row.bucket) {
+    for n in row.bucket.counters.values() {
         query = query.bind(to_db(n));
     }
     for list in tops(&row.bucket) {

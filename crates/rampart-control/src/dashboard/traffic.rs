@@ -96,11 +96,11 @@ pub(crate) async fn load(
             .ok()
             .and_then(|i| minutes.get_mut(i));
         if let Some(slot) = slot {
-            slot.requests += row.requests;
-            slot.blocked += row.blocked;
-            slot.challenged += row.challenged;
-            slot.passed += row.passed;
-            slot.rate_limited += row.rate_limited;
+            slot.requests += row.counters.requests;
+            slot.blocked += row.counters.blocked;
+            slot.challenged += row.counters.challenged;
+            slot.passed += row.counters.passed;
+            slot.rate_limited += row.counters.rate_limited;
         }
     }
     Ok(Traffic {

@@ -1,6 +1,6 @@
 //! Traffic analytics: flushed minutes, merging, queries, retention.
 
-use rampart_analytics::MinuteBucket;
+use rampart_analytics::{Counters, MinuteBucket};
 use rampart_store::{AuditFilter, Store, TrafficMinute, TrafficTop};
 
 use crate::fixture::{Fixture, admin, site};
@@ -17,11 +17,7 @@ fn bucket(site: &str, minute: i64, requests: u64, ip: &str, path: &str) -> Minut
     MinuteBucket {
         site: site.to_owned(),
         minute,
-        requests,
-        bytes_in: requests * 10,
-        bytes_out: requests * 100,
-        status_2xx: requests,
-        passed: requests,
+        counters: counts(requests),
         top_ips: list(&[(ip, requests)]),
         top_paths: list(&[(path, requests)]),
         ..MinuteBucket::default()
@@ -31,12 +27,19 @@ fn bucket(site: &str, minute: i64, requests: u64, ip: &str, path: &str) -> Minut
 fn minute(minute: i64, requests: u64) -> TrafficMinute {
     TrafficMinute {
         minute,
+        counters: counts(requests),
+    }
+}
+
+/// `requests` requests, all 2xx and passed.
+fn counts(requests: u64) -> Counters {
+    Counters {
         requests,
         bytes_in: requests * 10,
         bytes_out: requests * 100,
         status_2xx: requests,
         passed: requests,
-        ..TrafficMinute::default()
+        ..Counters::default()
     }
 }
 
@@ -73,16 +76,16 @@ pub async fn analytics_series_and_top_sum_nodes(fx: Fixture) {
     let audited = audit_len(&store).await;
 
     let mut every_kind = bucket("shop", T0, 4, "10.0.0.1", "/a");
-    every_kind.status_2xx = 1;
-    every_kind.status_1xx = 1;
-    every_kind.status_3xx = 1;
-    every_kind.status_4xx = 1;
-    every_kind.passed = 1;
-    every_kind.blocked = 1;
-    every_kind.challenged = 1;
-    every_kind.rate_limited = 1;
-    every_kind.cache_hit = 3;
-    every_kind.cache_miss = 1;
+    every_kind.counters.status_2xx = 1;
+    every_kind.counters.status_1xx = 1;
+    every_kind.counters.status_3xx = 1;
+    every_kind.counters.status_4xx = 1;
+    every_kind.counters.passed = 1;
+    every_kind.counters.blocked = 1;
+    every_kind.counters.challenged = 1;
+    every_kind.counters.rate_limited = 1;
+    every_kind.counters.cache_hit = 3;
+    every_kind.counters.cache_miss = 1;
     every_kind.top_countries = list(&[("DE", 3), ("FR", 1)]);
     every_kind.top_rules = list(&[("sqli", 2)]);
     let written = store
@@ -100,8 +103,8 @@ pub async fn analytics_series_and_top_sum_nodes(fx: Fixture) {
         .unwrap();
     assert_eq!(written, 3);
     let mut from_b = bucket("shop", T0 + 60, 2, "10.0.0.1", "/b");
-    from_b.status_2xx = 1;
-    from_b.status_5xx = 1;
+    from_b.counters.status_2xx = 1;
+    from_b.counters.status_5xx = 1;
     from_b.top_rules = list(&[("sqli", 1), ("xss", 1)]);
     assert_eq!(
         store
@@ -118,19 +121,19 @@ pub async fn analytics_series_and_top_sum_nodes(fx: Fixture) {
 
     let series = store.traffic_series(&shop, T0, T0 + 120).await.unwrap();
     let mut first = minute(T0, 4);
-    first.status_1xx = 1;
-    first.status_2xx = 1;
-    first.status_3xx = 1;
-    first.status_4xx = 1;
-    first.passed = 1;
-    first.blocked = 1;
-    first.challenged = 1;
-    first.rate_limited = 1;
-    first.cache_hit = 3;
-    first.cache_miss = 1;
+    first.counters.status_1xx = 1;
+    first.counters.status_2xx = 1;
+    first.counters.status_3xx = 1;
+    first.counters.status_4xx = 1;
+    first.counters.passed = 1;
+    first.counters.blocked = 1;
+    first.counters.challenged = 1;
+    first.counters.rate_limited = 1;
+    first.counters.cache_hit = 3;
+    first.counters.cache_miss = 1;
     let mut second = minute(T0 + 60, 7);
-    second.status_2xx = 6;
-    second.status_5xx = 1;
+    second.counters.status_2xx = 6;
+    second.counters.status_5xx = 1;
     assert_eq!(series, vec![first.clone(), second]);
 
     // Ranges are half-open and need not be minute-aligned at the end.
@@ -139,7 +142,9 @@ pub async fn analytics_series_and_top_sum_nodes(fx: Fixture) {
         vec![first.clone()]
     );
     assert_eq!(
-        store.traffic_series(&shop, T0 + 60, T0 + 61).await.unwrap()[0].requests,
+        store.traffic_series(&shop, T0 + 60, T0 + 61).await.unwrap()[0]
+            .counters
+            .requests,
         7
     );
     assert!(
