@@ -26,6 +26,7 @@ const TOP_KEYS: &[&str] = &[
     "dos",
     "lists",
     "rules",
+    "verified_bots",
     "site",
 ];
 const NODE_KEYS: &[&str] = &["id", "data_dir", "workers", "shutdown_grace"];
@@ -136,6 +137,9 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
     let rules = security_toml::table_array(&root, "rules", "rules", &mut d)
         .map(|items| security_toml::rules(items, "rules", &list_names, &mut d))
         .unwrap_or_default();
+    let verified_bots = security_toml::table_array(&root, "verified_bots", "verified_bots", &mut d)
+        .map(|items| crate::challenge_toml::verified_bots(items, &list_names, &mut d))
+        .unwrap_or_default();
     let sites = site::sites(&root, &proxy.timeouts, base_dir, &list_names, &mut d);
 
     if d.has_errors() {
@@ -154,6 +158,8 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         dos,
         rules,
         lists,
+        verified_bots,
+        challenge_keys: Vec::new(),
         sites,
     })
 }

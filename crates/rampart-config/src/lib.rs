@@ -20,6 +20,8 @@
     )
 )]
 
+mod challenge;
+mod challenge_toml;
 mod diagnostics;
 mod document;
 mod files;
@@ -36,6 +38,7 @@ mod values;
 
 use std::path::Path;
 
+pub use challenge::*;
 pub use diagnostics::{ConfigErrors, Diagnostic};
 pub use model::*;
 pub use security::*;
@@ -43,6 +46,10 @@ pub use spec::{
     AutoUnderAttackSpec, BodyLimitSpec, FieldError, HealthSpec, HstsSpec, LimitsSpec,
     OriginDetails, OriginSpec, PagesSpec, RateLimitSpec, RuleSpec, SiteSpec, TimeoutsSpec, TlsSpec,
     compile_site, compile_site_with_lists,
+};
+pub use spec::{
+    BotRuleSpec, BotsSpec, CaptchaKeySpec, ChallengeSpec, DifficultySpec, IpPrefixSpec, ScryptSpec,
+    ThresholdSpec, hex_string,
 };
 
 /// Reads and validates a configuration file. An unreadable file is a single
@@ -99,6 +106,8 @@ pub fn defaults(base_dir: &Path) -> Config {
         dos: DosConfig::default(),
         rules: Vec::new(),
         lists: Vec::new(),
+        verified_bots: Vec::new(),
+        challenge_keys: Vec::new(),
         sites: Vec::new(),
     }
 }

@@ -28,6 +28,11 @@ pub struct Config {
     pub rules: Vec<crate::FirewallRule>,
     /// `[[lists]]` from the file, plus managed lists from the store.
     pub lists: Vec<crate::NamedList>,
+    /// `[[verified_bots]]`: crawlers and monitors let through by proof of origin.
+    pub verified_bots: Vec<crate::VerifiedBot>,
+    /// Challenge signing keys, newest first, from the store (shared by every
+    /// node). Empty: the edge signs with a key of its own process.
+    pub challenge_keys: Vec<crate::ChallengeKey>,
     pub sites: Vec<SiteConfig>,
 }
 

@@ -220,6 +220,12 @@ pub struct SiteSecurity {
     pub rate_limits: Vec<RateLimitRule>,
     pub limits: RequestLimits,
     pub auto_under_attack: AutoUnderAttack,
+    /// `[site.challenge]`: algorithm, difficulty per threat level, lifetimes.
+    pub challenge: crate::ChallengeSettings,
+    /// `[site.bots]`: the weighted bot policy.
+    pub bots: crate::BotPolicy,
+    /// `[[site.captcha]]` and the store's managed keys.
+    pub captcha: Vec<crate::CaptchaKey>,
 }
 
 /// A named IP list (`$name` in expressions). TOML `[[lists]]` with `name`

@@ -56,6 +56,15 @@ pub(crate) fn site_security(t: &Table<'_, '_>, lists: &[&str], d: &mut Diags<'_>
     if let Some(a) = t.table("auto_under_attack", d) {
         out.auto_under_attack = auto_under_attack(&a, d);
     }
+    if let Some(c) = t.table("challenge", d) {
+        out.challenge = crate::challenge_toml::challenge(&c, d);
+    }
+    if let Some(b) = t.table("bots", d) {
+        out.bots = crate::challenge_toml::bots(&b, lists, d);
+    }
+    if let Some(items) = table_array(t, "captcha", "site.captcha", d) {
+        out.captcha = crate::challenge_toml::captcha(items, d);
+    }
     out
 }
 
@@ -94,7 +103,7 @@ pub(crate) fn table_array<'a, 'i>(
 
 /// A required key of an array element; missing is a diagnostic at the
 /// element's header that says what to write.
-fn required<'a, 'i>(
+pub(crate) fn required<'a, 'i>(
     t: &Table<'a, 'i>,
     key: &str,
     elem: &str,
@@ -113,7 +122,7 @@ fn required<'a, 'i>(
 
 /// Elements of an array of tables, each as a `Table` named `path[i]`,
 /// capped at `max` (a diagnostic at the first one beyond it).
-fn elements<'a, 'i>(
+pub(crate) fn elements<'a, 'i>(
     items: &'a [Value<'i>],
     path: &str,
     max: usize,
@@ -168,7 +177,7 @@ pub(crate) fn rules(
 }
 
 /// Reads and checks `id`, and records it; `None` when missing or bad.
-fn unique_id(
+pub(crate) fn unique_id(
     t: &Table<'_, '_>,
     elem: &str,
     what: &str,
@@ -281,7 +290,11 @@ fn description(t: &Table<'_, '_>, d: &mut Diags<'_>) -> String {
 
 /// An array of strings; elements that are not strings are diagnostics and
 /// left out.
-fn str_array<'a>(t: &Table<'a, '_>, key: &str, d: &mut Diags<'_>) -> Option<Vec<Str<'a>>> {
+pub(crate) fn str_array<'a>(
+    t: &Table<'a, '_>,
+    key: &str,
+    d: &mut Diags<'_>,
+) -> Option<Vec<Str<'a>>> {
     let (items, _) = t.array(key, d)?;
     let path = t.key_path(key);
     Some(items.iter().filter_map(|v| as_str(v, &path, d)).collect())
@@ -291,7 +304,7 @@ fn str_array<'a>(t: &Table<'a, '_>, key: &str, d: &mut Diags<'_>) -> Option<Vec<
 /// diagnostic at the offending character inside the TOML string when the
 /// string is written without escapes, else at the string with the column
 /// in the message.
-fn expression(
+pub(crate) fn expression(
     v: &Value<'_>,
     key: &str,
     responses: bool,

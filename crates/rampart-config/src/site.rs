@@ -31,6 +31,9 @@ const SITE_KEYS: &[&str] = &[
     "rate_limits",
     "limits",
     "auto_under_attack",
+    "challenge",
+    "bots",
+    "captcha",
 ];
 const ORIGIN_KEYS: &[&str] = &["url", "weight", "protocol"];
 const HEALTH_KEYS: &[&str] = &["path", "interval", "timeout", "rise", "fall", "host"];

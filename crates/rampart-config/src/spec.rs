@@ -4,6 +4,7 @@
 //! the same rules (`rules.rs`, `values.rs`, `files.rs`), and reports every
 //! problem with the JSON path of the field so the API can answer 422.
 
+mod challenge;
 mod compile;
 mod security;
 mod security_specs;
@@ -17,6 +18,10 @@ use crate::model::{OriginConfig, PageTemplates, SiteConfig};
 use crate::rules;
 use crate::values::{self, format_duration};
 
+pub use challenge::{
+    BotRuleSpec, BotsSpec, CaptchaKeySpec, ChallengeSpec, DifficultySpec, IpPrefixSpec, ScryptSpec,
+    ThresholdSpec, hex as hex_string,
+};
 pub use compile::{compile_site, compile_site_with_lists};
 pub use security::{AutoUnderAttackSpec, BodyLimitSpec, LimitsSpec, RateLimitSpec, RuleSpec};
 
@@ -72,6 +77,15 @@ pub struct SiteSpec {
     pub limits: Option<LimitsSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_under_attack: Option<AutoUnderAttackSpec>,
+    /// Proof-of-work algorithm, difficulty per threat level, lifetimes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<ChallengeSpec>,
+    /// The weighted bot policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bots: Option<BotsSpec>,
+    /// Captcha sitekeys (secrets as SHA-256 only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captcha_keys: Option<Vec<CaptchaKeySpec>>,
 }
 
 /// `"http://127.0.0.1:9001"` or `{"url": "…", "weight": 2, "protocol": "http2"}`.
@@ -298,6 +312,9 @@ impl SiteSpec {
             rate_limits: security.rate_limits,
             limits: security.limits,
             auto_under_attack: security.auto_under_attack,
+            challenge: challenge::challenge_spec(&site.security.challenge),
+            bots: challenge::bots_spec(&site.security.bots),
+            captcha_keys: challenge::captcha_specs(&site.security.captcha),
         }
     }
 

@@ -187,6 +187,21 @@ pub(super) fn compile(
             .as_ref()
             .map(|a| auto_under_attack(a, e))
             .unwrap_or_default(),
+        challenge: spec
+            .challenge
+            .as_ref()
+            .map(|c| super::challenge::challenge(c, e))
+            .unwrap_or_default(),
+        bots: spec
+            .bots
+            .as_ref()
+            .map(|b| super::challenge::bots(b, known, e))
+            .unwrap_or_default(),
+        captcha: spec
+            .captcha_keys
+            .as_deref()
+            .map(|k| super::challenge::captcha_keys(k, e))
+            .unwrap_or_default(),
     }
 }
 
@@ -211,6 +226,18 @@ fn expression(
     }
 }
 
+/// A request-phase expression of another part of the spec (bot rules).
+pub(super) fn check_expression(
+    field: &str,
+    text: &str,
+    known: &dyn Fn(&str) -> bool,
+    e: &mut Errors,
+) -> bool {
+    expression(field, text, false, known, e)
+}
+
+pub(super) use unique_id as check_unique_id;
+
 fn check(field: &str, code: &'static str, result: Result<(), String>, e: &mut Errors) -> bool {
     match result {
         Ok(()) => true,
@@ -222,7 +249,7 @@ fn check(field: &str, code: &'static str, result: Result<(), String>, e: &mut Er
 }
 
 /// Records a duplicate id, or the id as seen; false when it is bad.
-fn unique_id(
+pub(super) fn unique_id(
     list: &str,
     i: usize,
     id: &str,
