@@ -1,0 +1,260 @@
+//! `siteverify`: a site's backend redeems a response token with its secret.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::request::VerifyRequest;
+use super::token::{TOKEN_LIFETIME_SECS, verify_token};
+use super::{MAX_TOKEN_LEN, SitekeyDirectory};
+use crate::expiring::ExpiringMap;
+use crate::keys::KeyRing;
+use crate::spent::SpentSet;
+use crate::time::rfc3339_utc;
+
+/// Turnstile's error codes, serialized as its kebab-case strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorCode {
+    /// No secret in the request.
+    MissingInputSecret,
+    /// The secret belongs to no sitekey.
+    InvalidInputSecret,
+    /// No response token in the request.
+    MissingInputResponse,
+    /// The token is malformed, forged, for another sitekey or a hostname
+    /// the sitekey does not allow.
+    InvalidInputResponse,
+    /// The body could not be read.
+    BadRequest,
+    /// The token is older than 300 s or was already redeemed.
+    TimeoutOrDuplicate,
+    /// Something on our side failed.
+    InternalError,
+    /// The sitekey is suspended.
+    SitekeySuspended,
+    /// The request names a sitekey other than the secret's.
+    SitekeySecretMismatch,
+}
+
+/// The siteverify answer. Serializes as Turnstile's JSON: on success
+/// `{"success":true,"challenge_ts":"…Z","hostname":"…","error-codes":[],"action":"…","cdata":"…"}`,
+/// on failure `{"success":false,"error-codes":["…"]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyResponse {
+    /// Whether the token was valid and redeemed now.
+    pub success: bool,
+    /// When the challenge was solved, RFC 3339 UTC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub challenge_ts: Option<String>,
+    /// The host the widget ran on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// Empty on success.
+    #[serde(rename = "error-codes")]
+    pub error_codes: Vec<ErrorCode>,
+    /// The widget's `action` ("" if none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// The widget's `cdata` ("" if none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cdata: Option<String>,
+}
+
+impl VerifyResponse {
+    /// A failure with these codes.
+    pub fn failure(codes: &[ErrorCode]) -> Self {
+        Self {
+            success: false,
+            challenge_ts: None,
+            hostname: None,
+            error_codes: codes.to_vec(),
+            action: None,
+            cdata: None,
+        }
+    }
+
+    /// The JSON body.
+    pub fn to_json(&self) -> String {
+        // Strings, bools and unit enums always serialize; the fallback only
+        // keeps this free of a panic path.
+        serde_json::to_string(self).unwrap_or_else(|_| {
+            String::from(r#"{"success":false,"error-codes":["internal-error"]}"#)
+        })
+    }
+}
+
+/// Successful answers kept for retries that carry the same
+/// `idempotency_key`, bounded in entries, each kept until its token would
+/// have timed out anyway. When full, a new answer is not kept (a retry then
+/// gets `timeout-or-duplicate`, never a second success).
+pub struct IdempotencyCache {
+    map: ExpiringMap<VerifyResponse>,
+}
+
+impl IdempotencyCache {
+    /// A cache of about `capacity` answers.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            map: ExpiringMap::new(capacity),
+        }
+    }
+
+    /// Entry key: the token's id and the caller's key, hashed so entries are
+    /// fixed-size whatever the key's length.
+    fn key(token_id: &[u8; 16], idempotency_key: &str) -> [u8; 16] {
+        let full: [u8; 32] = Sha256::new()
+            .chain_update(b"rampart-idempotency-v1")
+            .chain_update(token_id)
+            .chain_update(idempotency_key.as_bytes())
+            .finalize()
+            .into();
+        crate::codec::first(&full).unwrap_or([0; 16])
+    }
+}
+
+impl std::fmt::Debug for IdempotencyCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdempotencyCache")
+            .field("capacity", &self.map.capacity())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Verifies and redeems `request.response` for the sitekey of
+/// `request.secret`, at `now`.
+///
+/// Order of checks: missing fields; the secret; a named sitekey that is not
+/// the secret's; suspension; the token's format, tag, sitekey and hostname
+/// (`invalid-input-response`); its age; then single use through `spent`, or
+/// the stored answer of an earlier success with the same idempotency key.
+pub fn siteverify(
+    ring: &KeyRing,
+    directory: &dyn SitekeyDirectory,
+    spent: &dyn SpentSet,
+    idempotency: &IdempotencyCache,
+    request: &VerifyRequest,
+    now: u64,
+) -> VerifyResponse {
+    let (secret, response) = match (&request.secret, &request.response) {
+        (Some(s), Some(r)) => (s, r),
+        (None, None) => {
+            return VerifyResponse::failure(&[
+                ErrorCode::MissingInputSecret,
+                ErrorCode::MissingInputResponse,
+            ]);
+        }
+        (None, Some(_)) => return VerifyResponse::failure(&[ErrorCode::MissingInputSecret]),
+        (Some(_), None) => return VerifyResponse::failure(&[ErrorCode::MissingInputResponse]),
+    };
+    let Some(sitekey) = directory.by_secret(secret) else {
+        return VerifyResponse::failure(&[ErrorCode::InvalidInputSecret]);
+    };
+    if request
+        .sitekey
+        .as_ref()
+        .is_some_and(|named| *named != sitekey.sitekey)
+    {
+        return VerifyResponse::failure(&[ErrorCode::SitekeySecretMismatch]);
+    }
+    if sitekey.suspended {
+        return VerifyResponse::failure(&[ErrorCode::SitekeySuspended]);
+    }
+    let invalid = || VerifyResponse::failure(&[ErrorCode::InvalidInputResponse]);
+    if response.len() > MAX_TOKEN_LEN {
+        return invalid();
+    }
+    let Ok(token) = verify_token(ring, response) else {
+        return invalid();
+    };
+    // A valid token of another sitekey (the caller mixed up secrets) or
+    // from a host the sitekey no longer allows.
+    if token.sitekey != sitekey.sitekey || !sitekey.allows_host(&token.hostname) {
+        return invalid();
+    }
+    let expires = token.issued.saturating_add(TOKEN_LIFETIME_SECS);
+    if now >= expires {
+        return VerifyResponse::failure(&[ErrorCode::TimeoutOrDuplicate]);
+    }
+    let cache_key = request
+        .idempotency_key
+        .as_deref()
+        .map(|k| IdempotencyCache::key(&token.id, k));
+    if let Some(earlier) = cache_key.and_then(|k| idempotency.map.get(&k, now)) {
+        return earlier;
+    }
+    if !spent.spend(token.id, expires, now) {
+        return VerifyResponse::failure(&[ErrorCode::TimeoutOrDuplicate]);
+    }
+    let answer = VerifyResponse {
+        success: true,
+        challenge_ts: Some(rfc3339_utc(token.issued)),
+        hostname: Some(token.hostname),
+        error_codes: Vec::new(),
+        action: Some(token.action),
+        cdata: Some(token.cdata),
+    };
+    if let Some(k) = cache_key {
+        // Full cache: the answer is not kept; see `IdempotencyCache`.
+        idempotency
+            .map
+            .insert_if_absent(k, expires, now, answer.clone());
+    }
+    answer
+}
+
+/// [`siteverify`] on a raw body: an unreadable body is `bad-request`.
+pub fn siteverify_body(
+    ring: &KeyRing,
+    directory: &dyn SitekeyDirectory,
+    spent: &dyn SpentSet,
+    idempotency: &IdempotencyCache,
+    content_type: Option<&str>,
+    body: &[u8],
+    now: u64,
+) -> VerifyResponse {
+    match VerifyRequest::from_body(content_type, body) {
+        Ok(request) => siteverify(ring, directory, spent, idempotency, &request, now),
+        Err(_) => VerifyResponse::failure(&[ErrorCode::BadRequest]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_shapes() {
+        let ok = VerifyResponse {
+            success: true,
+            challenge_ts: Some(rfc3339_utc(1_795_851_600)),
+            hostname: Some("example.com".into()),
+            error_codes: vec![],
+            action: Some("login".into()),
+            cdata: Some(String::new()),
+        };
+        assert_eq!(
+            ok.to_json(),
+            r#"{"success":true,"challenge_ts":"2026-11-28T07:40:00Z","hostname":"example.com","error-codes":[],"action":"login","cdata":""}"#
+        );
+        assert_eq!(
+            VerifyResponse::failure(&[ErrorCode::SitekeySecretMismatch, ErrorCode::BadRequest])
+                .to_json(),
+            r#"{"success":false,"error-codes":["sitekey-secret-mismatch","bad-request"]}"#
+        );
+        let all = [
+            ErrorCode::MissingInputSecret,
+            ErrorCode::InvalidInputSecret,
+            ErrorCode::MissingInputResponse,
+            ErrorCode::InvalidInputResponse,
+            ErrorCode::BadRequest,
+            ErrorCode::TimeoutOrDuplicate,
+            ErrorCode::InternalError,
+            ErrorCode::SitekeySuspended,
+            ErrorCode::SitekeySecretMismatch,
+        ];
+        assert_eq!(
+            serde_json::to_string(&all).unwrap(),
+            r#"["missing-input-secret","invalid-input-secret","missing-input-response","invalid-input-response","bad-request","timeout-or-duplicate","internal-error","sitekey-suspended","sitekey-secret-mismatch"]"#
+        );
+    }
+}
