@@ -31,13 +31,16 @@ pub(crate) fn snapshot<T: Serialize>(value: &T) -> Result<serde_json::Value, Sto
 }
 
 /// Keys whose values never belong in the log, wherever they sit: a site's
-/// spec carries its TLS private key.
-const SECRET_KEYS: [&str; 5] = [
+/// spec carries its TLS private key, and the SHA-256 of each captcha
+/// secret (a secret from the configuration file may be short enough to
+/// guess from its hash).
+const SECRET_KEYS: [&str; 6] = [
     "key_pem",
     "password",
     "password_hash",
     "secret",
     "secret_hash",
+    "secret_sha256",
 ];
 
 fn redact_secrets(value: &mut serde_json::Value) {

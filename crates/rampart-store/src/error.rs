@@ -25,6 +25,9 @@ pub enum StoreError {
     /// A row holds a value this code cannot decode (bad JSON, unknown role).
     #[error("corrupt store data: {0}")]
     Corrupt(String),
+    /// The operating system's random source failed (making a key).
+    #[error("the OS random source failed: {0}")]
+    Random(String),
     /// Any other database failure (I/O, connection, SQL).
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

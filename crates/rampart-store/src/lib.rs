@@ -1,5 +1,5 @@
 //! The control-plane store: accounts, users, API tokens, sites, IP lists,
-//! operator rules and the audit log, in an embedded SQLite file (the default) or PostgreSQL.
+//! operator rules, challenge signing keys and the audit log, in an embedded SQLite file (the default) or PostgreSQL.
 //!
 //! Both backends run the same code: sqlx's `Any` driver, one SQL text per
 //! query with `$N` placeholders, portable column types only. Every write is
@@ -11,6 +11,7 @@
 mod accounts;
 mod analytics;
 mod audit;
+mod challenge_keys;
 mod error;
 mod ids;
 mod lists;
@@ -24,6 +25,7 @@ mod tokens;
 mod users;
 
 pub use analytics::{TrafficMinute, TrafficTop};
+pub use challenge_keys::ChallengeKeyRecord;
 pub use error::StoreError;
 pub use lists::{IpListRecord, IpListWrite, ListUsers, ListsOf, OperatorRules};
 pub use model::{

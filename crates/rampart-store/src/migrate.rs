@@ -39,6 +39,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "IP lists and operator rules",
         sql: crate::lists::SCHEMA,
     },
+    Migration {
+        version: 5,
+        name: "challenge signing keys",
+        sql: crate::challenge_keys::SCHEMA,
+    },
 ];
 
 const V1: &str = r"

@@ -262,6 +262,19 @@ async fn replace(
     account_id: &str,
     site: SiteWrite,
 ) -> Result<SiteRecord, StoreError> {
+    replace_as(tx, actor, before, account_id, site, "site.update").await
+}
+
+/// [`replace`] with the audit row's action named by the caller, for writes
+/// that deserve a more precise name than "site.update".
+async fn replace_as(
+    tx: &mut Transaction<'static, Any>,
+    actor: &Actor,
+    before: SiteRecord,
+    account_id: &str,
+    site: SiteWrite,
+    action: &str,
+) -> Result<SiteRecord, StoreError> {
     let after = SiteRecord {
         account_id: account_id.to_owned(),
         name: site.name,
@@ -288,7 +301,7 @@ async fn replace(
     insert_hosts(tx, &after.id, &after.hosts).await?;
     let change = Change {
         account_id: Some(account_id),
-        action: "site.update",
+        action,
         target_kind: "site",
         target_id: &after.id,
         before: Some(snapshot(&before)?),
@@ -391,6 +404,32 @@ impl Store {
         let record = replace(&mut tx, actor, before, &account_id, site).await?;
         tx.commit().await?;
         Ok(record)
+    }
+
+    /// Rewrites the site as `change` says, reading it inside the write's
+    /// transaction: `change` sees the site as it is now (not as the caller
+    /// last read it), so two writes to one site cannot lose each other.
+    /// `change` returns the new name, hosts and spec plus a value handed
+    /// back to the caller; its error leaves the site as it was. `action`
+    /// names the audit row, e.g. "site.captcha_key.create".
+    pub async fn update_site_with<T, E>(
+        &self,
+        actor: &Actor,
+        id: &str,
+        action: &str,
+        change: impl FnOnce(&SiteRecord) -> Result<(SiteWrite, T), E> + Send,
+    ) -> Result<(SiteRecord, T), E>
+    where
+        E: From<StoreError>,
+    {
+        let mut tx = self.begin_write().await?;
+        let before = fetch(&mut tx, id).await?;
+        let (site, value) = change(&before)?;
+        check_unique_indexed(&mut tx, &site, Some(id)).await?;
+        let account_id = before.account_id.clone();
+        let record = replace_as(&mut tx, actor, before, &account_id, site, action).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok((record, value))
     }
 
     pub async fn delete_site(&self, actor: &Actor, id: &str) -> Result<(), StoreError> {

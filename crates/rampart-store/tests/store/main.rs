@@ -5,6 +5,7 @@
 
 mod analytics;
 mod audit;
+mod challenge_keys;
 mod crud;
 mod fixture;
 mod lists;
@@ -64,4 +65,9 @@ both_backends!(
     lists::lists_crud,
     lists::operator_rules_roundtrip,
     lists::a_million_entries,
+    challenge_keys::challenge_keys_rotate_when_old,
+    challenge_keys::challenge_keys_are_not_audited_in_plain,
+    challenge_keys::challenge_keys_one_rotation_per_race,
+    challenge_keys::update_site_with_reads_inside_the_transaction,
+    challenge_keys::captcha_secret_hashes_are_not_audited,
 );

@@ -28,6 +28,7 @@ pub async fn migrations_create_schema(fx: Fixture) {
         "audit_log",
         "ip_lists",
         "operator_rules",
+        "challenge_keys",
     ] {
         let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
             .fetch_one(&mut raw)
