@@ -38,9 +38,14 @@
 //!   at most 2048 characters.
 //!
 //! Default PoW parameters: [`PowParams::DEFAULT_SHA256`] (16 bits) and
-//! [`PowParams::DEFAULT_SCRYPT`] (N = 2^10, r = 8, p = 1, 3 bits: eight
-//! 1 MiB hashes on average, about a second of a JS scrypt in a browser,
-//! while the server verifies with one hash of about 2 ms).
+//! [`PowParams::DEFAULT_SCRYPT`] (N = 2^10, r = 8, p = 1, 5 bits). One
+//! scrypt hash at those parameters takes about 2 ms natively (measured,
+//! `bench/results/challenge-2026-11-28.md`); a JS scrypt is several times
+//! slower, so 32 tries on average is a fraction of a second to a second in a
+//! browser, while the server verifies with one hash. Larger N raises the
+//! server's cost per verification as much as the client's per try, and each
+//! verification of an unspent challenge costs the edge one hash: issuing
+//! challenges must be rate-limited per client.
 //!
 //! ```
 //! use rampart_challenge::*;

@@ -332,7 +332,7 @@ fn decode_and_page_json() {
     assert_eq!(
         page.to_json(),
         format!(
-            r#"{{"challenge":"{c}","algorithm":"scrypt","difficulty":3,"scrypt":{{"n_log2":10,"r":8,"p":1}},"submit":"/.rampart/challenge/v1/verify","return":"/a?b=</script>&c","expires":{}}}"#,
+            r#"{{"challenge":"{c}","algorithm":"scrypt","difficulty":5,"scrypt":{{"n_log2":10,"r":8,"p":1}},"submit":"/.rampart/challenge/v1/verify","return":"/a?b=</script>&c","expires":{}}}"#,
             NOW + 300
         )
     );

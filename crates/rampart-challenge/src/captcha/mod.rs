@@ -11,10 +11,12 @@ mod multipart;
 mod request;
 mod siteverify;
 mod token;
+mod widget;
 
 pub use request::{RequestError, VerifyRequest};
 pub use siteverify::{ErrorCode, IdempotencyCache, VerifyResponse, siteverify, siteverify_body};
-pub use token::{TOKEN_LIFETIME_SECS, TOKEN_PREFIX, Token, issue_token, verify_token};
+pub use token::{TOKEN_LIFETIME_SECS, TOKEN_PREFIX, Token, TokenError, issue_token, verify_token};
+pub use widget::{SolveRequest, SolveResponse, challenge_json, solve};
 
 use std::collections::HashMap;
 
@@ -23,6 +25,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::codec;
+use crate::pow::{ParamsError, PowError};
 
 /// Longest response token (Turnstile's documented limit).
 pub const MAX_TOKEN_LEN: usize = 2048;
@@ -148,7 +151,9 @@ pub fn challenge_site(sitekey: &str, hostname: &str) -> String {
     format!("captcha:{sitekey}:{hostname}")
 }
 
-/// Why a captcha operation was refused.
+/// Why a captcha operation was refused. [`CaptchaError::code`] and
+/// [`CaptchaError::status`] give the widget endpoints' `{"error": …}` body
+/// and HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CaptchaError {
     /// `action` longer than 32 or outside `[A-Za-z0-9_-]`.
@@ -166,6 +171,64 @@ pub enum CaptchaError {
     /// The token would exceed 2048 characters.
     #[error("token too long")]
     TooLong,
+    /// An unreadable request body.
+    #[error("bad request")]
+    BadRequest,
+    /// No such sitekey.
+    #[error("unknown sitekey")]
+    UnknownSitekey,
+    /// The sitekey is suspended.
+    #[error("sitekey suspended")]
+    SitekeySuspended,
+    /// The sitekey does not allow this host.
+    #[error("hostname not allowed for this sitekey")]
+    HostnameNotAllowed,
+    /// The solution was refused.
+    #[error("challenge refused: {0}")]
+    Challenge(PowError),
+    /// The configured PoW parameters are out of range (a configuration
+    /// mistake: the edge should have refused it at load).
+    #[error("bad challenge parameters: {0}")]
+    Params(ParamsError),
+}
+
+impl CaptchaError {
+    /// A short machine-readable code for `{"error": …}`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CaptchaError::InvalidAction => "invalid-action",
+            CaptchaError::InvalidCdata => "invalid-cdata",
+            CaptchaError::InvalidSitekey => "invalid-sitekey",
+            CaptchaError::InvalidHostname => "invalid-hostname",
+            CaptchaError::TooLong => "token-too-long",
+            CaptchaError::BadRequest => "bad-request",
+            CaptchaError::UnknownSitekey => "unknown-sitekey",
+            CaptchaError::SitekeySuspended => "sitekey-suspended",
+            CaptchaError::HostnameNotAllowed => "hostname-not-allowed",
+            CaptchaError::Challenge(PowError::Expired) => "challenge-expired",
+            CaptchaError::Challenge(PowError::Replayed) => "challenge-used",
+            CaptchaError::Challenge(PowError::InsufficientWork) => "insufficient-work",
+            CaptchaError::Challenge(_) => "invalid-challenge",
+            CaptchaError::Params(_) => "internal-error",
+        }
+    }
+
+    /// The HTTP status for the widget endpoints: 400 for what the request
+    /// got wrong, 403 for what it may not do, 500 for our configuration.
+    pub fn status(&self) -> u16 {
+        match self {
+            CaptchaError::SitekeySuspended
+            | CaptchaError::HostnameNotAllowed
+            | CaptchaError::Challenge(_) => 403,
+            CaptchaError::Params(_) | CaptchaError::TooLong => 500,
+            _ => 400,
+        }
+    }
+
+    /// `{"error":"<code>"}`.
+    pub fn to_json(&self) -> String {
+        format!(r#"{{"error":"{}"}}"#, self.code())
+    }
 }
 
 /// Turnstile's charset for `action` and `cdata`.
@@ -183,20 +246,6 @@ pub(crate) fn is_hostname(s: &str) -> bool {
         && s.bytes().all(|b| {
             b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']')
         })
-}
-
-/// Errors of the widget's endpoints, for the `{"error": …}` bodies.
-impl CaptchaError {
-    /// A short machine-readable code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            CaptchaError::InvalidAction => "invalid-action",
-            CaptchaError::InvalidCdata => "invalid-cdata",
-            CaptchaError::InvalidSitekey => "invalid-sitekey",
-            CaptchaError::InvalidHostname => "invalid-hostname",
-            CaptchaError::TooLong => "token-too-long",
-        }
-    }
 }
 
 #[cfg(test)]

@@ -115,7 +115,7 @@ impl PowParams {
         ttl_secs: 300,
     };
 
-    /// scrypt N = 2^10, r = 8, p = 1 (1 MiB per try) at 3 bits (8 tries
+    /// scrypt N = 2^10, r = 8, p = 1 (1 MiB per try) at 5 bits (32 tries
     /// on average), valid for 5 minutes. See the crate docs for the numbers.
     pub const DEFAULT_SCRYPT: PowParams = PowParams {
         algorithm: Algorithm::Scrypt {
@@ -123,7 +123,7 @@ impl PowParams {
             r: 8,
             p: 1,
         },
-        difficulty: 3,
+        difficulty: 5,
         ttl_secs: 300,
     };
 
