@@ -6,6 +6,7 @@
 
 pub mod access_log;
 pub mod body;
+pub mod bots;
 pub mod client_addr;
 pub mod exchange;
 pub mod geoip;

@@ -20,9 +20,11 @@ pub enum PageKind {
     MethodNotAllowed,
     /// A security rule blocked the request (status set by the rule).
     Blocked,
-    /// A rule, rate limit or under-attack mode wants a challenge, which this
-    /// edge cannot present yet.
+    /// A rule, rate limit, the bot policy or under-attack mode wants a
+    /// challenge that this request cannot take (not GET, or an API client).
     ChallengeRequired,
+    /// A path under `/.rampart/` that does not exist.
+    ReservedNotFound,
     RateLimited,
     PayloadTooLarge,
     UriTooLong,
@@ -43,6 +45,7 @@ impl PageKind {
             PageKind::BadRequest => StatusCode::BAD_REQUEST,
             PageKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             PageKind::Blocked | PageKind::ChallengeRequired => StatusCode::FORBIDDEN,
+            PageKind::ReservedNotFound => StatusCode::NOT_FOUND,
             PageKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             PageKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             PageKind::UriTooLong => StatusCode::URI_TOO_LONG,
@@ -62,6 +65,7 @@ impl PageKind {
             PageKind::MethodNotAllowed => "method_not_allowed",
             PageKind::Blocked => "blocked",
             PageKind::ChallengeRequired => "challenge_required",
+            PageKind::ReservedNotFound => "not_found",
             PageKind::RateLimited => "rate_limited",
             PageKind::PayloadTooLarge => "body_too_large",
             PageKind::UriTooLong => "uri_too_long",
@@ -81,6 +85,7 @@ impl PageKind {
             PageKind::MethodNotAllowed => "Method not allowed",
             PageKind::Blocked => "Access denied",
             PageKind::ChallengeRequired => "Challenge required",
+            PageKind::ReservedNotFound => "Not found",
             PageKind::RateLimited => "Too many requests",
             PageKind::PayloadTooLarge => "Request body too large",
             PageKind::UriTooLong => "Address too long",
@@ -113,8 +118,11 @@ impl PageKind {
             PageKind::Blocked => {
                 "This request was blocked by a security rule of the site. If you think this is a mistake, contact the site's owner and give them the reference id below."
             }
+            PageKind::ReservedNotFound => {
+                "Paths under /.rampart/ belong to the site's protection service, and there is nothing at this one."
+            }
             PageKind::ChallengeRequired => {
-                "This site requires visitors to pass a security challenge before this request is allowed, and this edge cannot present challenges yet, so the request was refused. Try again later; if you run this site, see the reason below."
+                "This site requires visitors to pass a browser check before this request is allowed. The check runs on page loads in a web browser; see below for what to do."
             }
             PageKind::RateLimited => {
                 "Too many requests came from you in a short time. Wait before trying again (see the Retry-After header)."

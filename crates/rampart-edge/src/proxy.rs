@@ -9,8 +9,11 @@
 //!    switches (WebSocket) become a byte tunnel
 //! 5. log: when the response body ends (see [`crate::exchange`])
 //!
-//! Between 2 and 3 run the security phases ([`crate::security`]): request
-//! limits, operator and site rules, rate limits, under-attack mode; the
+//! Between 2 and 3, `/.rampart/` paths are answered by the edge itself
+//! ([`crate::bots::routes`]: challenge scripts and answers, the captcha
+//! service), then run the security phases ([`crate::security`]): request
+//! limits, operator and site rules, rate limits, the bot policy (with
+//! clearance cookies and verified bots), under-attack mode; the
 //! origin step also refuses with 503 when the site's origins are at the
 //! node's in-flight cap. Bots and WAF will slot in there too.
 
@@ -30,6 +33,7 @@ use rampart_config::OriginProtocol;
 use tokio::sync::oneshot;
 
 use crate::body::EdgeBody;
+use crate::bots;
 use crate::client_addr::canonical;
 use crate::exchange::{Exchange, ResponseBody};
 use crate::headers::{
@@ -180,6 +184,23 @@ pub async fn handle(
         json,
         templates: Some(&site.pages),
     };
+    if bots::routes::is_reserved(request.uri().path()) {
+        let ctx = bots::routes::Ctx {
+            bots: &site.security.bots,
+            state: &state.bots,
+            directory: &snapshot.captcha_keys,
+            ip: exchange.client_ip,
+            tls: conn.tls,
+            page,
+        };
+        let response = bots::routes::handle(request, &ctx).await;
+        return Ok(finish(response, exchange, Some(site), &conn));
+    }
+    exchange.security.bot_verified = bots::verified::check(
+        &snapshot.verified_bots,
+        request.headers(),
+        exchange.client_ip,
+    );
     if let Some(response) = security::check_request(
         site,
         &state.security,

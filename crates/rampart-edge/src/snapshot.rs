@@ -53,6 +53,10 @@ pub struct Snapshot {
     pub unrouted_metrics: Arc<SiteMetrics>,
     /// `[dos]`: body rate, send timeout, HTTP/2 streams, origin cap.
     pub dos: DosConfig,
+    /// Every site's captcha keys: siteverify finds the key by its secret.
+    pub captcha_keys: rampart_challenge::captcha::MapDirectory,
+    /// `[[verified_bots]]`.
+    pub verified_bots: crate::bots::verified::VerifiedBots,
 }
 
 impl Snapshot {
@@ -76,6 +80,8 @@ pub enum BuildError {
     Limits(#[from] rampart_limits::LimitsError),
     #[error("{0}")]
     GeoIp(#[from] crate::geoip::GeoIpError),
+    #[error("challenge signing key: {0}")]
+    ChallengeKey(#[from] rampart_challenge::KeyError),
 }
 
 /// Long-lived parts a snapshot build draws on and reuses.
@@ -83,6 +89,7 @@ pub struct BuildContext<'a> {
     pub metrics: &'a Metrics,
     pub origins: &'a Mutex<HashMap<OriginKey, Weak<Origin>>>,
     pub security: &'a SecurityState,
+    pub bots: &'a crate::bots::BotState,
 }
 
 pub fn build(
@@ -96,6 +103,7 @@ pub fn build(
     let mut registry = ctx.origins.lock().unwrap_or_else(|e| e.into_inner());
     registry.retain(|_, weak| weak.strong_count() > 0);
     let shared_security = SharedSecurity::new(config);
+    let ring = Arc::new(ctx.bots.ring(&config.challenge_keys));
 
     for (index, site_cfg) in config.sites.iter().enumerate() {
         for pattern in &site_cfg.hosts {
@@ -115,7 +123,13 @@ pub fn build(
                 certs.insert(pattern, key.clone());
             }
         }
-        sites.push(build_site(site_cfg, ctx, &mut registry, &shared_security)?);
+        sites.push(build_site(
+            site_cfg,
+            ctx,
+            &mut registry,
+            &shared_security,
+            &ring,
+        )?);
     }
 
     Ok(Snapshot {
@@ -130,6 +144,13 @@ pub fn build(
         https_port: config.listen.https.as_ref().map(|l| l.addr.port()),
         unrouted_metrics: ctx.metrics.site("_unrouted"),
         dos: config.dos,
+        captcha_keys: rampart_challenge::captcha::MapDirectory::new(
+            config
+                .sites
+                .iter()
+                .flat_map(|s| s.security.captcha.iter().map(crate::bots::sitekey)),
+        ),
+        verified_bots: crate::bots::verified::VerifiedBots::new(config),
     })
 }
 
@@ -138,6 +159,7 @@ fn build_site(
     ctx: &BuildContext<'_>,
     registry: &mut HashMap<OriginKey, Weak<Origin>>,
     shared_security: &SharedSecurity,
+    ring: &Arc<rampart_challenge::KeyRing>,
 ) -> Result<Site, BuildError> {
     let health_host = cfg
         .health
@@ -201,7 +223,7 @@ fn build_site(
         retries: cfg.retries,
         pages: cfg.pages.clone(),
         metrics: ctx.metrics.site(&cfg.name),
-        security: shared_security.site(cfg, ctx.security.site_attack(&cfg.name)),
+        security: shared_security.site(cfg, ctx.security.site_attack(&cfg.name), ring.clone()),
     })
 }
 

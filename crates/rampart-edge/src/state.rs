@@ -30,6 +30,10 @@ pub struct EdgeState {
     /// Rate-limit counters, under-attack detectors, connection caps: kept
     /// across snapshots so a reload gives no client a fresh allowance.
     pub security: SecurityState,
+    /// Fallback signing key, spent challenges and tokens, siteverify's
+    /// idempotency cache: kept across snapshots so a reload does not make
+    /// a solved challenge usable twice.
+    pub bots: crate::bots::BotState,
     /// `[geoip]` databases for `ip.src.country` / `ip.src.asnum` and the
     /// analytics' countries; replaced when a reload changes the paths.
     geoip: ArcSwap<GeoIp>,
@@ -57,6 +61,7 @@ impl EdgeState {
     ) -> Result<Arc<Self>, BuildError> {
         let origins = Mutex::new(HashMap::new());
         let security = SecurityState::new(&config.dos)?;
+        let bots = crate::bots::BotState::new()?;
         let geoip = Arc::new(GeoIp::open(&config.geoip)?);
         let first = snapshot::build(
             &config,
@@ -65,6 +70,7 @@ impl EdgeState {
                 metrics: &metrics,
                 origins: &origins,
                 security: &security,
+                bots: &bots,
             },
         )?;
         let state = Arc::new(Self {
@@ -75,6 +81,7 @@ impl EdgeState {
             analytics: Arc::new(Aggregator::new(analytics_config())),
             origins,
             security,
+            bots,
             geoip: ArcSwap::new(geoip.clone()),
             geoip_config: Mutex::new(config.geoip.clone()),
             initial: config,
@@ -161,6 +168,7 @@ impl EdgeState {
                 metrics: &self.metrics,
                 origins: &self.origins,
                 security: &self.security,
+                bots: &self.bots,
             },
         )?;
         self.security.connections.update(&config.dos);

@@ -58,7 +58,11 @@ pub enum Action {
     Block {
         status: StatusCode,
     },
-    Challenge,
+    /// `level`: `None` for a managed challenge, priced by the site's
+    /// security level.
+    Challenge {
+        level: Option<rampart_config::ThreatLevel>,
+    },
     Allow,
     Skip {
         phases: PhaseSet,
@@ -77,7 +81,7 @@ impl Action {
     pub fn name(&self) -> &'static str {
         match self {
             Action::Block { .. } => "block",
-            Action::Challenge => "challenge",
+            Action::Challenge { .. } => "challenge",
             Action::Allow => "allow",
             Action::Skip { .. } => "skip",
             Action::Log => "log",
@@ -143,6 +147,10 @@ pub struct SiteSecurity {
     pub lists: Arc<Lists>,
     /// Request counter and detector; outlives snapshots.
     pub attack: Arc<SiteAttack>,
+    /// Challenge pricing, clearance checks, bot policy, captcha keys.
+    pub bots: crate::bots::SiteBots,
+    /// The threat level of a managed challenge (`security_level`).
+    pub managed_level: rampart_config::ThreatLevel,
 }
 
 impl SiteSecurity {
@@ -154,6 +162,7 @@ impl SiteSecurity {
             || !self.rate_limits.is_empty()
             || self.under_attack
             || self.auto_under_attack.enabled
+            || self.bots.policy.is_some()
     }
 }
 
@@ -224,7 +233,12 @@ impl SharedSecurity {
             .unwrap_or(&self.operator_scope)
     }
 
-    pub fn site(&self, cfg: &SiteConfig, attack: Arc<SiteAttack>) -> SiteSecurity {
+    pub fn site(
+        &self,
+        cfg: &SiteConfig,
+        attack: Arc<SiteAttack>,
+        ring: Arc<rampart_challenge::KeyRing>,
+    ) -> SiteSecurity {
         let scope = self.scope(cfg.account.as_deref());
         let what = format!("site \"{}\"", cfg.name);
         let rules = compile_rules(
@@ -249,6 +263,17 @@ impl SharedSecurity {
             auto_under_attack: cfg.security.auto_under_attack,
             lists: scope.lists.clone(),
             attack,
+            bots: crate::bots::SiteBots::new(
+                cfg,
+                ring,
+                crate::bots::policy::CompiledPolicy::compile(
+                    &what,
+                    &cfg.security.bots,
+                    &scope.scheme,
+                    scope.lists.clone(),
+                ),
+            ),
+            managed_level: crate::bots::level_of(cfg.security_level),
         }
     }
 }
@@ -275,7 +300,15 @@ fn compile_rules(
             RuleAction::Block { status } => Action::Block {
                 status: StatusCode::from_u16(*status).unwrap_or(StatusCode::FORBIDDEN),
             },
-            RuleAction::Challenge { .. } => Action::Challenge,
+            RuleAction::Challenge { kind } => Action::Challenge {
+                level: match kind {
+                    rampart_config::ChallengeKind::Managed => None,
+                    rampart_config::ChallengeKind::Js => Some(rampart_config::ThreatLevel::Medium),
+                    rampart_config::ChallengeKind::Interactive => {
+                        Some(rampart_config::ThreatLevel::High)
+                    }
+                },
+            },
             RuleAction::Allow => Action::Allow,
             RuleAction::Skip { phases, rules } => {
                 pending_skips.push((entries.len(), rules.as_slice()));

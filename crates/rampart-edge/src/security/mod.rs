@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use http::{HeaderMap, Request, Response};
 use rampart_analytics::Verdict as AnalyticsVerdict;
-use rampart_config::{DosConfig, SecurityPhase};
+use rampart_config::{BotAction, DosConfig, SecurityPhase, ThreatLevel};
 use rampart_limits::{
     Clock, CountersConfig, Decision, KeyHasher, LimitsError, LocalCounters, Millis, RateLimiter,
     SystemClock,
@@ -61,6 +61,8 @@ pub struct SecurityState {
     pub connections: dos::ConnectionCaps,
     /// `rampart.under_attack` implicit limit's id, shared with hits.
     implicit_id: Arc<str>,
+    /// Named in hits when the bot policy acts without a matching rule.
+    bot_policy_id: Arc<str>,
 }
 
 impl SecurityState {
@@ -75,6 +77,7 @@ impl SecurityState {
             switches: SwitchLog::default(),
             connections: dos::ConnectionCaps::new(dos, hasher.clone()),
             implicit_id: IMPLICIT_RULE_ID.into(),
+            bot_policy_id: "bot_policy".into(),
             hasher,
         })
     }
@@ -118,6 +121,8 @@ pub struct RequestSecurity {
     pub origin_slot: Option<dos::OriginSlot>,
     /// Country and ASN of the client address (GeoIP).
     pub geo: GeoFacts,
+    /// The User-Agent claims a verified bot and the address proves it.
+    pub bot_verified: bool,
 }
 
 /// What a counting expression may read once the request itself is gone.
@@ -168,8 +173,13 @@ pub fn check_request<B>(
         asn: exchange.security.geo.asn,
     };
     let cookie = joined_cookies(request.headers());
-    let fields = view.fields(cookie.as_deref());
+    let mut fields = view.fields(cookie.as_deref());
     let now = now();
+    let unix = crate::bots::unix_now();
+    fields.clearance = sec
+        .bots
+        .has_clearance(request.headers(), exchange.client_ip, unix);
+    fields.bot_verified = exchange.security.bot_verified;
     let mut skip = PhaseSet::default();
     let hits = &mut exchange.security.hits;
     let mut pending = PendingCounts::default();
@@ -183,22 +193,35 @@ pub fn check_request<B>(
         ) {
             return Some(Decided::Rule(verdict));
         }
-        if skip.contains(SecurityPhase::RateLimits) || sec.rate_limits.is_empty() {
+        if !(skip.contains(SecurityPhase::RateLimits) || sec.rate_limits.is_empty())
+            && let Some(limited) = ratelimit::check(
+                &security.limiter,
+                &security.hasher,
+                &site.name,
+                &sec.rate_limits,
+                &sec.lists,
+                &fields,
+                worker,
+                now,
+                hits,
+                &mut pending,
+            )
+        {
+            return Some(Decided::Limit(limited));
+        }
+        let policy = sec.bots.policy.as_ref()?;
+        if skip.contains(SecurityPhase::Bots)
+            || fields.clearance
+            || fields.bot_verified
+            || policy.exempt(fields.path, request.headers())
+        {
             return None;
         }
-        ratelimit::check(
-            &security.limiter,
-            &security.hasher,
-            &site.name,
-            &sec.rate_limits,
-            &sec.lists,
-            &fields,
-            worker,
-            now,
-            hits,
-            &mut pending,
-        )
-        .map(Decided::Limit)
+        let weighed = policy.weigh(&fields, &mut worker.scratch);
+        match weighed.action {
+            BotAction::Allow => None,
+            action => Some(Decided::Bots(action, weighed.top_rule)),
+        }
     });
     if !pending.is_empty() {
         exchange.security.pending = Some(Box::new(PendingResponse {
@@ -214,10 +237,21 @@ pub fn check_request<B>(
             exchange.verdict = AnalyticsVerdict::Blocked;
             return Some(ctx.blocked(status, &rule));
         }
-        Some(Decided::Rule(rules::Verdict::Challenge { rule })) => {
-            exchange.verdict = AnalyticsVerdict::Challenged;
-            let reason = format!("the security rule \"{rule}\" asks for a challenge");
-            return Some(ctx.challenge(&reason, Some(&rule)));
+        Some(Decided::Rule(rules::Verdict::Challenge { rule, level })) => {
+            let reason = format!("the security rule \"{rule}\" asks for a browser check");
+            let level = level.unwrap_or(sec.managed_level);
+            if let Some(r) = challenge(
+                site,
+                request,
+                level,
+                &reason,
+                Some(&rule),
+                ctx,
+                exchange,
+                unix,
+            ) {
+                return Some(r);
+            }
         }
         Some(Decided::Rule(rules::Verdict::Redirect { location, status })) => {
             return Some(respond::redirect(&location, status));
@@ -227,32 +261,112 @@ pub fn check_request<B>(
             return Some(ctx.rate_limited(retry_after, &rule));
         }
         Some(Decided::Limit(Limited::Challenge { rule })) => {
-            exchange.verdict = AnalyticsVerdict::Challenged;
-            let reason = format!("the rate limit \"{rule}\" was exceeded");
-            return Some(ctx.challenge(&reason, Some(&rule)));
+            if !fields.clearance {
+                let reason = format!("the rate limit \"{rule}\" was exceeded");
+                return challenge(
+                    site,
+                    request,
+                    ThreatLevel::Medium,
+                    &reason,
+                    Some(&rule),
+                    ctx,
+                    exchange,
+                    unix,
+                );
+            }
         }
-        None => {}
+        Some(Decided::Bots(BotAction::Block, rule)) => {
+            let rule = rule.unwrap_or_else(|| security.bot_policy_id.clone());
+            exchange.security.hits.push_decisive(&rule, "block");
+            exchange.verdict = AnalyticsVerdict::Blocked;
+            return Some(ctx.blocked(http::StatusCode::FORBIDDEN, &rule));
+        }
+        Some(Decided::Bots(BotAction::Challenge(level), rule)) => {
+            let rule = rule.unwrap_or_else(|| security.bot_policy_id.clone());
+            exchange.security.hits.push_decisive(&rule, "challenge");
+            let reason = "this request looks automated to the site's bot policy";
+            if let Some(r) = challenge(
+                site,
+                request,
+                level,
+                reason,
+                Some(&rule),
+                ctx,
+                exchange,
+                unix,
+            ) {
+                return Some(r);
+            }
+        }
+        Some(Decided::Bots(BotAction::Allow, _)) | None => {}
     }
-    if skip.contains(SecurityPhase::UnderAttack) || fields.clearance {
+    if skip.contains(SecurityPhase::UnderAttack) || fields.clearance || fields.bot_verified {
         return None;
     }
-    under_attack(site, security, &fields, now, ctx, exchange)
+    under_attack(site, security, request, &fields, now, ctx, exchange, unix)
 }
 
 enum Decided {
     Rule(rules::Verdict),
     Limit(Limited),
+    /// The bot policy's action and the heaviest rule that led to it.
+    Bots(BotAction, Option<Arc<str>>),
 }
 
-/// Under attack, clients without a clearance get the strict implicit limit
-/// (see [`attack`] for why a limit and not yet a challenge).
-fn under_attack(
+/// The interstitial (or, for requests that cannot take it, a 403 saying
+/// what to do), counted as challenged. `None`: the request passes, with
+/// the no-JavaScript fallback's clearance at low threat.
+#[allow(clippy::too_many_arguments)]
+fn challenge<B>(
+    site: &Site,
+    request: &Request<B>,
+    level: ThreatLevel,
+    reason: &str,
+    rule: Option<&str>,
+    ctx: &PageCtx<'_>,
+    exchange: &mut Exchange,
+    unix: u64,
+) -> Option<Response<EdgeBody>> {
+    let sec = &site.security;
+    if level == ThreatLevel::Low
+        && sec.bots.settings.nojs_fallback
+        && sec
+            .bots
+            .has_nojs_clearance(request.headers(), exchange.client_ip, unix)
+    {
+        return None;
+    }
+    exchange.verdict = AnalyticsVerdict::Challenged;
+    let return_to = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    Some(crate::bots::page::respond(
+        &sec.bots,
+        &crate::bots::page::Challenge {
+            level,
+            reason,
+            rule,
+        },
+        request.method(),
+        crate::bots::page::safe_return(return_to),
+        exchange.client_ip,
+        exchange.tls,
+        ctx,
+        unix,
+    ))
+}
+
+/// Under attack, clients without a clearance get a high-threat challenge,
+/// and the strict implicit limit caps how often one address may ask for
+/// one (see [`attack`]).
+#[allow(clippy::too_many_arguments)]
+fn under_attack<B>(
     site: &Site,
     security: &SecurityState,
+    request: &Request<B>,
     fields: &rampart_rules::RequestFields<'_>,
     now: Millis,
     ctx: &PageCtx<'_>,
     exchange: &mut Exchange,
+    unix: u64,
 ) -> Option<Response<EdgeBody>> {
     let sec = &site.security;
     if !(sec.under_attack || sec.attack.auto_active()) {
@@ -266,7 +380,21 @@ fn under_attack(
         .client_ip(fields.ip)
         .finish();
     let Decision::Limit { retry_after } = security.limiter.check(&IMPLICIT_LIMIT, &key, now) else {
-        return None;
+        exchange
+            .security
+            .hits
+            .push_decisive(&security.implicit_id, "challenge");
+        let reason = "the site is under attack, so every visitor is checked";
+        return challenge(
+            site,
+            request,
+            ThreatLevel::High,
+            reason,
+            None,
+            ctx,
+            exchange,
+            unix,
+        );
     };
     exchange
         .security

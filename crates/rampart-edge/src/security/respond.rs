@@ -51,6 +51,18 @@ impl PageCtx<'_> {
         )
     }
 
+    /// 404 for a `/.rampart/` path that does not exist.
+    pub fn not_found(&self) -> Response<EdgeBody> {
+        self.page(
+            PageKind::ReservedNotFound,
+            &Detail {
+                status: None,
+                rule: None,
+                reason: None,
+            },
+        )
+    }
+
     pub fn rate_limited(&self, retry_after: Duration, rule: &str) -> Response<EdgeBody> {
         let mut response = self.page(
             PageKind::RateLimited,

@@ -18,6 +18,7 @@ pub enum Verdict {
     },
     Challenge {
         rule: std::sync::Arc<str>,
+        level: Option<rampart_config::ThreatLevel>,
     },
     Redirect {
         location: HeaderValue,
@@ -80,9 +81,15 @@ fn evaluate_list(
                     rule: entry.id.clone(),
                 });
             }
-            Action::Challenge => {
+            // A client that passed a challenge already satisfies this
+            // one; later rules still apply to it.
+            Action::Challenge { .. } if req.clearance => {
+                hits.push(&entry.id, "challenge_passed");
+            }
+            Action::Challenge { level } => {
                 hits.push_decisive(&entry.id, "challenge");
                 return Some(Verdict::Challenge {
+                    level: *level,
                     rule: entry.id.clone(),
                 });
             }

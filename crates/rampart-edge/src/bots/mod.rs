@@ -1,0 +1,165 @@
+//! Bot defence at the edge: clearance cookies, the challenge interstitial,
+//! the weighted bot policy, verified good bots, and the captcha service,
+//! all on `rampart_challenge`'s signed, stateless tokens.
+//!
+//! * [`BotState`] outlives snapshots: the node's fallback signing key, the
+//!   spent set (single use of solved challenges and captcha tokens) and
+//!   siteverify's idempotency cache.
+//! * [`SiteBots`] is one site's compiled settings, in its `SiteSecurity`.
+//! * [`page`] renders the interstitial; [`routes`] answers `/.rampart/`.
+
+pub mod page;
+pub mod policy;
+pub mod routes;
+pub mod verified;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use http::HeaderMap;
+use http::header::{COOKIE, USER_AGENT};
+use rampart_challenge::captcha::{MapDirectory, Sitekey};
+use rampart_challenge::{
+    Algorithm, KeyError, KeyRing, LocalSpentSet, PowParams, PrefixPolicy, SigningKey, clearance,
+};
+use rampart_config::{ChallengeKey, ChallengeSettings, PowAlgorithm, SiteConfig, ThreatLevel};
+
+/// Challenges and captcha tokens solved and not yet expired, per node.
+const SPENT_CAPACITY: usize = 1 << 20;
+/// Siteverify answers kept for idempotent retries.
+const IDEMPOTENCY_CAPACITY: usize = 100_000;
+
+/// Bot-defence state that must survive snapshot swaps.
+pub struct BotState {
+    /// Signs when the store has given no shared keys (tests, first start).
+    own_key: SigningKey,
+    pub spent: LocalSpentSet,
+    pub idempotency: rampart_challenge::captcha::IdempotencyCache,
+}
+
+impl BotState {
+    pub fn new() -> Result<Self, KeyError> {
+        Ok(Self {
+            own_key: SigningKey::generate()?,
+            spent: LocalSpentSet::new(SPENT_CAPACITY),
+            idempotency: rampart_challenge::captcha::IdempotencyCache::new(IDEMPOTENCY_CAPACITY),
+        })
+    }
+
+    /// The key ring of a snapshot: the store's two newest keys, or this
+    /// node's own.
+    pub fn ring(&self, keys: &[ChallengeKey]) -> KeyRing {
+        let key = |k: &ChallengeKey| SigningKey {
+            id: k.id,
+            secret: k.secret,
+        };
+        match keys {
+            [current, previous, ..] => KeyRing::new(key(current), Some(key(previous))),
+            [current] => KeyRing::new(key(current), None),
+            [] => KeyRing::new(self.own_key.clone(), None),
+        }
+    }
+}
+
+/// Unix seconds: the tokens' clock.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// One site's bot-defence settings, compiled.
+pub struct SiteBots {
+    /// The site string bound into its challenges and clearances.
+    pub site: Arc<str>,
+    /// Bound into clearances won without JavaScript: they pass low-threat
+    /// challenges only.
+    pub nojs_site: String,
+    pub ring: Arc<KeyRing>,
+    pub settings: ChallengeSettings,
+    pub prefix: PrefixPolicy,
+    pub policy: Option<policy::CompiledPolicy>,
+    /// The site's captcha keys.
+    pub captcha: MapDirectory,
+}
+
+impl SiteBots {
+    pub fn new(
+        cfg: &SiteConfig,
+        ring: Arc<KeyRing>,
+        policy: Option<policy::CompiledPolicy>,
+    ) -> Self {
+        let settings = cfg.security.challenge.clone();
+        // The config already bounds both lengths; the default is only for
+        // a value that slipped past it.
+        let prefix =
+            PrefixPolicy::new(settings.ip_prefix_v4, settings.ip_prefix_v6).unwrap_or_default();
+        let captcha = MapDirectory::new(cfg.security.captcha.iter().map(sitekey));
+        Self {
+            site: cfg.name.as_str().into(),
+            nojs_site: format!("{}#nojs", cfg.name),
+            ring,
+            settings,
+            prefix,
+            policy,
+            captcha,
+        }
+    }
+
+    /// Proof-of-work parameters at `level`.
+    pub fn params(&self, level: ThreatLevel) -> PowParams {
+        PowParams {
+            algorithm: algorithm(self.settings.algorithm),
+            difficulty: self.settings.difficulty.at(level),
+            ttl_secs: self.settings.ttl.as_secs().max(1),
+        }
+    }
+
+    /// Whether the request carries a clearance of this site for this
+    /// client: one MAC over the cookie, no store access.
+    pub fn has_clearance(&self, headers: &HeaderMap, ip: IpAddr, now: u64) -> bool {
+        self.check_clearance(headers, ip, now, &self.site)
+    }
+
+    /// A clearance won through the no-JavaScript fallback (low threat).
+    pub fn has_nojs_clearance(&self, headers: &HeaderMap, ip: IpAddr, now: u64) -> bool {
+        self.check_clearance(headers, ip, now, &self.nojs_site)
+    }
+
+    fn check_clearance(&self, headers: &HeaderMap, ip: IpAddr, now: u64, site: &str) -> bool {
+        let ua = headers.get(USER_AGENT).map_or(&b""[..], |v| v.as_bytes());
+        headers.get_all(COOKIE).iter().any(|cookie| {
+            cookie.to_str().is_ok_and(|text| {
+                text.contains(clearance::COOKIE_NAME)
+                    && clearance::check_header(&self.ring, text, site, ip, &self.prefix, ua, now)
+                        .is_ok()
+            })
+        })
+    }
+}
+
+pub fn sitekey(k: &rampart_config::CaptchaKey) -> Sitekey {
+    Sitekey {
+        sitekey: k.sitekey.clone(),
+        secret_hash: k.secret_sha256,
+        hostnames: k.hostnames.clone(),
+        suspended: k.suspended,
+    }
+}
+
+pub fn algorithm(a: PowAlgorithm) -> Algorithm {
+    match a {
+        PowAlgorithm::Sha256 => Algorithm::Sha256,
+        PowAlgorithm::Scrypt { n_log2, r, p } => Algorithm::Scrypt { n_log2, r, p },
+    }
+}
+
+/// The threat level a site's `security_level` gives managed challenges.
+pub fn level_of(security: rampart_config::SecurityLevel) -> ThreatLevel {
+    match security {
+        rampart_config::SecurityLevel::Off | rampart_config::SecurityLevel::Low => ThreatLevel::Low,
+        rampart_config::SecurityLevel::Medium => ThreatLevel::Medium,
+        rampart_config::SecurityLevel::High => ThreatLevel::High,
+    }
+}

@@ -1,0 +1,229 @@
+//! The challenge interstitial: a small page of Rampart's own (no
+//! third-party resources) whose script solves a signed proof-of-work
+//! challenge and posts the answer to `/.rampart/challenge/v1/verify`.
+//! Requests that cannot run it (not GET, API clients) get a 403 page that
+//! says what to do instead.
+
+use std::net::IpAddr;
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
+use http::{HeaderValue, Method, Response, StatusCode};
+use rampart_challenge::pow::{self, ChallengeJson};
+use rampart_challenge::{Algorithm, PowParams};
+use rampart_config::ThreatLevel;
+
+use super::SiteBots;
+use crate::body::EdgeBody;
+use crate::pages::escape_html;
+use crate::security::respond::PageCtx;
+
+pub const TEMPLATE: &str = include_str!("../../../rampart-challenge/assets/challenge.html");
+/// The no-JavaScript fallback waits this long before it may pass: a
+/// browser pays in time what it cannot pay in work.
+pub const NOJS_WAIT_SECS: u64 = 4;
+/// The cookie that proves the fallback's round trip.
+pub const NOJS_COOKIE: &str = "rampart_nojs";
+pub const VERIFY_PATH: &str = "/.rampart/challenge/v1/verify";
+pub const NOJS_PATH: &str = "/.rampart/challenge/v1/nojs";
+
+/// Why and how hard a request is challenged.
+pub struct Challenge<'a> {
+    pub level: ThreatLevel,
+    /// Shown on the page ("the security rule … asks for a challenge").
+    pub reason: &'a str,
+    /// The rule or limit that asked, for the 403 page of non-GET requests.
+    pub rule: Option<&'a str>,
+}
+
+/// The response to a challenged request.
+#[allow(clippy::too_many_arguments)]
+pub fn respond(
+    bots: &SiteBots,
+    challenge: &Challenge<'_>,
+    method: &Method,
+    return_to: &str,
+    ip: IpAddr,
+    tls: bool,
+    ctx: &PageCtx<'_>,
+    now: u64,
+) -> Response<EdgeBody> {
+    if ctx.json || !(method == Method::GET || method == Method::HEAD) {
+        let reason = format!(
+            "{} This site checks browsers before it accepts anything else: open https://{}/ in a web browser, let the check pass, then send this request again from that browser.",
+            sentence(challenge.reason),
+            ctx.host
+        );
+        return ctx.challenge(&reason, challenge.rule);
+    }
+    let params = bots.params(challenge.level);
+    let Ok(token) = pow::issue(&bots.ring, &bots.site, ip, &bots.prefix, &params, now) else {
+        // Only a difficulty outside the library's bounds gets here; the
+        // config refuses those, so this is a bug, not a client's doing.
+        tracing::error!(site = %bots.site, "challenge parameters refused by the issuer");
+        return ctx.challenge(challenge.reason, challenge.rule);
+    };
+    let nojs = (challenge.level == ThreatLevel::Low && bots.settings.nojs_fallback)
+        .then(|| nojs_link(bots, ip, return_to, now))
+        .flatten();
+    render(&token, challenge, return_to, nojs.as_ref(), tls, ctx)
+}
+
+/// "Reason." with the full stop it may lack.
+fn sentence(reason: &str) -> String {
+    let mut s = reason.trim().to_string();
+    if let Some(first) = s.get(..1) {
+        let upper = first.to_ascii_uppercase();
+        s.replace_range(..1, &upper);
+    }
+    if !s.ends_with('.') {
+        s.push('.');
+    }
+    s
+}
+
+/// The fallback for browsers without JavaScript: a meta refresh to a
+/// signed link, paired with a cookie the browser must send back.
+struct NojsLink {
+    url: String,
+    cookie: String,
+}
+
+fn nojs_link(bots: &SiteBots, ip: IpAddr, return_to: &str, now: u64) -> Option<NojsLink> {
+    let params = PowParams {
+        algorithm: Algorithm::Sha256,
+        difficulty: 1,
+        ttl_secs: bots.settings.ttl.as_secs().max(NOJS_WAIT_SECS + 30),
+    };
+    let token = pow::issue(&bots.ring, &bots.nojs_site, ip, &bots.prefix, &params, now).ok()?;
+    // One bit of work: the server does it, the link carries it. What the
+    // browser proves is the wait and the cookie.
+    let nonce = pow::solve(&token, 64)?;
+    let query = serde_urlencoded::to_string([
+        ("c", token.as_str()),
+        ("n", &nonce.to_string()),
+        ("r", return_to),
+    ])
+    .ok()?;
+    Some(NojsLink {
+        url: format!("{NOJS_PATH}?{query}"),
+        cookie: nojs_cookie_value(&token),
+    })
+}
+
+/// The value the fallback's cookie must carry for `token`: its tail,
+/// which is the MAC, so it cannot be guessed without the page.
+pub fn nojs_cookie_value(token: &str) -> String {
+    let tail = token.len().saturating_sub(22);
+    token.get(tail..).unwrap_or(token).to_string()
+}
+
+fn render(
+    token: &str,
+    challenge: &Challenge<'_>,
+    return_to: &str,
+    nojs: Option<&NojsLink>,
+    tls: bool,
+    ctx: &PageCtx<'_>,
+) -> Response<EdgeBody> {
+    let script_json = ChallengeJson::new(token, Some(VERIFY_PATH), Some(return_to))
+        .map(|j| j.to_script_json())
+        .unwrap_or_else(|_| "{}".to_string());
+    let csp_nonce = csp_nonce();
+    let nojs_html = nojs.map_or(String::new(), |link| {
+        let url = escape_html(&link.url);
+        format!(
+            "<meta http-equiv=\"refresh\" content=\"{NOJS_WAIT_SECS};url={url}\"><p>Without JavaScript, this page continues by itself in {NOJS_WAIT_SECS} seconds. If it does not, <a href=\"{url}\">continue to the site</a> after that time.</p>"
+        )
+    });
+    let reason = escape_html(challenge.reason);
+    let html = TEMPLATE
+        .replace("{{title}}", "Checking your browser")
+        .replace("{{host}}", &escape_html(ctx.host))
+        .replace("{{reason}}", &reason)
+        .replace("{{params_json}}", &script_json)
+        .replace("{{ray}}", &ctx.ray.to_string())
+        .replace("{{nojs}}", &nojs_html)
+        .replace("{{nonce}}", &csp_nonce);
+    let mut response = Response::new(EdgeBody::Full(Some(Bytes::from(html))));
+    // 403 like Cloudflare's interstitial: what a crawler indexes or a
+    // script reads is a refusal, not the site.
+    *response.status_mut() = StatusCode::FORBIDDEN;
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(csp) = HeaderValue::from_str(&format!(
+        "default-src 'none'; script-src 'self' 'nonce-{csp_nonce}'; style-src 'nonce-{csp_nonce}'; worker-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )) {
+        headers.insert("content-security-policy", csp);
+    }
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert("rampart-challenge", HeaderValue::from_static("1"));
+    if let Some(link) = nojs {
+        let secure = if tls { "; Secure" } else { "" };
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "{NOJS_COOKIE}={}; Path=/.rampart/; Max-Age=600; HttpOnly; SameSite=Lax{secure}",
+            link.cookie
+        )) {
+            headers.append(SET_COOKIE, v);
+        }
+    }
+    response
+}
+
+fn csp_nonce() -> String {
+    use rand::Rng;
+    let bytes: [u8; 16] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where to send the visitor after passing: a path on this site, never
+/// another origin (`//evil.test` or `/\evil.test` are browsers' other
+/// hosts).
+pub fn safe_return(candidate: &str) -> &str {
+    let ok = candidate.starts_with('/')
+        && !candidate.starts_with("//")
+        && !candidate.starts_with("/\\")
+        && !candidate.bytes().any(|b| b.is_ascii_control())
+        && !candidate.starts_with("/.rampart/");
+    if ok { candidate } else { "/" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn returns_stay_on_the_site() {
+        assert_eq!(safe_return("/shop?a=1"), "/shop?a=1");
+        for bad in [
+            "//evil.test/",
+            "/\\evil.test",
+            "https://evil.test/",
+            "",
+            "/a\r\nb",
+            "/.rampart/challenge/v1/verify",
+        ] {
+            assert_eq!(safe_return(bad), "/", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_template_has_every_placeholder() {
+        for p in [
+            "{{title}}",
+            "{{host}}",
+            "{{reason}}",
+            "{{params_json}}",
+            "{{ray}}",
+            "{{nojs}}",
+            "{{nonce}}",
+        ] {
+            assert!(TEMPLATE.contains(p), "{p}");
+        }
+        assert!(TEMPLATE.len() < 20 * 1024);
+    }
+}
