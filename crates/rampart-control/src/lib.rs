@@ -24,6 +24,7 @@ mod iplists;
 mod list_cache;
 mod password;
 mod persisted;
+mod signing_keys;
 mod start;
 mod sync;
 

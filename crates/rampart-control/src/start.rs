@@ -12,8 +12,8 @@ use rampart_store::{SiteRecord, Store, StoreError};
 use crate::Control;
 use crate::bootstrap::{Bootstrap, bootstrap};
 use crate::list_cache::{ListCache, named};
-use crate::persisted;
 use crate::sync::{compile_records, operator_rules_for_snapshot, provision_file_sites};
+use crate::{persisted, signing_keys};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -25,6 +25,8 @@ pub enum StartError {
     Bootstrap(StoreError),
     #[error("cannot read the sites from the store: {0}")]
     Read(StoreError),
+    #[error("cannot make the first challenge signing key: {0}")]
+    ChallengeKey(StoreError),
 }
 
 /// What the edge starts with.
@@ -64,9 +66,11 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartError> {
                 "the store is unreachable ({error}); serving the {} site(s) kept from the last good snapshot until it is back",
                 kept.sites.len()
             );
+            let mut served = with_sites(config, &kept.sites, kept.lists, &kept.operator_rules);
+            served.challenge_keys = kept.challenge_keys;
             return Ok(Prepared {
                 store: None,
-                config: with_sites(config, &kept.sites, kept.lists, &kept.operator_rules),
+                config: served,
                 bootstrap: None,
                 revision: kept.revision,
                 lists: ListCache::default(),
@@ -78,6 +82,11 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartError> {
         .await
         .map_err(StartError::FileSites)?;
     let fresh = bootstrap(&store).await.map_err(StartError::Bootstrap)?;
+    // Before the revision is read, so the first snapshot already signs with
+    // the key every node shares.
+    signing_keys::rotate_if_due(&store)
+        .await
+        .map_err(StartError::ChallengeKey)?;
     let revision = store.revision().await.map_err(StartError::Read)?;
     let records = store.list_sites(None).await.map_err(StartError::Read)?;
     let lists = ListCache::default();
@@ -87,17 +96,21 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartError> {
         .await
         .map_err(StartError::Read)?
         .rules;
-    if let Err(error) = persisted::save(
-        &config.node.data_dir,
+    let challenge_keys = signing_keys::load(&store).await.map_err(StartError::Read)?;
+    let kept = persisted::Snapshot {
         revision,
-        &records,
-        &loaded,
-        &operator_rules,
-    ) {
+        sites: &records,
+        lists: &loaded,
+        operator_rules: &operator_rules,
+        challenge_keys: &challenge_keys,
+    };
+    if let Err(error) = persisted::save(&config.node.data_dir, kept) {
         tracing::warn!("could not keep the sites in the data dir: {error}");
     }
+    let mut served = with_sites(config, &records, named(&loaded), &operator_rules);
+    served.challenge_keys = challenge_keys;
     Ok(Prepared {
-        config: with_sites(config, &records, named(&loaded), &operator_rules),
+        config: served,
         store: Some(store),
         bootstrap: fresh,
         revision,

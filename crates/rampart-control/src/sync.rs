@@ -5,11 +5,11 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rampart_config::{
-    Config, ConfigErrors, FirewallRule, ListScope, NamedList, OriginSpec, RuleSpec, SiteConfig,
-    SiteSpec, compile_site_with_lists,
+    ChallengeKey, Config, ConfigErrors, FirewallRule, ListScope, NamedList, OriginSpec, RuleSpec,
+    SiteConfig, SiteSpec, compile_site_with_lists,
 };
 use rampart_edge::snapshot::BuildError;
 use rampart_edge::state::ReloadReport;
@@ -17,7 +17,7 @@ use rampart_store::{Actor, SiteRecord, SiteWrite, Store, StoreError, SyncReport}
 use tokio::sync::watch;
 
 use crate::bootstrap::FILE_ACCOUNT;
-use crate::{Control, list_cache, persisted};
+use crate::{Control, list_cache, persisted, signing_keys};
 
 /// How often the store's revision is read. A change made through this
 /// node's API is applied at once; this bounds how late a change made by
@@ -59,13 +59,24 @@ impl Control {
         let records = store.list_sites(None).await?;
         let lists = self.lists.load(store).await?;
         let operator_rules = store.operator_rules().await?.rules;
+        let challenge_keys = signing_keys::load(store).await?;
         let report = self
-            .install(&records, list_cache::named(&lists), &operator_rules)
+            .install(
+                &records,
+                list_cache::named(&lists),
+                &operator_rules,
+                &challenge_keys,
+            )
             .await?;
         self.applied_revision.store(revision, Ordering::Release);
-        if let Err(error) =
-            persisted::save(&self.data_dir, revision, &records, &lists, &operator_rules)
-        {
+        let kept = persisted::Snapshot {
+            revision,
+            sites: &records,
+            lists: &lists,
+            operator_rules: &operator_rules,
+            challenge_keys: &challenge_keys,
+        };
+        if let Err(error) = persisted::save(&self.data_dir, kept) {
             tracing::warn!(
                 "could not keep the sites in the data dir for starts without the store: {error}"
             );
@@ -85,8 +96,10 @@ impl Control {
         records: &[SiteRecord],
         lists: Vec<NamedList>,
         operator_rules: &serde_json::Value,
+        challenge_keys: &[ChallengeKey],
     ) -> Result<ReloadReport, SyncError> {
         let mut config = self.file.lock().await.clone();
+        config.challenge_keys = challenge_keys.to_vec();
         config.lists.extend(lists);
         // The file's `[[rules]]` first, then the managed ones.
         let managed = operator_rules_for_snapshot(operator_rules, &config);
@@ -98,9 +111,22 @@ impl Control {
     /// Runs [`Control::sync`] on every poll tick and every local write until
     /// shutdown. Failures keep the running snapshot and are logged once per
     /// change of state, not on every tick.
+    ///
+    /// Every [`signing_keys::CHECK_INTERVAL`] it also makes a new challenge
+    /// signing key when one is due; the rotation moves the store's
+    /// revision, so this node and every other swaps the new key in.
     pub async fn run_sync_loop(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let mut failing = false;
+        let mut next_key_check = Instant::now();
         loop {
+            if Instant::now() >= next_key_check
+                && let Some(store) = self.store()
+            {
+                next_key_check = Instant::now() + signing_keys::CHECK_INTERVAL;
+                if let Err(error) = signing_keys::rotate_if_due(store).await {
+                    tracing::error!("cannot rotate the challenge signing key: {error}");
+                }
+            }
             match self.sync().await {
                 Ok(_) => {
                     if failing {
