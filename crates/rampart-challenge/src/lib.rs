@@ -17,8 +17,10 @@
 //!   [`clearance::check_header`].
 //! * [`spent`]: [`SpentSet`], the single-use seam for shared state, and
 //!   [`LocalSpentSet`] (bounded, fails closed when full).
-//! * [`captcha`]: sitekeys, response tokens `r1.…`, and
-//!   [`captcha::siteverify`] answering Turnstile's JSON.
+//! * [`captcha`]: sitekeys and [`captcha::SitekeyDirectory`], the widget's
+//!   endpoints ([`captcha::challenge_json`], [`captcha::solve`]), response
+//!   tokens `r1.…` ([`captcha::issue_token`]), and [`captcha::siteverify`]
+//!   answering Turnstile's JSON with [`captcha::IdempotencyCache`].
 //!
 //! The wire formats are fixed by the shared protocol (the browser script
 //! and the edge rely on them byte for byte):

@@ -66,13 +66,17 @@ fn damage(s: &str, edits: &[(usize, char)]) -> String {
     chars.into_iter().collect()
 }
 
-fn siteverify(content_type: Option<&str>, body: &[u8]) -> captcha::VerifyResponse {
-    let dir = MapDirectory::new([Sitekey {
+fn directory() -> MapDirectory {
+    MapDirectory::new([Sitekey {
         sitekey: "rk_a".into(),
         secret_hash: captcha::secret_hash("rs_a"),
         hostnames: vec![],
         suspended: false,
-    }]);
+    }])
+}
+
+fn siteverify(content_type: Option<&str>, body: &[u8]) -> captcha::VerifyResponse {
+    let dir = directory();
     let spent = LocalSpentSet::new(100);
     let idem = IdempotencyCache::new(100);
     captcha::siteverify_body(&ring(), &dir, &spent, &idem, content_type, body, NOW)
@@ -95,6 +99,18 @@ proptest! {
         prop_assert!(captcha::verify_token(&ring, &s).is_err());
         prop_assert!(!siteverify(None, s.as_bytes()).success);
         let _ = VerifyRequest::from_body(Some(&n), s.as_bytes());
+        let _ = captcha::SolveRequest::from_json(s.as_bytes());
+        // A known sitekey and host, so the arbitrary challenge and nonce
+        // reach the PoW verification.
+        let solve = captcha::SolveRequest {
+            sitekey: "rk_a".into(),
+            challenge: s.clone(),
+            nonce: n.clone(),
+            action: None,
+            cdata: None,
+        };
+        let dir = directory();
+        prop_assert!(captcha::solve(&ring, &dir, &spent, &solve, "a.example", addr(), &policy, NOW).is_err());
     }
 
     #[test]
