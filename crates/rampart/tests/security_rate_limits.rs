@@ -147,12 +147,15 @@ async fn failed_logins_are_counted_on_the_response() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn under_attack_holds_each_address_to_a_strict_limit() {
+async fn under_attack_challenges_everyone_and_caps_each_address() {
     let origin = test_origin(Arc::new(tokio::sync::Semaphore::new(0))).await;
     let rampart = start_trusting_loopback(&origin.url(), "");
+    // Every client without a clearance gets the interstitial, never the
+    // origin; one address may ask for it only so often.
     for i in 0..20 {
         let r = call(&rampart, "besieged.test", "/", "198.51.100.1", &[]).await;
-        assert_eq!(r.status, 200, "request {i}");
+        assert_eq!(r.status, 403, "request {i}");
+        assert_eq!(r.header("rampart-challenge"), Some("1"), "request {i}");
     }
     let limited = call(&rampart, "besieged.test", "/", "198.51.100.1", &[]).await;
     assert_eq!(limited.status, 429);
@@ -162,12 +165,12 @@ async fn under_attack_holds_each_address_to_a_strict_limit() {
         .unwrap_or(0);
     assert!((1..=10).contains(&retry), "{retry}");
     assert_eq!(log_line(&rampart, &limited)["rule"], "under_attack");
+    let other = call(&rampart, "besieged.test", "/", "198.51.100.2", &[]).await;
     assert_eq!(
-        call(&rampart, "besieged.test", "/", "198.51.100.2", &[])
-            .await
-            .status,
-        200
+        (other.status.as_u16(), other.header("rampart-challenge")),
+        (403, Some("1"))
     );
+    assert_eq!(log_line(&rampart, &other)["action"], "challenge");
     // The other site is not under attack.
     for _ in 0..25 {
         assert_eq!(
