@@ -24,6 +24,7 @@ const TOP_KEYS: &[&str] = &[
     "analytics",
     "geoip",
     "dos",
+    "dns",
     "lists",
     "rules",
     "verified_bots",
@@ -131,6 +132,10 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         .table("dos", &mut d)
         .map(|t| node_security::dos(&t, &mut d))
         .unwrap_or_default();
+    let dns = root
+        .table("dns", &mut d)
+        .map(|t| node_security::dns(&t, &mut d))
+        .unwrap_or_default();
     // Lists first: every expression below is checked against their names.
     let (lists, list_names) = node_security::lists(&root, base_dir, &mut d);
     let list_names: Vec<&str> = list_names.iter().map(String::as_str).collect();
@@ -156,6 +161,7 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         analytics,
         geoip,
         dos,
+        dns,
         rules,
         lists,
         verified_bots,

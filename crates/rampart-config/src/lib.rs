@@ -104,6 +104,7 @@ pub fn defaults(base_dir: &Path) -> Config {
         analytics: AnalyticsConfig::default(),
         geoip: GeoipConfig::default(),
         dos: DosConfig::default(),
+        dns: DnsConfig::default(),
         rules: Vec::new(),
         lists: Vec::new(),
         verified_bots: Vec::new(),

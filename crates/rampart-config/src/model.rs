@@ -24,6 +24,8 @@ pub struct Config {
     pub geoip: crate::GeoipConfig,
     /// `[dos]`.
     pub dos: crate::DosConfig,
+    /// `[dns]`: the resolvers used to verify bots by reverse DNS.
+    pub dns: crate::DnsConfig,
     /// `[[rules]]`: operator-wide rules, evaluated before every site's own.
     pub rules: Vec<crate::FirewallRule>,
     /// `[[lists]]` from the file, plus managed lists from the store.

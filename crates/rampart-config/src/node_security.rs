@@ -1,4 +1,5 @@
-//! The node-wide security sections: `[[lists]]`, `[geoip]` and `[dos]`.
+//! The node-wide security sections: `[[lists]]`, `[geoip]`, `[dos]` and
+//! `[dns]`.
 //! Lists are read first: every expression in the file is checked against
 //! their names.
 
@@ -27,6 +28,9 @@ const DOS_KEYS: &[&str] = &[
     "max_streams_per_connection",
     "max_origin_requests_per_site",
 ];
+const DNS_KEYS: &[&str] = &["servers"];
+/// More resolvers than this only adds time before a lookup gives up.
+const MAX_DNS_SERVERS: usize = 8;
 /// A million entries of "2001:db8:…/128" with comments fit well within this.
 const MAX_LIST_FILE_BYTES: usize = 256 << 20;
 
@@ -286,6 +290,71 @@ pub(crate) fn dos(t: &Table<'_, '_>, d: &mut Diags<'_>) -> DosConfig {
     }
     if let Some((timeout, _)) = t.duration("send_timeout", checks::SEND_TIMEOUT, d) {
         out.send_timeout = timeout;
+    }
+    out
+}
+
+/// `[dns]`: `servers = ["127.0.0.1:5353", "9.9.9.9"]`.
+pub(crate) fn dns(t: &Table<'_, '_>, d: &mut Diags<'_>) -> DnsConfig {
+    t.check_keys(DNS_KEYS, d);
+    let mut out = DnsConfig::default();
+    let Some((items, span)) = t.array("servers", d) else {
+        return out;
+    };
+    if items.is_empty() {
+        // Written but empty is more likely a mistake than a wish for the
+        // system's resolvers, which leaving the key out already gives.
+        d.error(
+            &span,
+            "`dns.servers` is empty; list resolvers such as \"127.0.0.1:53\" or remove the key to use /etc/resolv.conf",
+        );
+        return out;
+    }
+    if items.len() > MAX_DNS_SERVERS {
+        d.error(
+            &span,
+            format!(
+                "`dns.servers` lists {} resolvers; at most {MAX_DNS_SERVERS}",
+                items.len()
+            ),
+        );
+        return out;
+    }
+    let mut seen: Vec<(std::net::SocketAddr, usize)> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let Some(s) = as_str(item, &format!("dns.servers[{i}]"), d) else {
+            continue;
+        };
+        let addr = match crate::values::parse_ip_literal(s.text) {
+            Some(ip) => Some(std::net::SocketAddr::new(ip, 53)),
+            None => s.text.parse::<std::net::SocketAddr>().ok(),
+        };
+        match addr {
+            Some(addr) if addr.port() == 0 => d.error(
+                &s.span(),
+                format!("`dns.servers[{i}]`: port 0 is not a resolver's port; leave the port out for 53"),
+            ),
+            Some(addr) => {
+                if let Some((_, first)) = seen.iter().find(|(a, _)| *a == addr) {
+                    let message = format!(
+                        "`dns.servers[{i}]`: {addr} is already listed at line {}",
+                        d.line_of(*first)
+                    );
+                    d.error(&s.span(), message);
+                } else {
+                    seen.push((addr, s.span.0));
+                    out.servers.push(addr);
+                }
+            }
+            // Names would need a resolver to find the resolver.
+            None => d.error(
+                &s.span(),
+                format!(
+                    "`dns.servers[{i}]`: {:?} is not a resolver address; write an IP (\"9.9.9.9\", port 53) or IP:PORT (\"127.0.0.1:5353\", \"[::1]:53\")",
+                    s.text
+                ),
+            ),
+        }
     }
     out
 }

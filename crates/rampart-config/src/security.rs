@@ -298,3 +298,13 @@ impl Default for DosConfig {
         }
     }
 }
+
+/// `[dns]`: where the edge sends its own DNS queries (verified bots'
+/// forward-confirmed reverse DNS).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DnsConfig {
+    /// `servers`: recursive resolvers as "IP" (port 53) or "IP:PORT", at
+    /// most 8, tried in order. Empty (the default, `[dns]` absent): the
+    /// system's `/etc/resolv.conf`.
+    pub servers: Vec<std::net::SocketAddr>,
+}
