@@ -38,3 +38,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 bash scripts/fetch-geoip.sh target/geoip
 export RAMPART_TEST_GEOIP_DIR="$PWD/target/geoip"
 cargo test --workspace --locked
+# The challenge page's hashing code, on its own (scrypt against RFC 7914's
+# vectors); crates/rampart-challenge/tests/js_parity.rs checks it against Rust.
+node --test crates/rampart-challenge/assets/test/
