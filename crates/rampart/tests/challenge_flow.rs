@@ -63,6 +63,34 @@ secret = "{SECRET}"
 hostnames = ["shop.test"]
 
 [[site]]
+name = "weighed"
+hosts = ["bots.test"]
+origins = ["{origin}"]
+
+[site.challenge]
+difficulty = {{ low = 4, medium = 8, high = 10 }}
+
+[site.bots]
+
+[[site.bots.rules]]
+id = "cli-tools"
+expression = 'http.user_agent contains "curl"'
+weight = 12
+
+[[site.bots.rules]]
+id = "scrapers"
+expression = 'http.user_agent contains "EvilScraper"'
+weight = 40
+
+[[site.bots.thresholds]]
+min_weight = 10
+action = "challenge"
+
+[[site.bots.thresholds]]
+min_weight = 30
+action = "block"
+
+[[site]]
 name = "calm"
 hosts = ["calm.test"]
 origins = ["{origin}"]
@@ -521,4 +549,63 @@ async fn the_captcha_round_trip_answers_like_turnstile() {
         garbage.json()["error-codes"],
         serde_json::json!(["bad-request"])
     );
+}
+
+async fn as_agent(rampart: &Rampart, ua: &str, path: &str) -> Reply {
+    let request = Request::get(path)
+        .header("host", "bots.test")
+        .header("user-agent", ua)
+        .header("x-forwarded-for", "203.0.113.60")
+        .body(Full::new(Bytes::new()))
+        .unwrap_or_else(|e| panic!("request: {e}"));
+    send(rampart.http, Proto::Http1, request).await
+}
+
+fn logged(rampart: &Rampart, reply: &Reply) -> Value {
+    let ray = reply.ray();
+    rampart
+        .access_log_until(|l| l.iter().any(|l| l["ray"] == ray.as_str()))
+        .into_iter()
+        .find(|l| l["ray"] == ray.as_str())
+        .unwrap_or_else(|| panic!("no log line for {ray}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_policy_weighs_requests_into_pass_challenge_or_block() {
+    let origin = plain_origin().await;
+    let rampart = start(&origin.url());
+
+    let browser = as_agent(&rampart, UA, "/page").await;
+    assert_eq!(
+        (browser.status.as_u16(), browser.text()),
+        (200, "origin /page".into())
+    );
+
+    let curl = as_agent(&rampart, "curl/8.5.0", "/page").await;
+    assert_eq!(curl.status, 403);
+    assert_eq!(curl.header("rampart-challenge"), Some("1"));
+    assert_eq!(
+        params(&curl)["difficulty"],
+        8,
+        "weight 12 is a medium challenge"
+    );
+    let line = logged(&rampart, &curl);
+    assert_eq!(
+        (line["rule"].as_str(), line["action"].as_str()),
+        (Some("cli-tools"), Some("challenge"))
+    );
+
+    let scraper = as_agent(&rampart, "EvilScraper/2 curl/8", "/page").await;
+    assert_eq!(scraper.status, 403);
+    assert!(
+        scraper.header("rampart-challenge").is_none(),
+        "blocked, not challenged"
+    );
+    assert_eq!(logged(&rampart, &scraper)["rule"], "scrapers");
+
+    // Feed readers and /.well-known/ cannot solve challenges: not weighed.
+    for path in ["/feed.xml", "/.well-known/security.txt"] {
+        let r = as_agent(&rampart, "curl/8.5.0", path).await;
+        assert_eq!(r.status, 200, "{path}");
+    }
 }
