@@ -226,7 +226,8 @@ fn users_in(items: Option<&Value>, list: &str, keys: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// "rule 'x'", "rate limit 'y'": what in a site spec names `$list`.
+/// "rule 'x'", "rate limit 'y'", "bot rule 'z'": what in a site spec
+/// names `$list`.
 pub(crate) fn users_in_spec(spec: &Value, list: &str) -> Vec<String> {
     let rules = users_in(spec.get("rules"), list, &["expression"]);
     let limits = users_in(
@@ -234,10 +235,16 @@ pub(crate) fn users_in_spec(spec: &Value, list: &str) -> Vec<String> {
         list,
         &["expression", "counting_expression"],
     );
+    let bot_rules = users_in(
+        spec.get("bots").and_then(|b| b.get("rules")),
+        list,
+        &["expression"],
+    );
     rules
         .into_iter()
         .map(|id| format!("rule '{id}'"))
         .chain(limits.into_iter().map(|id| format!("rate limit '{id}'")))
+        .chain(bot_rules.into_iter().map(|id| format!("bot rule '{id}'")))
         .collect()
 }
 
@@ -326,11 +333,12 @@ mod tests {
             ],
             "rate_limits": [
                 {"id": "c", "expression": "true", "counting_expression": "not ip.src in $office"}
-            ]
+            ],
+            "bots": {"rules": [{"id": "d", "expression": "ip.src in $office", "weight": -5}]}
         });
         assert_eq!(
             users_in_spec(&spec, "office"),
-            ["rule 'a'", "rate limit 'c'"]
+            ["rule 'a'", "rate limit 'c'", "bot rule 'd'"]
         );
         assert!(users_in_spec(&spec, "vpn").is_empty());
         assert_eq!(

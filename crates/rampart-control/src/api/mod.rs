@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod analytics;
 pub mod auth;
 pub mod body;
+pub mod captcha;
 pub mod error;
 pub mod lists;
 mod ops;
@@ -64,6 +65,18 @@ pub fn router(control: Arc<Control>) -> Router {
         .route(
             "/sites/{site}/rate_limits",
             get(security::get_site_rate_limits).put(security::put_site_rate_limits),
+        )
+        .route(
+            "/sites/{site}/captcha_keys",
+            get(captcha::list).post(captcha::create),
+        )
+        .route(
+            "/sites/{site}/captcha_keys/{sitekey}",
+            axum::routing::patch(captcha::patch).delete(captcha::delete),
+        )
+        .route(
+            "/sites/{site}/captcha_keys/{sitekey}/secret",
+            axum::routing::post(captcha::new_secret_for),
         )
         .route(
             "/operator/rules",
@@ -208,6 +221,7 @@ async fn audit(
         security::get_operator_rules, security::put_operator_rules,
         security::get_site_rules, security::put_site_rules,
         security::get_site_rate_limits, security::put_site_rate_limits,
+        captcha::list, captcha::create, captcha::patch, captcha::new_secret_for, captcha::delete,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, error::FieldProblem)),
     modifiers(&BearerAuth),

@@ -18,8 +18,9 @@ use super::store;
 use crate::Control;
 use crate::sync::compile_spec;
 
-/// Stands in for a TLS private key in responses. Sent back unchanged in a
-/// PUT or PATCH, it keeps the stored key.
+/// Stands in for a TLS private key and for captcha secrets' hashes in
+/// responses. Sent back unchanged in a PUT or PATCH, it keeps the stored
+/// value (for a captcha key: the stored key with the same sitekey's).
 pub const REDACTED: &str = "[redacted]";
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -32,7 +33,8 @@ pub struct SiteView {
     pub file_managed: bool,
     pub created_at: i64,
     pub updated_at: i64,
-    /// The site's settings, as accepted by POST and PUT; the TLS key is redacted.
+    /// The site's settings, as accepted by POST and PUT; the TLS key and
+    /// captcha secrets' hashes are redacted.
     #[schema(value_type = SiteSpec)]
     pub spec: Value,
 }
@@ -42,6 +44,15 @@ impl From<&SiteRecord> for SiteView {
         let mut spec = record.spec.clone();
         if let Some(key) = spec.pointer_mut("/tls/key_pem") {
             *key = Value::String(REDACTED.to_owned());
+        }
+        // The hash of a secret written in the configuration file may be
+        // enough to guess a short secret; members read specs too.
+        if let Some(Value::Array(keys)) = spec.get_mut("captcha_keys") {
+            for key in keys {
+                if let Some(hash) = key.get_mut("secret_sha256") {
+                    *hash = Value::String(REDACTED.to_owned());
+                }
+            }
         }
         Self {
             id: record.id.clone(),
@@ -225,6 +236,7 @@ pub(crate) async fn update_site(
     {
         *slot = stored.clone();
     }
+    restore_captcha_hashes(&mut spec, &record.spec);
     let spec: SiteSpec = parse(&serde_json::to_vec(&spec).unwrap_or_default())?;
     let write = validated(control, spec, &record.account_id).await?;
     let updated = store(control)?
@@ -232,6 +244,68 @@ pub(crate) async fn update_site(
         .await?;
     control.notify_changed();
     Ok(updated)
+}
+
+/// Puts the stored hash back into each captcha key sent as "[redacted]"
+/// (what GET shows). A key whose sitekey is not stored keeps the
+/// placeholder, which validation then refuses at its path.
+fn restore_captcha_hashes(spec: &mut Value, stored: &Value) {
+    let Some(Value::Array(keys)) = spec.get_mut("captcha_keys") else {
+        return;
+    };
+    let stored = stored
+        .get("captcha_keys")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for key in keys {
+        if key.get("secret_sha256").and_then(Value::as_str) != Some(REDACTED) {
+            continue;
+        }
+        let sitekey = key.get("sitekey").cloned();
+        let hash = stored
+            .iter()
+            .find(|old| sitekey.is_some() && old.get("sitekey") == sitekey.as_ref())
+            .and_then(|old| old.get("secret_sha256"))
+            .cloned();
+        if let (Some(hash), Some(slot)) = (hash, key.get_mut("secret_sha256")) {
+            *slot = hash;
+        }
+    }
+}
+
+/// Changes the spec of a site the caller got from [`writable_site`] as
+/// `change` says, applied to the site as stored when the write happens
+/// (inside its transaction), so a concurrent write is not undone. The
+/// result is validated as [`update_site`] does; `action` names the audit
+/// row. Returns the site as written and what `change` returned.
+pub(crate) async fn modify_site_spec<T: Send>(
+    control: &Control,
+    principal: &Principal,
+    record: &SiteRecord,
+    action: &str,
+    change: impl FnOnce(&mut SiteSpec, &SiteRecord) -> ApiResult<T> + Send,
+) -> ApiResult<(SiteRecord, T)> {
+    let timeouts = control.file.lock().await.proxy.timeouts;
+    let names = list_names_in_scope(control, Some(&record.account_id)).await?;
+    let written = store(control)?
+        .update_site_with(&principal.actor(), &record.id, action, |current| {
+            let mut spec: SiteSpec = serde_json::from_value(current.spec.clone())
+                .map_err(|e| ApiError::internal("the stored site cannot be read", &e))?;
+            let value = change(&mut spec, current)?;
+            compile_spec(&spec, &timeouts, &|name| names.contains(name))
+                .map_err(ApiError::validation)?;
+            let write = SiteWrite {
+                name: spec.name.clone(),
+                hosts: spec.normalized_hosts(),
+                spec: serde_json::to_value(&spec)
+                    .map_err(|e| ApiError::internal("cannot encode the site", &e))?,
+            };
+            Ok::<_, ApiError>((write, value))
+        })
+        .await?;
+    control.notify_changed();
+    Ok(written)
 }
 
 /// Checks a spec as the edge would compile it for a site of `account_id`,
@@ -331,6 +405,28 @@ fn merge_patch(target: &mut Value, patch: Value) {
 mod tests {
     use super::merge_patch;
     use serde_json::json;
+
+    #[test]
+    fn redacted_captcha_hashes_come_back_by_sitekey() {
+        let stored = json!({"captcha_keys": [
+            {"sitekey": "rk_aaaaaaaa", "secret_sha256": "11"},
+            {"sitekey": "rk_bbbbbbbb", "secret_sha256": "22"}
+        ]});
+        let mut sent = json!({"captcha_keys": [
+            {"sitekey": "rk_bbbbbbbb", "secret_sha256": "[redacted]"},
+            {"sitekey": "rk_cccccccc", "secret_sha256": "[redacted]"},
+            {"sitekey": "rk_dddddddd", "secret_sha256": "33"}
+        ]});
+        super::restore_captcha_hashes(&mut sent, &stored);
+        assert_eq!(
+            sent["captcha_keys"],
+            json!([
+                {"sitekey": "rk_bbbbbbbb", "secret_sha256": "22"},
+                {"sitekey": "rk_cccccccc", "secret_sha256": "[redacted]"},
+                {"sitekey": "rk_dddddddd", "secret_sha256": "33"}
+            ])
+        );
+    }
 
     #[test]
     fn merge_patch_follows_rfc_7396() {
