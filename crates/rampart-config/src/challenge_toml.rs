@@ -263,12 +263,35 @@ pub(crate) fn verified_bots(
                 None
             }
         });
-        let rdns: Vec<String> = str_array(&t, "rdns", d)
-            .unwrap_or_default()
+        let written = str_array(&t, "rdns", d).unwrap_or_default();
+        // A bad suffix has its own diagnostic; "needs `list` or `rdns`"
+        // would only repeat it.
+        let rdns_written = !written.is_empty();
+        let rdns: Vec<String> = written
             .into_iter()
-            .map(|s| s.text.trim_start_matches('.').to_ascii_lowercase())
+            .filter_map(|s| {
+                // "googlebot.com." and ".googlebot.com" mean the same suffix.
+                let suffix = s.text.trim_matches('.').to_ascii_lowercase();
+                let problem = crate::values::validate_dns_name(&suffix, false)
+                    .err()
+                    // A bare top-level domain would let anyone who owns a
+                    // name under it verify as this bot.
+                    .or_else(|| {
+                        (!suffix.contains('.')).then(|| {
+                            "is a top-level domain; give the bot's own domain, e.g. \"googlebot.com\""
+                                .to_owned()
+                        })
+                    });
+                match problem {
+                    Some(msg) => {
+                        d.error(&s.span(), format!("`{elem}.rdns`: {:?}: {msg}", s.text));
+                        None
+                    }
+                    None => Some(suffix),
+                }
+            })
             .collect();
-        if t.get("list").is_none() && rdns.is_empty() {
+        if t.get("list").is_none() && !rdns_written {
             d.error(
                 &t.span,
                 format!("`{elem}` needs `list` (published ranges) or `rdns` (reverse-DNS suffixes) to prove the bot is who it says"),

@@ -1,5 +1,6 @@
 //! `[dns]`: the resolvers the edge asks when it verifies bots by reverse
-//! DNS. Absent means /etc/resolv.conf; every mistake is pointed at.
+//! DNS. Absent means /etc/resolv.conf; every mistake is pointed at. And
+//! the `rdns` suffixes of `[[verified_bots]]` those lookups are matched to.
 
 mod support;
 
@@ -88,4 +89,38 @@ fn every_bad_server_is_reported_at_once() {
     assert_eq!(errs.len(), 2, "{errs:#?}");
     assert_has(&errs, pos(text, "\"x\""), &["`dns.servers[0]`"]);
     assert_has(&errs, pos(text, "\"y:1\""), &["`dns.servers[2]`"]);
+}
+
+#[test]
+fn rdns_suffixes_are_domains() {
+    let dir = TempDir::new();
+    let bot = "[[verified_bots]]\nname = \"googlebot\"\nuser_agent = \"Googlebot\"\n";
+    let text = format!("{bot}rdns = [\"GoogleBot.com.\", \".google.com\"]\n");
+    let config = dir.parse(&text).expect("valid");
+    assert_eq!(
+        config.verified_bots[0].rdns,
+        ["googlebot.com", "google.com"]
+    );
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "rdns = [\"com\"]\n",
+            "\"com\"",
+            &["`verified_bots[0].rdns`", "top-level domain"],
+        ),
+        (
+            "rdns = [\".\"]\n",
+            "\".\"",
+            &["`verified_bots[0].rdns`", "empty"],
+        ),
+        (
+            "rdns = [\"google bot.com\"]\n",
+            "\"google bot.com\"",
+            &["' '"],
+        ),
+        ("rdns = [\"*.google.com\"]\n", "\"*.google.com\"", &["'*'"]),
+    ];
+    for (line, needle, fragments) in cases {
+        let text = format!("{bot}{line}");
+        assert_single(&dir, &text, pos(&text, needle), fragments);
+    }
 }
