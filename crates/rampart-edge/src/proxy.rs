@@ -198,9 +198,11 @@ pub async fn handle(
     }
     exchange.security.bot_verified = bots::verified::check(
         &snapshot.verified_bots,
+        &state.bots.rdns,
         request.headers(),
         exchange.client_ip,
-    );
+    )
+    .await;
     if let Some(response) = security::check_request(
         site,
         &state.security,

@@ -3,13 +3,14 @@
 //! all on `rampart_challenge`'s signed, stateless tokens.
 //!
 //! * [`BotState`] outlives snapshots: the node's fallback signing key, the
-//!   spent set (single use of solved challenges and captcha tokens) and
-//!   siteverify's idempotency cache.
+//!   spent set (single use of solved challenges and captcha tokens),
+//!   siteverify's idempotency cache and verified bots' reverse-DNS answers.
 //! * [`SiteBots`] is one site's compiled settings, in its `SiteSecurity`.
 //! * [`page`] renders the interstitial; [`routes`] answers `/.rampart/`.
 
 pub mod page;
 pub mod policy;
+pub mod rdns;
 pub mod routes;
 pub mod verified;
 
@@ -36,6 +37,8 @@ pub struct BotState {
     own_key: SigningKey,
     pub spent: LocalSpentSet,
     pub idempotency: rampart_challenge::captcha::IdempotencyCache,
+    /// Verified bots' forward-confirmed reverse DNS: resolver and answers.
+    pub rdns: rdns::Rdns,
 }
 
 impl BotState {
@@ -44,6 +47,7 @@ impl BotState {
             own_key: SigningKey::generate()?,
             spent: LocalSpentSet::new(SPENT_CAPACITY),
             idempotency: rampart_challenge::captcha::IdempotencyCache::new(IDEMPOTENCY_CAPACITY),
+            rdns: rdns::Rdns::new(),
         })
     }
 

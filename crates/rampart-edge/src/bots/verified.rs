@@ -1,14 +1,19 @@
 //! Verified good bots (`[[verified_bots]]`): a request whose User-Agent
 //! claims a known crawler or monitor is believed only when its address
 //! proves it — inside the bot's published ranges (a named IP list) or, by
-//! forward-confirmed reverse DNS, named under one of its domains. Believed
-//! requests get `rampart.bot.verified` and are never challenged.
+//! forward-confirmed reverse DNS, named under one of its domains (see
+//! [`super::rdns`] for the lookups, their cache and why a request may wait
+//! for one). Believed requests get `rampart.bot.verified` and are never
+//! challenged.
 
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use rampart_config::{Config, ListScope};
+use rampart_config::{Config, DnsConfig, ListScope};
 use rampart_rules::IpList;
+
+use super::rdns::{self, Answer, Rdns};
 
 pub struct VerifiedBot {
     pub name: Arc<str>,
@@ -17,11 +22,16 @@ pub struct VerifiedBot {
     ranges: Option<Arc<IpList>>,
     /// Reverse-DNS suffixes (without leading dot, lowercase).
     pub rdns: Vec<String>,
+    /// Fingerprint of `rdns`: the reverse-DNS cache's answers hold for
+    /// one set of suffixes, across snapshots.
+    rdns_key: u64,
 }
 
 #[derive(Default)]
 pub struct VerifiedBots {
     bots: Vec<VerifiedBot>,
+    /// `[dns]`: whom reverse-DNS verification asks.
+    dns: DnsConfig,
 }
 
 impl VerifiedBots {
@@ -40,9 +50,13 @@ impl VerifiedBots {
                         .map(|l| l.entries.clone())
                 }),
                 rdns: b.rdns.clone(),
+                rdns_key: fingerprint(&b.rdns),
             })
             .collect();
-        Self { bots }
+        Self {
+            bots,
+            dns: config.dns.clone(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -68,27 +82,49 @@ impl VerifiedBot {
 
     /// Whether a reverse name (from PTR) is under one of the bot's domains.
     pub fn name_matches(&self, host: &str) -> bool {
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
-        self.rdns.iter().any(|suffix| {
-            host == *suffix
-                || host
-                    .strip_suffix(suffix.as_str())
-                    .is_some_and(|rest| rest.ends_with('.'))
-        })
+        rdns::under(host, &self.rdns)
     }
 }
 
-/// Whether the request comes from a verified bot, by its published ranges.
-/// (Reverse-DNS verification needs a lookup and is answered from a cache
-/// filled off the request path.)
-pub fn check(bots: &VerifiedBots, headers: &http::HeaderMap, ip: IpAddr) -> bool {
+/// Whether the request comes from a verified bot: by its published ranges
+/// at once; by reverse DNS from the cache, or after a lookup bounded by
+/// [`rdns::BUDGET`] when the address has no answer yet. Requests whose
+/// User-Agent claims no rdns-verified bot never wait.
+pub async fn check(
+    bots: &VerifiedBots,
+    rdns: &Rdns,
+    headers: &http::HeaderMap,
+    ip: IpAddr,
+) -> bool {
     if bots.is_empty() {
         return false;
     }
     let ua = headers
         .get(http::header::USER_AGENT)
         .map_or(&b""[..], |v| v.as_bytes());
-    bots.claimed(ua).is_some_and(|b| b.in_ranges(ip))
+    let Some(bot) = bots.claimed(ua) else {
+        return false;
+    };
+    if bot.in_ranges(ip) {
+        return true;
+    }
+    if bot.rdns.is_empty() {
+        return false;
+    }
+    let key = rdns::Key {
+        ip,
+        suffixes: bot.rdns_key,
+    };
+    match rdns.verify(&bots.dns, key, &bot.rdns) {
+        Answer::Now(verified) => verified,
+        Answer::Later(wait) => wait.await,
+    }
+}
+
+fn fingerprint(suffixes: &[String]) -> u64 {
+    let mut h = DefaultHasher::new();
+    suffixes.hash(&mut h);
+    h.finish()
 }
 
 fn contains_ignore_case(haystack: &[u8], needle_lower: &[u8]) -> bool {
@@ -112,6 +148,7 @@ mod tests {
             user_agent: "googlebot".into(),
             ranges: None,
             rdns: rdns.iter().map(|s| s.to_string()).collect(),
+            rdns_key: 0,
         }
     }
 
@@ -128,6 +165,7 @@ mod tests {
     fn user_agents_match_without_case() {
         let bots = VerifiedBots {
             bots: vec![bot(&[])],
+            dns: DnsConfig::default(),
         };
         let ua = b"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
         assert!(bots.claimed(ua).is_some());
