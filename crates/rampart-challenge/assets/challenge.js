@@ -31,8 +31,21 @@
 
   var expected = Math.pow(2, p.difficulty), half = false;
   function show(v) { bar.value = v; pct.textContent = v + "%"; }
-  say("Checking your browser…");
 
+  // An interactive check waits for a deliberate press (keyboard or pointer)
+  // before it starts working.
+  if (main.getAttribute("data-mode") === "interactive") {
+    var start = $("rp-start");
+    start.hidden = false;
+    say("Press “Verify you are human” to start the check.");
+    start.onclick = function () { start.hidden = true; run(); };
+    start.focus();
+  } else {
+    run();
+  }
+
+  function run() {
+  say("Checking your browser…");
   window.RampartPow.solve(p, function (tried) {
     var v = Math.min(99, Math.floor(100 * tried / expected));
     show(v);
@@ -52,4 +65,5 @@
     fail("The check could not finish (" + (err && err.message || err) + "). Reload the page to try again. " +
       "If it keeps failing, update your browser or allow scripts and web workers for this site.");
   });
+  }
 })();

@@ -53,6 +53,12 @@ action = "challenge"
 challenge = "js"
 
 [[site.rules]]
+id = "press"
+expression = 'starts_with(http.request.uri.path, "/press")'
+action = "challenge"
+challenge = "interactive"
+
+[[site.rules]]
 id = "gentle"
 expression = 'starts_with(http.request.uri.path, "/gentle")'
 action = "challenge"

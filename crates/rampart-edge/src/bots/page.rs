@@ -34,6 +34,8 @@ pub struct Challenge<'a> {
     pub reason: &'a str,
     /// The rule or limit that asked, for the 403 page of non-GET requests.
     pub rule: Option<&'a str>,
+    /// The visitor starts the check with a button (keyboard or pointer).
+    pub interactive: bool,
 }
 
 /// The response to a challenged request.
@@ -144,7 +146,15 @@ fn render(
         .replace("{{params_json}}", &script_json)
         .replace("{{ray}}", &ctx.ray.to_string())
         .replace("{{nojs}}", &nojs_html)
-        .replace("{{nonce}}", &csp_nonce);
+        .replace("{{nonce}}", &csp_nonce)
+        .replace(
+            "{{mode}}",
+            if challenge.interactive {
+                "interactive"
+            } else {
+                "auto"
+            },
+        );
     let mut response = Response::new(EdgeBody::Full(Some(Bytes::from(html))));
     // 403 like Cloudflare's interstitial: what a crawler indexes or a
     // script reads is a refusal, not the site.

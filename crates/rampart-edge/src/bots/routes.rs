@@ -203,6 +203,7 @@ fn retry_page(ctx: &Ctx<'_>, return_to: &str, reason: &str) -> Response<EdgeBody
             level: ThreatLevel::Medium,
             reason,
             rule: None,
+            interactive: false,
         },
         &Method::GET,
         return_to,

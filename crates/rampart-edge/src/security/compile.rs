@@ -62,6 +62,8 @@ pub enum Action {
     /// security level.
     Challenge {
         level: Option<rampart_config::ThreatLevel>,
+        /// `challenge = "interactive"`: the visitor presses a button first.
+        interactive: bool,
     },
     Allow,
     Skip {
@@ -308,6 +310,7 @@ fn compile_rules(
                         Some(rampart_config::ThreatLevel::High)
                     }
                 },
+                interactive: *kind == rampart_config::ChallengeKind::Interactive,
             },
             RuleAction::Allow => Action::Allow,
             RuleAction::Skip { phases, rules } => {

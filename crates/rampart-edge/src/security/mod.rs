@@ -43,6 +43,7 @@ use crate::geoip::GeoFacts;
 use crate::pages::PageKind;
 use crate::snapshot::Site;
 
+use crate::bots::page::Challenge;
 use attack::{AttackSwitch, IMPLICIT_LIMIT, IMPLICIT_RULE_ID, SiteAttack, SwitchLog};
 use compile::PhaseSet;
 use ratelimit::{Limited, PendingCounts};
@@ -237,15 +238,22 @@ pub fn check_request<B>(
             exchange.verdict = AnalyticsVerdict::Blocked;
             return Some(ctx.blocked(status, &rule));
         }
-        Some(Decided::Rule(rules::Verdict::Challenge { rule, level })) => {
+        Some(Decided::Rule(rules::Verdict::Challenge {
+            rule,
+            level,
+            interactive,
+        })) => {
             let reason = format!("the security rule \"{rule}\" asks for a browser check");
             let level = level.unwrap_or(sec.managed_level);
             if let Some(r) = challenge(
                 site,
                 request,
-                level,
-                &reason,
-                Some(&rule),
+                &Challenge {
+                    level,
+                    reason: &reason,
+                    rule: Some(&rule),
+                    interactive,
+                },
                 ctx,
                 exchange,
                 unix,
@@ -266,9 +274,12 @@ pub fn check_request<B>(
                 return challenge(
                     site,
                     request,
-                    ThreatLevel::Medium,
-                    &reason,
-                    Some(&rule),
+                    &Challenge {
+                        level: ThreatLevel::Medium,
+                        reason: &reason,
+                        rule: Some(&rule),
+                        interactive: false,
+                    },
                     ctx,
                     exchange,
                     unix,
@@ -288,9 +299,12 @@ pub fn check_request<B>(
             if let Some(r) = challenge(
                 site,
                 request,
-                level,
-                reason,
-                Some(&rule),
+                &Challenge {
+                    level,
+                    reason,
+                    rule: Some(&rule),
+                    interactive: false,
+                },
                 ctx,
                 exchange,
                 unix,
@@ -316,19 +330,16 @@ enum Decided {
 /// The interstitial (or, for requests that cannot take it, a 403 saying
 /// what to do), counted as challenged. `None`: the request passes, with
 /// the no-JavaScript fallback's clearance at low threat.
-#[allow(clippy::too_many_arguments)]
 fn challenge<B>(
     site: &Site,
     request: &Request<B>,
-    level: ThreatLevel,
-    reason: &str,
-    rule: Option<&str>,
+    asked: &Challenge<'_>,
     ctx: &PageCtx<'_>,
     exchange: &mut Exchange,
     unix: u64,
 ) -> Option<Response<EdgeBody>> {
     let sec = &site.security;
-    if level == ThreatLevel::Low
+    if asked.level == ThreatLevel::Low
         && sec.bots.settings.nojs_fallback
         && sec
             .bots
@@ -340,11 +351,7 @@ fn challenge<B>(
     let return_to = request.uri().path_and_query().map_or("/", |p| p.as_str());
     Some(crate::bots::page::respond(
         &sec.bots,
-        &crate::bots::page::Challenge {
-            level,
-            reason,
-            rule,
-        },
+        asked,
         request.method(),
         crate::bots::page::safe_return(return_to),
         exchange.client_ip,
@@ -388,9 +395,12 @@ fn under_attack<B>(
         return challenge(
             site,
             request,
-            ThreatLevel::High,
-            reason,
-            None,
+            &Challenge {
+                level: ThreatLevel::High,
+                reason,
+                rule: None,
+                interactive: false,
+            },
             ctx,
             exchange,
             unix,

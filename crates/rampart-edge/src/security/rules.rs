@@ -19,6 +19,7 @@ pub enum Verdict {
     Challenge {
         rule: std::sync::Arc<str>,
         level: Option<rampart_config::ThreatLevel>,
+        interactive: bool,
     },
     Redirect {
         location: HeaderValue,
@@ -86,10 +87,11 @@ fn evaluate_list(
             Action::Challenge { .. } if req.clearance => {
                 hits.push(&entry.id, "challenge_passed");
             }
-            Action::Challenge { level } => {
+            Action::Challenge { level, interactive } => {
                 hits.push_decisive(&entry.id, "challenge");
                 return Some(Verdict::Challenge {
                     level: *level,
+                    interactive: *interactive,
                     rule: entry.id.clone(),
                 });
             }
