@@ -1,6 +1,8 @@
 //! The `rampart` binary: command line and wiring only.
 #![deny(unsafe_code)]
 
+mod anubis;
+mod bots_cli;
 mod memory;
 mod reload_client;
 mod serve;
@@ -62,6 +64,9 @@ enum Command {
     /// Sites in the store.
     #[command(subcommand)]
     Site(store_cli::SiteCommand),
+    /// Bot policy tools, such as importing an Anubis policy.
+    #[command(subcommand)]
+    Bots(bots_cli::BotsCommand),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +78,7 @@ fn main() -> ExitCode {
         Command::Token(command) => store_cli::token(command),
         Command::Account(command) => store_cli::account(command),
         Command::Site(command) => store_cli::site(command),
+        Command::Bots(command) => bots_cli::run(command),
     }
 }
 
