@@ -126,6 +126,12 @@ pub(crate) fn done_message(code: Option<&str>) -> Option<&'static str> {
         "list-created" => "The list was created.",
         "list-imported" => "The list's entries were replaced.",
         "list-deleted" => "The list was deleted.",
+        "bots-saved" => "Saved. The edge applies it within a second.",
+        "captcha-key-suspended" => {
+            "The captcha key is suspended: it verifies nothing until resumed."
+        }
+        "captcha-key-resumed" => "The captcha key is active again.",
+        "captcha-key-deleted" => "The captcha key was deleted.",
         _ => return None,
     })
 }

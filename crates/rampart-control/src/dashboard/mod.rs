@@ -13,6 +13,9 @@
 //! every POST also has its `Origin`/`Referer` checked (`csrf.rs`).
 
 mod assets;
+mod bots;
+mod bots_forms;
+mod bots_save;
 mod charts;
 mod csrf;
 mod form;
@@ -115,6 +118,30 @@ pub fn router() -> Router<Arc<Control>> {
         .route(
             "/sites/{site}/security/limits",
             post(security_save::save_limits),
+        )
+        .route("/sites/{site}/bots", get(bots::page_get))
+        .route(
+            "/sites/{site}/bots/challenge",
+            post(bots_save::save_challenge),
+        )
+        .route("/sites/{site}/bots/policy", post(bots_save::save_policy))
+        .route("/sites/{site}/bots/rules", post(bots_save::add_rule))
+        .route(
+            "/sites/{site}/bots/rules/{rule}/delete",
+            post(bots_save::delete_rule),
+        )
+        .route("/sites/{site}/bots/captcha", post(bots_save::create_key))
+        .route(
+            "/sites/{site}/bots/captcha/{sitekey}/suspend",
+            post(bots_save::suspend_key),
+        )
+        .route(
+            "/sites/{site}/bots/captcha/{sitekey}/secret",
+            post(bots_save::rotate_key),
+        )
+        .route(
+            "/sites/{site}/bots/captcha/{sitekey}/delete",
+            post(bots_save::delete_key),
         )
         .route(
             "/operator/rules",

@@ -26,6 +26,7 @@ use crate::api;
 pub(crate) enum Tab {
     Overview,
     Security,
+    Bots,
     Settings,
 }
 
@@ -44,6 +45,7 @@ pub(crate) fn site_head(site: &SiteRecord, tab: Tab) -> Markup {
             ul.tabs {
                 li { a href={ "/sites/" (site.id) } aria-current=[current(Tab::Overview)] { "Overview" } }
                 li { a href={ "/sites/" (site.id) "/security" } aria-current=[current(Tab::Security)] { "Security" } }
+                li { a href={ "/sites/" (site.id) "/bots" } aria-current=[current(Tab::Bots)] { "Bots & captcha" } }
                 li { a href={ "/sites/" (site.id) "/settings" } aria-current=[current(Tab::Settings)] { "Settings" } }
             }
         }
@@ -189,6 +191,10 @@ fn action_label(action: &str) -> &str {
         "site.create" => "Created the site",
         "site.update" => "Changed settings",
         "site.delete" => "Deleted the site",
+        "site.captcha_key.create" => "Created a captcha key",
+        "site.captcha_key.update" => "Changed a captcha key",
+        "site.captcha_key.rotate_secret" => "Gave a captcha key a new secret",
+        "site.captcha_key.delete" => "Deleted a captcha key",
         other => other,
     }
 }
