@@ -109,7 +109,13 @@ pub(super) fn translate(bots: &[Value], import: &mut Import) -> Totals {
             continue;
         }
         match rule(entry, index, &mut ids) {
-            Ok((rule, action, notes)) => {
+            Ok(Translated {
+                rule,
+                action,
+                notes,
+                geoip,
+            }) => {
+                totals.geoip |= geoip;
                 match action {
                     Action::Allow => totals.allow = true,
                     Action::Deny => totals.deny = true,
@@ -121,11 +127,6 @@ pub(super) fn translate(bots: &[Value], import: &mut Import) -> Totals {
                     }
                     Action::Weigh(w) if w > 0 => totals.weigh_up += i64::from(w),
                     Action::Weigh(w) => totals.weigh_down += -i64::from(w),
-                }
-                if rule.expression.contains("ip.src.country")
-                    || rule.expression.contains("ip.src.asnum")
-                {
-                    totals.geoip = true;
                 }
                 let detail = format!("rule {:?}, weight {}", rule.id, rule.weight);
                 import.push(Status::Imported, what.clone(), detail);
@@ -148,11 +149,16 @@ fn entry_label(index: usize, entry: &Value) -> String {
     }
 }
 
-fn rule(
-    entry: &Value,
-    index: usize,
-    ids: &mut HashSet<String>,
-) -> Result<(Rule, Action, Vec<String>), String> {
+/// One entry, translated.
+struct Translated {
+    rule: Rule,
+    action: Action,
+    notes: Vec<String>,
+    /// It reads `ip.src.country` or `ip.src.asnum`.
+    geoip: bool,
+}
+
+fn rule(entry: &Value, index: usize, ids: &mut HashSet<String>) -> Result<Translated, String> {
     if let Some(path) = entry.get("import") {
         return Err(import_reason(path));
     }
@@ -224,6 +230,11 @@ fn rule(
         ));
     }
     let atoms = matchers(&entry)?;
+    let geoip = entry
+        .geoip
+        .as_ref()
+        .is_some_and(|g| !g.countries.is_empty())
+        || entry.asns.as_ref().is_some_and(|a| !a.r#match.is_empty());
     if atoms.is_empty() {
         return Err(
             "it has no matcher (user_agent_regex, path_regex, headers_regex, remote_addresses, geoip or asns)"
@@ -241,8 +252,8 @@ fn rule(
     emit::check_rule(&id, &expression, weight)?;
     ids.insert(id.clone());
     let origin = format!("bots[{index}] {:?}: {action_name}", clip(name));
-    Ok((
-        Rule {
+    Ok(Translated {
+        rule: Rule {
             id,
             expression,
             weight,
@@ -250,7 +261,8 @@ fn rule(
         },
         action,
         notes,
-    ))
+        geoip,
+    })
 }
 
 fn import_reason(path: &Value) -> String {

@@ -154,6 +154,21 @@ pub(super) fn translate(entries: Option<&[Value]>, totals: &Totals, import: &mut
                 .to_owned(),
         });
     }
+    let emitted: Vec<String> = import
+        .thresholds
+        .iter()
+        .map(|t| {
+            let action = match t.action {
+                BotAction::Allow => "allow".to_owned(),
+                BotAction::Block => "block".to_owned(),
+                BotAction::Challenge(level) => format!("challenge, {}", level.as_str()),
+            };
+            format!("min_weight {}: {action} ({})", t.min_weight, t.origin)
+        })
+        .collect();
+    for detail in emitted {
+        import.push(Status::Imported, "threshold", detail);
+    }
     cautions(totals, import);
 }
 
