@@ -269,7 +269,8 @@ pub fn check_request<B>(
             return Some(ctx.rate_limited(retry_after, &rule));
         }
         Some(Decided::Limit(Limited::Challenge { rule })) => {
-            if !fields.clearance {
+            // Verified bots are never challenged (they could not pass).
+            if !(fields.clearance || fields.bot_verified) {
                 let reason = format!("the rate limit \"{rule}\" was exceeded");
                 return challenge(
                     site,

@@ -87,6 +87,12 @@ fn evaluate_list(
             Action::Challenge { .. } if req.clearance => {
                 hits.push(&entry.id, "challenge_passed");
             }
+            // A verified good bot proved who it is by its address, and a
+            // crawler cannot solve a challenge anyway; later rules still
+            // apply to it.
+            Action::Challenge { .. } if req.bot_verified => {
+                hits.push(&entry.id, "challenge_verified_bot");
+            }
             Action::Challenge { level, interactive } => {
                 hits.push_decisive(&entry.id, "challenge");
                 return Some(Verdict::Challenge {
