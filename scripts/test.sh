@@ -9,6 +9,9 @@ need=()
 for pair in nginx:nginx haproxy:haproxy wrk:wrk h2load:nghttp2-client curl:curl slowhttptest:slowhttptest; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair##*:}")
 done
+# The verified-bots test runs its own DNS server: dnsmasq-base is the
+# binary alone, without the system service that the dnsmasq package starts.
+[ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 # The store's tests start their own PostgreSQL from Debian's server binaries,
 # which live outside PATH.
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
