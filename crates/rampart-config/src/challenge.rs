@@ -311,8 +311,10 @@ pub(crate) mod checks {
     pub(crate) const WEIGHT: std::ops::RangeInclusive<i64> = -1000..=1000;
     pub(crate) const CHALLENGE_TTL: std::ops::RangeInclusive<Duration> =
         Duration::from_secs(30)..=Duration::from_secs(3600);
+    /// At most a day: signing keys rotate daily and only the previous key
+    /// is still accepted, so a longer clearance would end early anyway.
     pub(crate) const CLEARANCE_TTL: std::ops::RangeInclusive<Duration> =
-        Duration::from_secs(60)..=Duration::from_secs(7 * 24 * 3600);
+        Duration::from_secs(60)..=Duration::from_secs(24 * 3600);
     pub(crate) const MAX_BOT_RULES: usize = 200;
     pub(crate) const MAX_CAPTCHA_KEYS: usize = 20;
 

@@ -144,12 +144,15 @@ pub fn build(
         https_port: config.listen.https.as_ref().map(|l| l.addr.port()),
         unrouted_metrics: ctx.metrics.site("_unrouted"),
         dos: config.dos,
-        captcha_keys: rampart_challenge::captcha::MapDirectory::new(
-            config
-                .sites
-                .iter()
-                .flat_map(|s| s.security.captcha.iter().map(crate::bots::sitekey)),
-        ),
+        captcha_keys: rampart_challenge::captcha::MapDirectory::new(config.sites.iter().flat_map(
+            |s| {
+                s.security
+                    .captcha
+                    .iter()
+                    .filter(|k| shared_security.captcha_owners.owns(&s.name, &k.sitekey))
+                    .map(crate::bots::sitekey)
+            },
+        )),
         verified_bots: crate::bots::verified::VerifiedBots::new(config),
     })
 }

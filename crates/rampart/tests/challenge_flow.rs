@@ -78,6 +78,12 @@ difficulty = {{ low = 4, medium = 8, high = 10 }}
 
 [site.bots]
 
+# A sitekey is public: another site copying it must not be able to mint
+# tokens that verify with the owner's secret.
+[[site.captcha]]
+sitekey = "rk_contactform"
+secret = "rs_copycat-secret-0123456789abcdefghijklmn"
+
 [[site.bots.rules]]
 id = "cli-tools"
 expression = 'http.user_agent contains "curl"'

@@ -64,8 +64,14 @@ async fn bots_page(backend: Backend) {
     assert_eq!(empty.status, 200, "{}", empty.text());
     let text = empty.text();
     assert!(text.contains("id=\"bot-rules-empty\"") && text.contains("id=\"captcha-keys-empty\""));
-    assert!(text.contains("aria-current=\"page\">Bots &amp; captcha</a>"), "{text}");
-    assert!(text.contains("id=\"bot-policy-state\"><strong>Off.</strong>"), "{text}");
+    assert!(
+        text.contains("aria-current=\"page\">Bots &amp; captcha</a>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("id=\"bot-policy-state\"><strong>Off.</strong>"),
+        "{text}"
+    );
     let security = web.get(&format!("/sites/{site}/security")).text();
     assert!(security.contains(&format!("href=\"{page}\"")), "{security}");
     assert_eq!(web.get(&format!("/sites/{foreign}/bots")).status, 404);
@@ -85,11 +91,22 @@ async fn bots_page(backend: Backend) {
     let action = format!("{page}/challenge");
     let bad = web.submit(&page, &action, &challenge("8", "3"));
     assert_eq!(bad.status, 422, "{}", bad.text());
-    assert!(!field_error(&bad.text(), "ch_ip_v6").is_empty(), "{}", bad.text());
-    assert!(bad.text().contains("name=\"ch_ip_v6\" value=\"8\""), "kept as typed");
+    assert!(
+        !field_error(&bad.text(), "ch_ip_v6").is_empty(),
+        "{}",
+        bad.text()
+    );
+    assert!(
+        bad.text().contains("name=\"ch_ip_v6\" value=\"8\""),
+        "kept as typed"
+    );
     let bad = web.submit(&page, &action, &challenge("48", "9"));
     assert_eq!(bad.status, 422, "{}", bad.text());
-    assert!(!field_error(&bad.text(), "ch_medium").is_empty(), "{}", bad.text());
+    assert!(
+        !field_error(&bad.text(), "ch_medium").is_empty(),
+        "{}",
+        bad.text()
+    );
     let saved = web.submit(&page, &action, &challenge("48", "3"));
     assert_eq!(saved.status, 303, "{}", saved.text());
     assert_eq!(
@@ -97,7 +114,11 @@ async fn bots_page(backend: Backend) {
         json!({ "algorithm": "scrypt", "difficulty": { "low": 2, "medium": 3, "high": 5 },
                 "clearance_ttl": "1h", "ip_prefix": { "v4": 16, "v6": 48 }, "nojs_fallback": false })
     );
-    assert!(web.get(&page).text().contains("name=\"ch_clearance_ttl\" value=\"1h\""));
+    assert!(
+        web.get(&page)
+            .text()
+            .contains("name=\"ch_clearance_ttl\" value=\"1h\"")
+    );
 
     // The bot policy on, and a rule after its errors.
     let on = web.submit(&page, &format!("{page}/policy"), &[("bots_enabled", "on")]);
@@ -120,13 +141,24 @@ async fn bots_page(backend: Backend) {
     assert!(!field_error(&bad.text(), "br_weight").is_empty());
     let bad = web.submit(&page, &rules, &rule("true", "5000"));
     assert_eq!(bad.status, 422);
-    assert!(!field_error(&bad.text(), "br_weight").is_empty(), "{}", bad.text());
-    let added = web.submit(&page, &rules, &rule("http.user_agent contains \"curl\"", "12"));
+    assert!(
+        !field_error(&bad.text(), "br_weight").is_empty(),
+        "{}",
+        bad.text()
+    );
+    let added = web.submit(
+        &page,
+        &rules,
+        &rule("http.user_agent contains \"curl\"", "12"),
+    );
     assert_eq!(added.status, 303, "{}", added.text());
     assert_eq!(spec()["bots"]["rules"][0]["weight"], 12);
     let shown = web.get(&page).text();
     assert!(shown.contains("id=\"bot-rule-curl\""), "{shown}");
-    assert!(shown.contains("id=\"bot-policy-state\"><strong>On.</strong>"), "{shown}");
+    assert!(
+        shown.contains("id=\"bot-policy-state\"><strong>On.</strong>"),
+        "{shown}"
+    );
     assert!(shown.contains("id=\"bot-thresholds\""), "{shown}");
 
     // A captcha key: refused for another site's host, then made; the
@@ -135,14 +167,24 @@ async fn bots_page(backend: Backend) {
     let bad = web.submit(
         &page,
         &captcha,
-        &[("cap_hostnames", "www.shop.test\nevil.test"), ("cap_mode", "invisible")],
+        &[
+            ("cap_hostnames", "www.shop.test\nevil.test"),
+            ("cap_mode", "invisible"),
+        ],
     );
     assert_eq!(bad.status, 422, "{}", bad.text());
-    assert!(field_error(&bad.text(), "cap_hostnames").contains("evil.test"), "{}", bad.text());
+    assert!(
+        field_error(&bad.text(), "cap_hostnames").contains("evil.test"),
+        "{}",
+        bad.text()
+    );
     let made = web.submit(
         &page,
         &captcha,
-        &[("cap_hostnames", "www.shop.test"), ("cap_mode", "invisible")],
+        &[
+            ("cap_hostnames", "www.shop.test"),
+            ("cap_mode", "invisible"),
+        ],
     );
     assert_eq!(made.status, 201, "{}", made.text());
     let made = made.text();
@@ -160,7 +202,10 @@ async fn bots_page(backend: Backend) {
         "https://www.shop.test/.rampart/captcha/v1/siteverify"
     );
     let later = web.get(&page).text();
-    assert!(later.contains(&format!("id=\"captcha-{sitekey}\"")), "{later}");
+    assert!(
+        later.contains(&format!("id=\"captcha-{sitekey}\"")),
+        "{later}"
+    );
     assert!(!later.contains(&secret) && !later.contains("new-captcha-secret"));
     let listed = admin
         .get(&format!("/api/v1/sites/{site}/captcha_keys"))
@@ -175,7 +220,9 @@ async fn bots_page(backend: Backend) {
     let suspended = web.submit(&page, &format!("{key_path}/suspend"), &[("on", "true")]);
     assert_eq!(suspended.status, 303, "{}", suspended.text());
     assert_eq!(
-        admin.get(&format!("/api/v1/sites/{site}/captcha_keys")).expect(200)[0]["suspended"],
+        admin
+            .get(&format!("/api/v1/sites/{site}/captcha_keys"))
+            .expect(200)[0]["suspended"],
         true
     );
     let row = web.get(&page).text();
@@ -193,10 +240,16 @@ async fn bots_page(backend: Backend) {
     let rotated = web.submit(&page, &format!("{key_path}/secret"), &[]);
     assert_eq!(rotated.status, 200, "{}", rotated.text());
     let new_secret = text_of(&rotated.text(), "new-captcha-secret");
-    assert!(new_secret.starts_with("rs_") && new_secret != secret, "{new_secret}");
+    assert!(
+        new_secret.starts_with("rs_") && new_secret != secret,
+        "{new_secret}"
+    );
     let audit = admin.get("/api/v1/audit").text;
     assert!(audit.contains("site.captcha_key.rotate_secret"), "{audit}");
-    assert!(!audit.contains(&secret) && !audit.contains(&new_secret), "{audit}");
+    assert!(
+        !audit.contains(&secret) && !audit.contains(&new_secret),
+        "{audit}"
+    );
 
     // Members see the settings but no forms, and cannot post.
     let mut member = signed_in(&rampart, &admin, &acme, "account_member");

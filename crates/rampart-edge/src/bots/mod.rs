@@ -89,17 +89,25 @@ pub struct SiteBots {
 }
 
 impl SiteBots {
+    /// `owners`: which site each sitekey belongs to ([`CaptchaOwners`]).
     pub fn new(
         cfg: &SiteConfig,
         ring: Arc<KeyRing>,
         policy: Option<policy::CompiledPolicy>,
+        owners: &CaptchaOwners,
     ) -> Self {
         let settings = cfg.security.challenge.clone();
         // The config already bounds both lengths; the default is only for
         // a value that slipped past it.
         let prefix =
             PrefixPolicy::new(settings.ip_prefix_v4, settings.ip_prefix_v6).unwrap_or_default();
-        let captcha = MapDirectory::new(cfg.security.captcha.iter().map(sitekey));
+        let captcha = MapDirectory::new(
+            cfg.security
+                .captcha
+                .iter()
+                .filter(|k| owners.owns(&cfg.name, &k.sitekey))
+                .map(sitekey),
+        );
         Self {
             site: cfg.name.as_str().into(),
             nojs_site: format!("{}#nojs", cfg.name),
@@ -140,6 +148,35 @@ impl SiteBots {
                         .is_ok()
             })
         })
+    }
+}
+
+/// The site each sitekey belongs to. Sitekeys are public, so another
+/// account could copy one into its own site; the first site (in the
+/// configuration's order) that names a key owns it, and only that site can
+/// mint tokens for it — otherwise tokens minted elsewhere would verify with
+/// the owner's secret.
+#[derive(Default)]
+pub struct CaptchaOwners(std::collections::HashMap<String, String>);
+
+impl CaptchaOwners {
+    pub fn new(config: &rampart_config::Config) -> Self {
+        let mut owners = std::collections::HashMap::new();
+        for site in &config.sites {
+            for key in &site.security.captcha {
+                let owner = owners
+                    .entry(key.sitekey.clone())
+                    .or_insert_with(|| site.name.clone());
+                if *owner != site.name {
+                    tracing::warn!(site = %site.name, sitekey = %key.sitekey, owner = %owner, "captcha sitekey left out: another site already uses it");
+                }
+            }
+        }
+        Self(owners)
+    }
+
+    pub fn owns(&self, site: &str, sitekey: &str) -> bool {
+        self.0.get(sitekey).is_some_and(|owner| owner == site)
     }
 }
 

@@ -192,6 +192,8 @@ pub struct SharedSecurity {
     operator_scope: Scope,
     /// Per account id: operator lists with the account's own on top.
     by_account: HashMap<String, Scope>,
+    /// Which site each captcha sitekey belongs to.
+    pub captcha_owners: crate::bots::CaptchaOwners,
 }
 
 impl SharedSecurity {
@@ -226,6 +228,7 @@ impl SharedSecurity {
             operator,
             operator_scope,
             by_account,
+            captcha_owners: crate::bots::CaptchaOwners::new(config),
         }
     }
 
@@ -274,6 +277,7 @@ impl SharedSecurity {
                     &scope.scheme,
                     scope.lists.clone(),
                 ),
+                &self.captcha_owners,
             ),
             managed_level: crate::bots::level_of(cfg.security_level),
         }

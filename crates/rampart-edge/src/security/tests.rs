@@ -275,13 +275,15 @@ fn request_limits_come_first() {
 }
 
 #[test]
-fn manual_under_attack_limits_each_address() {
+fn manual_under_attack_challenges_and_caps_each_address() {
     let state = state(config(|_| {}));
     for _ in 0..attack::IMPLICIT_REQUESTS {
-        assert!(
-            check(&state, "siege.test", "198.51.100.1", get("/"))
-                .0
-                .is_none()
+        let (r, ex) = check(&state, "siege.test", "198.51.100.1", get("/"));
+        assert!(is_interstitial(&r));
+        assert_eq!(ex.verdict, Verdict::Challenged);
+        assert_eq!(
+            ex.security.hits.primary(),
+            Some(("under_attack", "challenge"))
         );
     }
     let (r, ex) = check(&state, "siege.test", "198.51.100.1", get("/"));
@@ -290,11 +292,9 @@ fn manual_under_attack_limits_each_address() {
         ex.security.hits.primary(),
         Some(("under_attack", "rate_limit"))
     );
-    assert!(
-        check(&state, "siege.test", "198.51.100.2", get("/"))
-            .0
-            .is_none()
-    );
+    assert!(is_interstitial(
+        &check(&state, "siege.test", "198.51.100.2", get("/")).0
+    ));
     let status = state
         .under_attack_status("siege")
         .unwrap_or_else(|| panic!("siege has a status"));
@@ -348,18 +348,23 @@ fn automatic_under_attack_switches_and_is_reported() {
             .render()
             .contains("rampart_under_attack_switches_total 1")
     );
-    // Now the implicit limit applies to calm's clients.
+    // Now calm's clients are challenged, each address only so often.
     for _ in 0..attack::IMPLICIT_REQUESTS {
-        assert!(
-            check(&state, "calm.test", "198.51.100.7", get("/"))
-                .0
-                .is_none()
-        );
+        assert!(is_interstitial(
+            &check(&state, "calm.test", "198.51.100.7", get("/")).0
+        ));
     }
     assert_eq!(
         status_of(check(&state, "calm.test", "198.51.100.7", get("/")).0),
         Some(StatusCode::TOO_MANY_REQUESTS)
     );
+}
+
+/// The challenge page (not a 403 of another kind).
+fn is_interstitial(r: &Option<http::Response<crate::body::EdgeBody>>) -> bool {
+    r.as_ref().is_some_and(|r| {
+        r.status() == StatusCode::FORBIDDEN && r.headers().contains_key("rampart-challenge")
+    })
 }
 
 fn status_of(r: Option<http::Response<crate::body::EdgeBody>>) -> Option<StatusCode> {
