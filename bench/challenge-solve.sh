@@ -12,7 +12,7 @@
 #        RAMPART_SOLVE_ONLY=sha256:20,scrypt10:5   only these cases
 #
 # Runs the `solve_times_when_asked` test of
-# crates/rampart/tests/challenge_browser.rs with RAMPART_SOLVE_BENCH set
+# crates/rampart/tests/challenge_solve_times.rs with RAMPART_SOLVE_BENCH set
 # (without it that test returns at once). The edge is the test profile's
 # binary unless --release: the server's share of a solve (page, scripts,
 # one verification) is milliseconds either way, the browser's work is the
@@ -41,7 +41,7 @@ trap 'rm -f "$table"' EXIT
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 (cd "$ROOT" && RAMPART_SOLVE_BENCH="$table" cargo test --locked "${profile[@]}" -p rampart \
-    --test challenge_browser -- --exact solve_times_when_asked --nocapture)
+    --test challenge_solve_times -- --exact solve_times_when_asked --nocapture)
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 {
