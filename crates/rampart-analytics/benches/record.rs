@@ -38,7 +38,7 @@ impl Mix {
 
     /// The `i`-th request of thread `t`; `new_every` = 10 gives 10% new keys.
     fn record(&self, agg: &Aggregator, site: &Arc<str>, t: u32, i: u32, new_every: u32) {
-        let new = i % new_every == 0;
+        let new = i.is_multiple_of(new_every);
         let ip = if new {
             // Unique per thread and iteration: never seen before.
             0x4000_0000 | (t << 28) | (i & 0x0fff_ffff)
@@ -67,7 +67,7 @@ impl Mix {
                 client_ip: IpAddr::V4(Ipv4Addr::from(ip)),
                 country: Some(COUNTRIES[(i % 6) as usize]),
                 path: path.map_or("/", String::as_str),
-                rules_hit: if i % 100 == 0 { &rule } else { &[] },
+                rules_hit: if i.is_multiple_of(100) { &rule } else { &[] },
                 unix_ms: T0 + i64::from(i % 60_000),
             },
         );

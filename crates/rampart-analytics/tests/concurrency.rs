@@ -14,7 +14,7 @@ fn event(t: usize, i: u64) -> RequestEvent<'static> {
         status: [200, 404, 503][(i % 3) as usize],
         bytes_in: 1,
         bytes_out: i % 1000,
-        verdict: if i % 10 == 0 {
+        verdict: if i.is_multiple_of(10) {
             Verdict::Blocked
         } else {
             Verdict::Passed

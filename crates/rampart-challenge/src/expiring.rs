@@ -78,10 +78,10 @@ impl<V: Clone> ExpiringMap<V> {
         let Some(mut shard) = self.shard(&id) else {
             return Insert::Full;
         };
-        if let Some((exp, v)) = shard.map.get(&id) {
-            if *exp > now {
-                return Insert::Present(v.clone());
-            }
+        if let Some((exp, v)) = shard.map.get(&id)
+            && *exp > now
+        {
+            return Insert::Present(v.clone());
         }
         let replacing = shard.map.contains_key(&id);
         if !replacing && shard.map.len() >= self.per_shard {

@@ -402,10 +402,10 @@ impl LocalCounters {
 
 /// A new key took slot `i`; if the slot was listed as dirty it still is.
 fn keep_listed(shard: &mut Shard, i: usize, evicted: Option<Counter>) {
-    if evicted.is_some_and(|e| e.listed) {
-        if let Some(c) = shard.slab.value_mut(i) {
-            c.listed = true;
-        }
+    if evicted.is_some_and(|e| e.listed)
+        && let Some(c) = shard.slab.value_mut(i)
+    {
+        c.listed = true;
     }
 }
 

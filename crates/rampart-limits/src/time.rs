@@ -35,7 +35,7 @@ impl Millis {
 /// never becomes zero (a zero period would be a division by zero later).
 pub(crate) fn duration_ms(d: Duration) -> u64 {
     let ms = d.as_millis();
-    let rounded = if d.subsec_nanos() % 1_000_000 == 0 {
+    let rounded = if d.subsec_nanos().is_multiple_of(1_000_000) {
         ms
     } else {
         ms.saturating_add(1)

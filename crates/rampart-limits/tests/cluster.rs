@@ -110,7 +110,7 @@ fn simulate(rule: &LimitRule, per_node_rps: u64, seconds: u64, sync: Sync) -> Ru
         let now = T0 + ms;
         for (n, node) in nodes.iter().enumerate() {
             // Each node's requests are evenly spaced, the nodes out of phase.
-            if (ms + n as u64 * gap / 3) % gap == 0
+            if (ms + n as u64 * gap / 3).is_multiple_of(gap)
                 && node.check(rule, &key, Millis(now)) == Decision::Allow
             {
                 allowed.push(now);

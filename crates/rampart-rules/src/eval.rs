@@ -295,10 +295,10 @@ fn with_str<R>(
         return f(src);
     };
     let key = e.memo_key();
-    if let Some(key) = key {
-        if let Some(&(_, start, end)) = s.memo.iter().find(|(k, _, _)| *k == key) {
-            return f(s.memo_bytes.get(start..end).unwrap_or(b""));
-        }
+    if let Some(key) = key
+        && let Some(&(_, start, end)) = s.memo.iter().find(|(k, _, _)| *k == key)
+    {
+        return f(s.memo_bytes.get(start..end).unwrap_or(b""));
     }
     let EvalScratch { a, b, .. } = s;
     a.clear();

@@ -179,14 +179,12 @@ fn display_lines(lines: &[ListLineError], more: usize) -> String {
 /// Addresses in `::ffff:0:0/96` are IPv4 clients seen through an IPv6
 /// socket; lookups and entries both use the IPv4 form so they meet.
 fn canonical_net(net: IpNet) -> IpNet {
-    if let IpNet::V6(n) = net {
-        if let Some(v4) = n.addr().to_ipv4_mapped() {
-            if n.prefix_len() >= 96 {
-                if let Ok(v4net) = Ipv4Net::new(v4, n.prefix_len() - 96) {
-                    return IpNet::V4(v4net.trunc());
-                }
-            }
-        }
+    if let IpNet::V6(n) = net
+        && let Some(v4) = n.addr().to_ipv4_mapped()
+        && n.prefix_len() >= 96
+        && let Ok(v4net) = Ipv4Net::new(v4, n.prefix_len() - 96)
+    {
+        return IpNet::V4(v4net.trunc());
     }
     net.trunc()
 }

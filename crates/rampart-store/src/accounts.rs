@@ -105,10 +105,10 @@ impl Store {
     ) -> Result<Account, StoreError> {
         let mut tx = self.begin_write().await?;
         let before = fetch(&mut *tx, id).await?;
-        if let Some(other) = fetch_by_name(&mut *tx, name).await? {
-            if other.id != id {
-                return Err(name_taken(name));
-            }
+        if let Some(other) = fetch_by_name(&mut *tx, name).await?
+            && other.id != id
+        {
+            return Err(name_taken(name));
         }
         let after = Account {
             name: name.to_owned(),

@@ -181,10 +181,10 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let mut after_json = snapshot(&after)?;
-        if password_hash.is_some() {
-            if let Some(object) = after_json.as_object_mut() {
-                object.insert("password_changed".to_owned(), true.into());
-            }
+        if password_hash.is_some()
+            && let Some(object) = after_json.as_object_mut()
+        {
+            object.insert("password_changed".to_owned(), true.into());
         }
         let change = audit_change(
             "user.update",
