@@ -573,15 +573,6 @@ async fn as_agent(rampart: &Rampart, ua: &str, path: &str) -> Reply {
     send(rampart.http, Proto::Http1, request).await
 }
 
-fn logged(rampart: &Rampart, reply: &Reply) -> Value {
-    let ray = reply.ray();
-    rampart
-        .access_log_until(|l| l.iter().any(|l| l["ray"] == ray.as_str()))
-        .into_iter()
-        .find(|l| l["ray"] == ray.as_str())
-        .unwrap_or_else(|| panic!("no log line for {ray}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bot_policy_weighs_requests_into_pass_challenge_or_block() {
     let origin = plain_origin().await;
@@ -601,7 +592,7 @@ async fn the_bot_policy_weighs_requests_into_pass_challenge_or_block() {
         8,
         "weight 12 is a medium challenge"
     );
-    let line = logged(&rampart, &curl);
+    let line = rampart.log_line_of(&curl);
     assert_eq!(
         (line["rule"].as_str(), line["action"].as_str()),
         (Some("cli-tools"), Some("challenge"))
@@ -613,7 +604,7 @@ async fn the_bot_policy_weighs_requests_into_pass_challenge_or_block() {
         scraper.header("rampart-challenge").is_none(),
         "blocked, not challenged"
     );
-    assert_eq!(logged(&rampart, &scraper)["rule"], "scrapers");
+    assert_eq!(rampart.log_line_of(&scraper)["rule"], "scrapers");
 
     // Feed readers and /.well-known/ cannot solve challenges: not weighed.
     for path in ["/feed.xml", "/.well-known/security.txt"] {

@@ -168,15 +168,6 @@ fn post(host: &str, body: &'static str) -> Request<Full<Bytes>> {
         .unwrap_or_else(|e| panic!("request: {e}"))
 }
 
-fn log_line(rampart: &Rampart, reply: &Reply) -> serde_json::Value {
-    let ray = reply.ray();
-    let lines = rampart.access_log_until(|l| l.iter().any(|l| l["ray"] == ray.as_str()));
-    lines
-        .into_iter()
-        .find(|l| l["ray"] == ray.as_str())
-        .unwrap_or_else(|| panic!("no log line for {ray}"))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn dead_origin_is_retried_for_gets_but_not_for_posts() {
     let a = killable::start("a").await;
@@ -296,7 +287,7 @@ async fn dead_origin_is_retried_for_gets_but_not_for_posts() {
             .unwrap_or("")
             .starts_with("text/html")
     );
-    let line = log_line(&rampart, &refused);
+    let line = rampart.log_line_of(&refused);
     assert_eq!(line["status"], 502);
     assert_eq!(
         line["attempts"], 1,
@@ -319,7 +310,7 @@ async fn dead_origin_is_retried_for_gets_but_not_for_posts() {
         let reply = send(fresh.http, Proto::Http1, get("fresh.test", "/first")).await;
         assert_eq!(reply.status, 200);
         assert_eq!(reply.header("x-origin"), Some("b"));
-        attempts.push(log_line(&fresh, &reply)["attempts"].clone());
+        attempts.push(fresh.log_line_of(&reply)["attempts"].clone());
     }
     assert!(
         attempts.contains(&serde_json::json!(2)),
@@ -327,5 +318,5 @@ async fn dead_origin_is_retried_for_gets_but_not_for_posts() {
     );
     let reply = send(fresh.http, Proto::Http1, post("fresh.test", "{}")).await;
     assert_eq!(reply.status, 200, "a is ejected: the POST goes to b");
-    assert_eq!(log_line(&fresh, &reply)["attempts"], 1);
+    assert_eq!(fresh.log_line_of(&reply)["attempts"], 1);
 }

@@ -24,15 +24,6 @@ fn get_json(host: &str, path: &str) -> Request<Full<Bytes>> {
     request
 }
 
-fn log_line(rampart: &Rampart, reply: &Reply) -> serde_json::Value {
-    let ray = reply.ray();
-    let lines = rampart.access_log_until(|l| l.iter().any(|l| l["ray"] == ray.as_str()));
-    lines
-        .into_iter()
-        .find(|l| l["ray"] == ray.as_str())
-        .unwrap_or_else(|| panic!("no log line for {ray}"))
-}
-
 fn assert_html_page(reply: &Reply, status: u16, title: &str) {
     assert_eq!(reply.status, status, "{}", reply.text());
     assert!(
@@ -94,7 +85,7 @@ async fn slow_origin_gets_a_504_page_after_the_response_timeout() {
         elapsed < Duration::from_secs(3),
         "did not wait for the origin: {elapsed:?}"
     );
-    let line = log_line(&rampart, &reply);
+    let line = rampart.log_line_of(&reply);
     assert_eq!(line["status"], 504);
     assert_eq!(line["error"], "origin response timeout");
     assert_eq!(line["origin_status"], serde_json::Value::Null);
@@ -168,7 +159,7 @@ async fn no_healthy_origin_gets_a_503_page() {
     let reply = send(rampart.http, Proto::Http1, get("shop.test", "/")).await;
     assert_html_page(&reply, 503, "Service unavailable");
     assert!(reply.text().contains("shop.test"), "page names the host");
-    let line = log_line(&rampart, &reply);
+    let line = rampart.log_line_of(&reply);
     assert_eq!(line["status"], 503);
     assert_eq!(line["error"], "no healthy origin");
     assert_eq!(line["attempts"], 0);
@@ -227,7 +218,7 @@ async fn site_templates_replace_the_generated_pages() {
         .replace("{{ray_id}}", &ray)
         .replace("{{host}}", "custom.test");
     assert_eq!(reply.text(), expected, "the site's template, filled in");
-    assert_eq!(log_line(&rampart, &reply)["status"], 502);
+    assert_eq!(rampart.log_line_of(&reply)["status"], 502);
 
     // API clients still get JSON, not the template.
     let reply = send(rampart.http, Proto::Http1, get_json("custom.test", "/api")).await;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 use serde_json::Value;
-use support::limits::{call, limited_site, log_line, start_trusting_loopback, test_origin};
+use support::limits::{call, limited_site, start_trusting_loopback, test_origin};
 use support::wire::{metric_value, raw_exchange, read_until_close};
 use support::{Rampart, ops::wait_until};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -29,7 +29,7 @@ async fn uri_header_and_body_limits() {
     let long = format!("/{}", "a".repeat(64));
     let r = call(&rampart, "shop.test", &long, "203.0.113.1", &[]).await;
     assert_eq!(r.status, StatusCode::URI_TOO_LONG);
-    assert_eq!(log_line(&rampart, &r)["origin"], Value::Null);
+    assert_eq!(rampart.log_line_of(&r)["origin"], Value::Null);
     let fits = format!("/{}", "a".repeat(63));
     assert_eq!(
         call(&rampart, "shop.test", &fits, "203.0.113.1", &[])

@@ -10,7 +10,7 @@ mod support;
 use std::sync::Arc;
 
 use http::StatusCode;
-use support::limits::{call, log_line, start_trusting_loopback, test_origin};
+use support::limits::{call, start_trusting_loopback, test_origin};
 use support::wire::metric_value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,7 +42,7 @@ async fn rate_limits_count_exactly_and_answer_429_with_retry_after() {
         .unwrap_or_else(|| panic!("Retry-After in whole seconds: {:?}", limited.headers));
     assert!((1..=7200).contains(&retry), "{retry}");
     assert!(limited.text().contains("api"), "{}", limited.text());
-    let line = log_line(&rampart, &limited);
+    let line = rampart.log_line_of(&limited);
     assert_eq!(
         (line["rule"].as_str(), line["action"].as_str()),
         (Some("api"), Some("rate_limit"))
@@ -77,7 +77,7 @@ async fn rate_limits_count_exactly_and_answer_429_with_retry_after() {
     );
     let over = call(&rampart, "shop.test", "/watched", "203.0.113.3", &[]).await;
     assert_eq!(over.status, 200);
-    let line = log_line(&rampart, &over);
+    let line = rampart.log_line_of(&over);
     assert_eq!(
         (line["rule"].as_str(), line["action"].as_str()),
         (Some("watch"), Some("log"))
@@ -123,7 +123,7 @@ async fn failed_logins_are_counted_on_the_response() {
     let blocked = call(&rampart, "shop.test", "/login", "203.0.113.8", &right).await;
     assert_eq!(blocked.status, 429, "{}", blocked.text());
     assert!(blocked.header("retry-after").is_some());
-    assert_eq!(log_line(&rampart, &blocked)["rule"], "brute-force");
+    assert_eq!(rampart.log_line_of(&blocked)["rule"], "brute-force");
     // Another address still gets through, and its failures still reach the origin.
     assert_eq!(
         call(&rampart, "shop.test", "/login", "203.0.113.9", &wrong)
@@ -164,13 +164,13 @@ async fn under_attack_challenges_everyone_and_caps_each_address() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     assert!((1..=10).contains(&retry), "{retry}");
-    assert_eq!(log_line(&rampart, &limited)["rule"], "under_attack");
+    assert_eq!(rampart.log_line_of(&limited)["rule"], "under_attack");
     let other = call(&rampart, "besieged.test", "/", "198.51.100.2", &[]).await;
     assert_eq!(
         (other.status.as_u16(), other.header("rampart-challenge")),
         (403, Some("1"))
     );
-    assert_eq!(log_line(&rampart, &other)["action"], "challenge");
+    assert_eq!(rampart.log_line_of(&other)["action"], "challenge");
     // The other site is not under attack.
     for _ in 0..25 {
         assert_eq!(

@@ -135,15 +135,6 @@ async fn request(
     send(rampart.http, Proto::Http1, request).await
 }
 
-fn log_line(rampart: &Rampart, reply: &Reply) -> Value {
-    let ray = reply.ray();
-    rampart
-        .access_log_until(|l| l.iter().any(|l| l["ray"] == ray.as_str()))
-        .into_iter()
-        .find(|l| l["ray"] == ray.as_str())
-        .unwrap_or_else(|| panic!("no log line for {ray}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_action_answers_as_configured_and_is_logged() {
     let origin = plain_origin().await;
@@ -155,7 +146,7 @@ async fn every_action_answers_as_configured_and_is_logged() {
     assert_eq!(tea.status, 418, "{}", tea.text());
     assert!(tea.text().contains("teapot"), "{}", tea.text());
     assert!(tea.text().contains(&tea.ray()), "{}", tea.text());
-    let line = log_line(&rampart, &tea);
+    let line = rampart.log_line_of(&tea);
     assert_eq!(
         (line["rule"].as_str(), line["action"].as_str()),
         (Some("teapot"), Some("block"))
@@ -187,7 +178,7 @@ async fn every_action_answers_as_configured_and_is_logged() {
     let html = checkout.text();
     assert!(html.contains("Challenge required"), "{html}");
     assert!(html.contains("suspicious"), "{html}");
-    assert_eq!(log_line(&rampart, &checkout)["action"], "challenge");
+    assert_eq!(rampart.log_line_of(&checkout)["action"], "challenge");
     // With the header the rule looks for, the same path goes through.
     let ok = request(&rampart, "GET", "/checkout", "203.0.113.1", &lang).await;
     assert_eq!(ok.status, 200, "{}", ok.text());
@@ -196,7 +187,7 @@ async fn every_action_answers_as_configured_and_is_logged() {
     let old = request(&rampart, "GET", "/old", "203.0.113.1", &lang).await;
     assert_eq!(old.status, StatusCode::PERMANENT_REDIRECT);
     assert_eq!(old.header("location"), Some("https://shop.test/new"));
-    assert_eq!(log_line(&rampart, &old)["rule"], "moved");
+    assert_eq!(rampart.log_line_of(&old)["rule"], "moved");
 
     // log: recorded, and the request continues (to an allow rule here).
     let curl = request(
@@ -209,7 +200,7 @@ async fn every_action_answers_as_configured_and_is_logged() {
     .await;
     assert_eq!(curl.status, 200);
     assert_eq!(curl.text(), "origin /x");
-    let line = log_line(&rampart, &curl);
+    let line = rampart.log_line_of(&curl);
     assert_eq!(
         line["rules"],
         json!(["watch-curl", "everyone-else-allowed"])
@@ -237,7 +228,7 @@ async fn operator_rules_and_lists_come_first_and_skip_passes_over_rules() {
     let scanner = request(&rampart, "GET", "/", "198.51.100.20", &[]).await;
     assert_eq!(scanner.status, StatusCode::FORBIDDEN, "{}", scanner.text());
     assert!(scanner.text().contains("op-scanners"), "{}", scanner.text());
-    let line = log_line(&rampart, &scanner);
+    let line = rampart.log_line_of(&scanner);
     assert_eq!(line["rule"], "op-scanners");
     assert_eq!(
         line["rules"],
@@ -255,7 +246,7 @@ async fn operator_rules_and_lists_come_first_and_skip_passes_over_rules() {
     assert!(outsider.text().contains("no-admin"), "{}", outsider.text());
     let office = request(&rampart, "GET", "/admin", "192.0.2.44", &[]).await;
     assert_eq!(office.status, 200, "{}", office.text());
-    let line = log_line(&rampart, &office);
+    let line = rampart.log_line_of(&office);
     assert_eq!(
         line["rules"],
         json!(["office-skips", "everyone-else-allowed"])

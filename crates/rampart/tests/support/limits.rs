@@ -73,15 +73,6 @@ pub async fn call(
     send(rampart.http, Proto::Http1, request).await
 }
 
-pub fn log_line(rampart: &Rampart, reply: &Reply) -> Value {
-    let ray = reply.ray();
-    rampart
-        .access_log_until(|l| l.iter().any(|l| l["ray"] == ray.as_str()))
-        .into_iter()
-        .find(|l| l["ray"] == ray.as_str())
-        .unwrap_or_else(|| panic!("no log line for {ray}"))
-}
-
 pub fn limited_site(origin: &str) -> String {
     format!(
         r#"

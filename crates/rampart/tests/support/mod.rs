@@ -299,6 +299,15 @@ impl Rampart {
         }
     }
 
+    /// The access-log line of the request that got `reply` (by its ray id).
+    pub fn log_line_of(&self, reply: &client::Reply) -> serde_json::Value {
+        let ray = reply.ray();
+        self.access_log_until(|l| l.iter().any(|l| l["ray"] == ray.as_str()))
+            .into_iter()
+            .find(|l| l["ray"] == ray.as_str())
+            .unwrap_or_else(|| panic!("no log line for {ray}"))
+    }
+
     /// The admin API with the token this rampart printed on its first start.
     pub fn admin_api(&self) -> api::Api {
         let token = api::bootstrap_token(&self.previous_stderr)
