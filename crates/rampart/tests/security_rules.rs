@@ -172,11 +172,11 @@ async fn every_action_answers_as_configured_and_is_logged() {
     assert_eq!(v["error"]["rule_id"], "teapot");
     assert_eq!(v["error"]["ray_id"], brew.ray());
 
-    // challenge: a 403 that says a challenge is required, and why.
+    // challenge: the interstitial, naming the rule that asked for it.
     let checkout = request(&rampart, "GET", "/checkout", "203.0.113.1", &[]).await;
     assert_eq!(checkout.status, StatusCode::FORBIDDEN);
+    assert_eq!(checkout.header("rampart-challenge"), Some("1"));
     let html = checkout.text();
-    assert!(html.contains("Challenge required"), "{html}");
     assert!(html.contains("suspicious"), "{html}");
     assert_eq!(rampart.log_line_of(&checkout)["action"], "challenge");
     // With the header the rule looks for, the same path goes through.
