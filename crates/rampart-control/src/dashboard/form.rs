@@ -45,9 +45,37 @@ fn lines(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn non_empty(text: &str) -> Option<String> {
+/// A trimmed text field, absent when empty: the spec leaves unset what the
+/// form leaves blank, so the compiler's default applies.
+pub(crate) fn non_empty(text: &str) -> Option<String> {
     let text = text.trim();
     (!text.is_empty()).then(|| text.to_owned())
+}
+
+/// A number field: empty is absent; anything else that is not a number is
+/// reported on the field without asking the compiler, which would only see
+/// the field missing.
+pub(crate) fn number<T: std::str::FromStr>(
+    text: &str,
+    field: &'static str,
+    label: &'static str,
+    problems: &mut Vec<FieldMessage>,
+) -> Option<T> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    match text.parse() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            problems.push(FieldMessage {
+                field,
+                label,
+                message: format!("“{text}” is not a whole number."),
+            });
+            None
+        }
+    }
 }
 
 /// A checkbox's value over the stored one: an unticked box over an absent
@@ -209,6 +237,27 @@ fn entry<'a>(spec: &'a SiteSpec, path: &str) -> Option<&'a str> {
 /// The API error's problems, each next to its form field where the form has
 /// one, the rest as general messages.
 pub(crate) fn place_errors(error: &ApiError, spec: &SiteSpec) -> (Vec<FieldMessage>, Vec<String>) {
+    place_problems(
+        error,
+        |path| form_field(path).map(|field| (field, label_of(field))),
+        |path, message| match entry(spec, path) {
+            Some(value) if !message.contains(value) => format!("“{value}”: {message}"),
+            _ => message,
+        },
+    )
+}
+
+/// A refused write's problems (`details`, else the one `field`/`message`),
+/// each placed by `field_of` next to the form field (name and label) its
+/// spec path is about; the rest become general messages, prefixed with
+/// their path so they still say what they are about. `reword` may add to a
+/// message what its path alone does not say. Shared by every page whose
+/// form writes a spec, each knowing its own fields.
+pub(crate) fn place_problems(
+    error: &ApiError,
+    field_of: impl Fn(&str) -> Option<(&'static str, &'static str)>,
+    reword: impl Fn(&str, String) -> String,
+) -> (Vec<FieldMessage>, Vec<String>) {
     let detail = &error.detail;
     let mut problems: Vec<(String, String)> = detail
         .details
@@ -229,14 +278,11 @@ pub(crate) fn place_errors(error: &ApiError, spec: &SiteSpec) -> (Vec<FieldMessa
         let message = message
             .strip_prefix(&format!("{path}: "))
             .map_or_else(|| message.clone(), str::to_owned);
-        let message = match entry(spec, &path) {
-            Some(value) if !message.contains(value) => format!("“{value}”: {message}"),
-            _ => message,
-        };
-        match form_field(&path) {
-            Some(field) => fields.push(FieldMessage {
+        let message = reword(&path, message);
+        match field_of(&path) {
+            Some((field, label)) => fields.push(FieldMessage {
                 field,
-                label: label_of(field),
+                label,
                 message,
             }),
             None if path.is_empty() => general.push(message),

@@ -11,14 +11,9 @@ use rampart_config::{
 };
 use serde::Deserialize;
 
-use super::form::{Field, checkbox, select, text};
+use super::form::{Field, checkbox, non_empty, number, place_problems, select, text};
 use super::layout::{FieldMessage, error_summary};
 use crate::api::error::ApiError;
-
-fn non_empty(text: &str) -> Option<String> {
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_owned())
-}
 
 fn words(text: &str) -> Option<Vec<String>> {
     let items: Vec<String> = text
@@ -28,31 +23,6 @@ fn words(text: &str) -> Option<Vec<String>> {
         .map(str::to_owned)
         .collect();
     (!items.is_empty()).then_some(items)
-}
-
-/// A number field: empty is absent; anything else that is not a number is
-/// reported on the field without asking the compiler.
-fn number<T: std::str::FromStr>(
-    text: &str,
-    field: &'static str,
-    label: &'static str,
-    problems: &mut Vec<FieldMessage>,
-) -> Option<T> {
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    match text.parse() {
-        Ok(n) => Some(n),
-        Err(_) => {
-            problems.push(FieldMessage {
-                field,
-                label,
-                message: format!("“{text}” is not a whole number."),
-            });
-            None
-        }
-    }
 }
 
 /// One custom rule as the form posts it.
@@ -349,36 +319,7 @@ pub(crate) fn place_errors(
     error: &ApiError,
     index: Option<usize>,
 ) -> (Vec<FieldMessage>, Vec<String>) {
-    let detail = &error.detail;
-    let mut problems: Vec<(String, String)> = detail
-        .details
-        .iter()
-        .map(|p| (p.field.clone(), p.message.clone()))
-        .collect();
-    if problems.is_empty() {
-        problems.push((
-            detail.field.clone().unwrap_or_default(),
-            detail.message.clone(),
-        ));
-    }
-    let mut fields = Vec::new();
-    let mut general = Vec::new();
-    for (path, message) in problems {
-        let message = message.replace('`', "");
-        let message = message
-            .strip_prefix(&format!("{path}: "))
-            .map_or_else(|| message.clone(), str::to_owned);
-        match form_field(&path, index) {
-            Some((field, label)) => fields.push(FieldMessage {
-                field,
-                label,
-                message,
-            }),
-            None if path.is_empty() => general.push(message),
-            None => general.push(format!("{path}: {message}")),
-        }
-    }
-    (fields, general)
+    place_problems(error, |path| form_field(path, index), |_, message| message)
 }
 
 const ACTIONS: [(&str, &str); 6] = [
