@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use http::StatusCode;
 use maud::{Markup, html};
-use rampart_config::{BotAction, SiteSpec, default_thresholds};
+use rampart_config::{BotAction, BotRuleSpec, SiteSpec, default_thresholds};
 use rampart_store::SiteRecord;
 use serde::Deserialize;
 
@@ -20,10 +20,11 @@ use super::bots_forms::{
     place_errors,
 };
 use super::layout::{
-    FieldMessage, PageResult, Section, csrf_field, done_message, notice, page, respond,
+    CardsTable, FormProblems, PageResult, Section, csrf_field, done_message, form_can_fix, notice,
+    page, respond,
 };
 use super::security::stored_spec;
-use super::site::{Tab, site_head};
+use super::site::{Tab, read_only_note, site_head};
 use crate::Control;
 use crate::api;
 use crate::api::captcha::{CaptchaKeyView, CaptchaKeyWithSecret};
@@ -48,10 +49,7 @@ pub(super) struct Forms {
     pub challenge: Option<ChallengeForm>,
     pub rule: Option<BotRuleForm>,
     pub captcha: Option<CaptchaForm>,
-    pub errors: Vec<FieldMessage>,
-    pub general: Vec<String>,
-    /// Which form the errors belong to.
-    pub failed: Option<&'static str>,
+    pub problems: FormProblems,
     pub revealed: Option<Revealed>,
 }
 
@@ -147,6 +145,38 @@ fn thresholds(spec: &SiteSpec) -> Vec<(i32, String)> {
     }
 }
 
+fn bot_rules_table(base: &str, rules: &[BotRuleSpec], csrf: &Markup, writable: bool) -> Markup {
+    let table = CardsTable {
+        id: "bot-rules",
+        caption: "Bot rules",
+        empty: "No bot rules yet.",
+        actions: writable,
+    };
+    let headings = html! {
+        th scope="col" { "Rule" }
+        th scope="col" { "Expression" }
+        th.num scope="col" { "Weight" }
+    };
+    let rows = html! {
+        @for rule in rules {
+            tr id={ "bot-rule-" (rule.id) } {
+                td.key data-label="Rule" { (rule.id) }
+                td data-label="Expression" { code { (rule.expression) } }
+                td.num data-label="Weight" { (rule.weight) }
+                @if writable {
+                    td {
+                        form.inline method="post" action={ (base) "/rules/" (rule.id) "/delete" } {
+                            (csrf)
+                            button.link type="submit" { "Delete" span.visually-hidden { " bot rule " (rule.id) } }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    table.render(rules.is_empty(), headings, rows)
+}
+
 fn bot_section(site: &SiteRecord, spec: &SiteSpec, csrf: &Markup, writable: bool) -> Markup {
     let bots = spec.bots.clone().unwrap_or_default();
     // A `bots` table without `enabled` is on, as the compiler reads it.
@@ -176,38 +206,7 @@ fn bot_section(site: &SiteRecord, spec: &SiteSpec, csrf: &Markup, writable: bool
             }
         }
         h3 { "Rules" }
-        @if rules.is_empty() {
-            p.empty #bot-rules-empty { "No bot rules yet." }
-        } @else {
-            div.table-wrap {
-                table.cards #bot-rules {
-                    caption.visually-hidden { "Bot rules" }
-                    thead { tr {
-                        th scope="col" { "Rule" }
-                        th scope="col" { "Expression" }
-                        th.num scope="col" { "Weight" }
-                        @if writable { th scope="col" { span.visually-hidden { "Actions" } } }
-                    } }
-                    tbody {
-                        @for rule in &rules {
-                            tr id={ "bot-rule-" (rule.id) } {
-                                td.key data-label="Rule" { (rule.id) }
-                                td data-label="Expression" { code { (rule.expression) } }
-                                td.num data-label="Weight" { (rule.weight) }
-                                @if writable {
-                                    td {
-                                        form.inline method="post" action={ (base) "/rules/" (rule.id) "/delete" } {
-                                            (csrf)
-                                            button.link type="submit" { "Delete" span.visually-hidden { " bot rule " (rule.id) } }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        (bot_rules_table(&base, &rules, csrf, writable))
         h3 { "Thresholds" }
         div.table-wrap {
             table #bot-thresholds {
@@ -231,58 +230,53 @@ fn captcha_table(
     writable: bool,
 ) -> Markup {
     let base = format!("/sites/{}/bots/captcha", site.id);
-    html! {
-        @if keys.is_empty() {
-            p.empty #captcha-keys-empty { "No captcha keys yet." }
-        } @else {
-            div.table-wrap {
-                table.cards #captcha-keys {
-                    caption.visually-hidden { "Captcha keys" }
-                    thead { tr {
-                        th scope="col" { "Sitekey" }
-                        th scope="col" { "Hostnames" }
-                        th scope="col" { "Mode" }
-                        th scope="col" { "Status" }
-                        @if writable { th scope="col" { span.visually-hidden { "Actions" } } }
-                    } }
-                    tbody {
-                        @for key in keys {
-                            tr id={ "captcha-" (key.sitekey) } {
-                                td.key data-label="Sitekey" { code { (key.sitekey) } }
-                                td data-label="Hostnames" {
-                                    @if key.hostnames.is_empty() { "any host of the site" } @else { (key.hostnames.join(", ")) }
-                                }
-                                td data-label="Mode" { (key.mode) }
-                                td data-label="Status" {
-                                    @if key.suspended { span.badge.attack { "suspended" } } @else { span.badge.normal { "active" } }
-                                }
-                                @if writable {
-                                    td {
-                                        form.inline method="post" action={ (base) "/" (key.sitekey) "/suspend" } {
-                                            (csrf)
-                                            input type="hidden" name="on" value=(if key.suspended { "false" } else { "true" });
-                                            button.link type="submit" {
-                                                @if key.suspended { "Resume" } @else { "Suspend" }
-                                                span.visually-hidden { " key " (key.sitekey) }
-                                            }
-                                        }
-                                        form.inline method="post" action={ (base) "/" (key.sitekey) "/secret" } {
-                                            (csrf)
-                                            button.link type="submit" { "New secret" span.visually-hidden { " for key " (key.sitekey) } }
-                                        }
-                                        form.inline method="post" action={ (base) "/" (key.sitekey) "/delete" } {
-                                            (csrf)
-                                            button.link type="submit" { "Delete" span.visually-hidden { " key " (key.sitekey) } }
-                                        }
-                                    }
-                                }
+    let table = CardsTable {
+        id: "captcha-keys",
+        caption: "Captcha keys",
+        empty: "No captcha keys yet.",
+        actions: writable,
+    };
+    let headings = html! {
+        th scope="col" { "Sitekey" }
+        th scope="col" { "Hostnames" }
+        th scope="col" { "Mode" }
+        th scope="col" { "Status" }
+    };
+    let rows = html! {
+        @for key in keys {
+            tr id={ "captcha-" (key.sitekey) } {
+                td.key data-label="Sitekey" { code { (key.sitekey) } }
+                td data-label="Hostnames" {
+                    @if key.hostnames.is_empty() { "any host of the site" } @else { (key.hostnames.join(", ")) }
+                }
+                td data-label="Mode" { (key.mode) }
+                td data-label="Status" {
+                    @if key.suspended { span.badge.attack { "suspended" } } @else { span.badge.normal { "active" } }
+                }
+                @if writable {
+                    td {
+                        form.inline method="post" action={ (base) "/" (key.sitekey) "/suspend" } {
+                            (csrf)
+                            input type="hidden" name="on" value=(if key.suspended { "false" } else { "true" });
+                            button.link type="submit" {
+                                @if key.suspended { "Resume" } @else { "Suspend" }
+                                span.visually-hidden { " key " (key.sitekey) }
                             }
+                        }
+                        form.inline method="post" action={ (base) "/" (key.sitekey) "/secret" } {
+                            (csrf)
+                            button.link type="submit" { "New secret" span.visually-hidden { " for key " (key.sitekey) } }
+                        }
+                        form.inline method="post" action={ (base) "/" (key.sitekey) "/delete" } {
+                            (csrf)
+                            button.link type="submit" { "Delete" span.visually-hidden { " key " (key.sitekey) } }
                         }
                     }
                 }
             }
         }
-    }
+    };
+    table.render(keys.is_empty(), headings, rows)
 }
 
 pub(super) fn render(
@@ -301,34 +295,23 @@ pub(super) fn render(
         .flatten()
         .map(CaptchaKeyView::from_spec)
         .collect();
-    let errors_of = |form: &str| {
-        if forms.failed == Some(form) {
-            (forms.errors.as_slice(), forms.general.as_slice())
-        } else {
-            (&[][..], &[][..])
-        }
-    };
     let base = format!("/sites/{}/bots", site.id);
     let body = html! {
         (site_head(site, Tab::Bots))
         (notice(done_message(done)))
         @if let Some(revealed) = &forms.revealed { (revealed_panel(site, revealed)) }
-        @if site.file_managed {
-            p.panel role="note" { "This site is declared in the configuration file. Change its challenge, bot and captcha settings there and reload Rampart." }
-        } @else if !writable {
-            p.panel role="note" { "Your role may view these settings but not change them." }
-        }
+        (read_only_note(site, writable, "its challenge, bot and captcha settings"))
         section.panel aria-labelledby="challenge-title" {
             h2 #challenge-title { "Challenge" }
             p.hint { "The proof of work a challenged visitor's browser does, and how long its clearance lasts." }
-            @let (errors, general) = errors_of("challenge");
+            @let (errors, general) = forms.problems.beside("challenge");
             (challenge_form(&format!("{base}/challenge"), &csrf, forms.challenge.as_ref().unwrap_or(&ChallengeForm::from_spec(&spec)), errors, general, writable))
         }
         section.panel aria-labelledby="bots-title" {
             h2 #bots-title { "Bot policy" }
             (bot_section(site, &spec, &csrf, writable))
             @if writable {
-                @let (errors, general) = errors_of("rule");
+                @let (errors, general) = forms.problems.beside("rule");
                 (bot_rule_form(&format!("{base}/rules"), &csrf, forms.rule.as_ref().unwrap_or(&BotRuleForm::default()), errors, general))
             }
         }
@@ -337,7 +320,7 @@ pub(super) fn render(
             p.hint { "A widget for your own forms (sign-up, contact); your server checks its answer with the key's secret." }
             (captcha_table(site, &keys, &csrf, writable))
             @if writable {
-                @let (errors, general) = errors_of("captcha");
+                @let (errors, general) = forms.problems.beside("captcha");
                 (captcha_form(&format!("{base}/captcha"), &csrf, forms.captcha.as_ref().unwrap_or(&CaptchaForm::new_key()), errors, general))
             }
         }
@@ -358,15 +341,10 @@ pub(super) fn refused(
     mut forms: Forms,
     index: Option<usize>,
 ) -> PageResult {
-    if !error.status.is_client_error()
-        || error.status == StatusCode::FORBIDDEN
-        || error.status == StatusCode::NOT_FOUND
-    {
+    if !form_can_fix(&error) {
         return Err(error.into());
     }
-    let (fields, general) = place_errors(&error, index);
-    forms.errors = fields;
-    forms.general = general;
+    (forms.problems.errors, forms.problems.general) = place_errors(&error, index);
     render(signed, site, forms, None, error.status)
 }
 

@@ -237,6 +237,82 @@ pub(crate) fn error_summary(title: &str, errors: &[FieldMessage], general: &[Str
     }
 }
 
+/// What a page with several forms shows again after a refused post: the
+/// problems, beside the one form that was posted; the others stay clean.
+#[derive(Default)]
+pub(crate) struct FormProblems {
+    /// Which form was posted ("rule", "challenge", …).
+    pub form: Option<&'static str>,
+    pub errors: Vec<FieldMessage>,
+    pub general: Vec<String>,
+}
+
+impl FormProblems {
+    /// None yet, for a post of `form`.
+    pub fn of(form: &'static str) -> Self {
+        Self {
+            form: Some(form),
+            ..Self::default()
+        }
+    }
+
+    /// The problems to show beside `form`: none unless it was posted.
+    pub fn beside(&self, form: &str) -> (&[FieldMessage], &[String]) {
+        if self.form == Some(form) {
+            (&self.errors, &self.general)
+        } else {
+            (&[], &[])
+        }
+    }
+}
+
+/// Whether the posted form can fix a refused write, so the page is shown
+/// again with the problems: a value was wrong or clashes with what is
+/// stored. Not being allowed, a thing gone meanwhile or a server fault is
+/// not fixed by editing the form; that is the error page's to say.
+pub(crate) fn form_can_fix(error: &ApiError) -> bool {
+    error.status.is_client_error()
+        && error.status != StatusCode::FORBIDDEN
+        && error.status != StatusCode::NOT_FOUND
+}
+
+/// A list shown as a table whose rows become cards on narrow screens or,
+/// when there is nothing to list, one line saying so. Anchors and tests
+/// find the table as `#{id}` and the line as `#{id}-empty`.
+pub(crate) struct CardsTable<'a> {
+    pub id: &'a str,
+    /// For screen readers; sighted users have the section's heading.
+    pub caption: &'a str,
+    /// The line shown instead of an empty table.
+    pub empty: &'a str,
+    /// Whether rows end with a cell of buttons; its heading would only
+    /// repeat what the buttons say, so only screen readers get it.
+    pub actions: bool,
+}
+
+impl CardsTable<'_> {
+    /// The table with `headings` (its `th` cells, before the actions one)
+    /// and `rows` (its `tr`s), or the empty line when `is_empty`.
+    pub fn render(&self, is_empty: bool, headings: Markup, rows: Markup) -> Markup {
+        html! {
+            @if is_empty {
+                p.empty id={ (self.id) "-empty" } { (self.empty) }
+            } @else {
+                div.table-wrap {
+                    table.cards id=(self.id) {
+                        caption.visually-hidden { (self.caption) }
+                        thead { tr {
+                            (headings)
+                            @if self.actions { th scope="col" { span.visually-hidden { "Actions" } } }
+                        } }
+                        tbody { (rows) }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The `aria-describedby` and message markup of a field's errors.
 pub(crate) fn field_errors<'a>(
     errors: &'a [FieldMessage],

@@ -19,8 +19,8 @@ use super::csrf::Posted;
 use super::form::{Field, text};
 use super::format::{count, datetime_ms};
 use super::layout::{
-    FieldMessage, PageResult, Section, csrf_field, done_message, error_summary, notice, page,
-    respond,
+    CardsTable, FieldMessage, PageResult, Section, csrf_field, done_message, error_summary,
+    form_can_fix, notice, page, respond,
 };
 use super::session::form_encode;
 use super::sites::visible_accounts;
@@ -178,6 +178,28 @@ async fn render(
             .map_or_else(|| id.clone(), |a| a.name.clone()),
         None => "the operator".to_owned(),
     };
+    let lists_table = CardsTable {
+        id: "lists",
+        caption: "Lists",
+        empty: "No lists yet.",
+        // Every row has an actions cell: export, replace and delete as the
+        // viewer may, and a list's own error.
+        actions: true,
+    };
+    let headings = html! {
+        th scope="col" { "Name" }
+        th scope="col" { "Description" }
+        th.num scope="col" { "Entries" }
+        th scope="col" { "Changed" }
+    };
+    let rows = html! {
+        @for list in &lists {
+            @let writable = may_write(principal, list.account_id.as_deref());
+            @let readable = list.account_id.is_some() || principal.is_operator();
+            @let problem = problems.list.as_ref().filter(|(id, _)| *id == list.id).map(|(_, m)| m.as_str());
+            (list_row(list, &csrf, writable, readable, problem))
+        }
+    };
     let body = html! {
         div.page-head {
             div {
@@ -187,32 +209,7 @@ async fn render(
         }
         (notice(done_message(done)))
         @if principal.is_operator() { (switcher(accounts, view.as_deref())) }
-        div.panel {
-            @if lists.is_empty() {
-                p.empty #lists-empty { "No lists yet." }
-            } @else {
-                div.table-wrap {
-                    table.cards #lists {
-                        caption.visually-hidden { "Lists" }
-                        thead { tr {
-                            th scope="col" { "Name" }
-                            th scope="col" { "Description" }
-                            th.num scope="col" { "Entries" }
-                            th scope="col" { "Changed" }
-                            th scope="col" { span.visually-hidden { "Actions" } }
-                        } }
-                        tbody {
-                            @for list in &lists {
-                                @let writable = may_write(principal, list.account_id.as_deref());
-                                @let readable = list.account_id.is_some() || principal.is_operator();
-                                @let problem = problems.list.as_ref().filter(|(id, _)| *id == list.id).map(|(_, m)| m.as_str());
-                                (list_row(list, &csrf, writable, readable, problem))
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        div.panel { (lists_table.render(lists.is_empty(), headings, rows)) }
         @if writable_view {
             section.panel aria-labelledby="new-list-title" {
                 h2 #new-list-title { "New list" }
@@ -271,11 +268,7 @@ pub(crate) async fn create(
     };
     match result {
         Ok(list) => Ok(back_to(list.account_id.as_deref(), "list-created")),
-        Err(error)
-            if error.status.is_client_error()
-                && error.status != StatusCode::FORBIDDEN
-                && error.status != StatusCode::NOT_FOUND =>
-        {
+        Err(error) if form_can_fix(&error) => {
             let message = error.detail.message.replace('`', "");
             let (field, label) = match error.detail.field.as_deref() {
                 Some("name") => ("name", "Name"),
@@ -319,10 +312,7 @@ async fn list_refused(
     list: &IpListRecord,
     error: ApiError,
 ) -> PageResult {
-    if !error.status.is_client_error()
-        || error.status == StatusCode::FORBIDDEN
-        || error.status == StatusCode::NOT_FOUND
-    {
+    if !form_can_fix(&error) {
         return Err(error.into());
     }
     let accounts = visible_accounts(control, &signed.principal).await?;

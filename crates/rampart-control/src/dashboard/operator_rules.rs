@@ -19,7 +19,8 @@ use serde::Deserialize;
 
 use super::csrf::Posted;
 use super::layout::{
-    FieldMessage, PageError, PageResult, Section, csrf_field, done_message, notice, page, respond,
+    FieldMessage, PageError, PageResult, Section, csrf_field, done_message, form_can_fix, notice,
+    page, respond,
 };
 use super::rule_forms::{RuleForm, move_rule_in, place_errors, rule_form, upsert_rule};
 use super::security::rules_table;
@@ -145,10 +146,7 @@ async fn write(
         }
         Err(error) => error,
     };
-    if !error.status.is_client_error()
-        || error.status == StatusCode::FORBIDDEN
-        || error.status == StatusCode::NOT_FOUND
-    {
+    if !form_can_fix(&error) {
         return Err(error.into());
     }
     let (errors, general) = place_errors(&error, index);

@@ -16,12 +16,13 @@ use serde::Deserialize;
 
 use super::format::{count, datetime_ms};
 use super::layout::{
-    FieldMessage, PageError, PageResult, Section, csrf_field, done_message, notice, page, respond,
+    CardsTable, FormProblems, PageError, PageResult, Section, csrf_field, done_message,
+    form_can_fix, notice, page, respond,
 };
 use super::rule_forms::{
     LimitsForm, RateLimitForm, RuleForm, limits_form, place_errors, rate_limit_form, rule_form,
 };
-use super::site::{Tab, site_head};
+use super::site::{Tab, read_only_note, site_head};
 use super::{SignedIn, store};
 use crate::Control;
 use crate::api;
@@ -51,10 +52,7 @@ pub(super) struct Forms {
     pub rule: Option<RuleForm>,
     pub rate_limit: Option<RateLimitForm>,
     pub limits: Option<LimitsForm>,
-    pub errors: Vec<FieldMessage>,
-    pub general: Vec<String>,
-    /// Which form the errors belong to.
-    pub failed: Option<&'static str>,
+    pub problems: FormProblems,
 }
 
 pub(crate) async fn page_get(
@@ -126,61 +124,56 @@ pub(super) fn rules_table(
     csrf: &Markup,
     writable: bool,
 ) -> Markup {
-    html! {
-        @if rules.is_empty() {
-            p.empty #rules-empty { "No custom rules yet." }
-        } @else {
-            div.table-wrap {
-                table.cards #rules {
-                    caption.visually-hidden { "Custom rules, in evaluation order" }
-                    thead { tr {
-                        th.num scope="col" { "#" }
-                        th scope="col" { "Rule" }
-                        th scope="col" { "Expression" }
-                        th scope="col" { "Action" }
-                        th scope="col" { "Enabled" }
-                        @if hits.is_some() { th.num scope="col" { "Hits (24 h)" } }
-                        @if writable { th scope="col" { span.visually-hidden { "Actions" } } }
-                    } }
-                    tbody {
-                        @for (i, rule) in rules.iter().enumerate() {
-                            tr id={ "rule-" (rule.id) } {
-                                td.num data-label="#" { (i + 1) }
-                                td.key data-label="Rule" {
-                                    (rule.id)
-                                    @if let Some(d) = &rule.description { br; span.hint { (d) } }
-                                }
-                                td data-label="Expression" { code { (rule.expression) } }
-                                td data-label="Action" { (action_text(rule)) }
-                                td data-label="Enabled" { @if rule.enabled.unwrap_or(true) { "yes" } @else { "no" } }
-                                @if let Some(hits) = hits {
-                                    td.num data-label="Hits (24 h)" { (count(hits.get(&rule.id).copied().unwrap_or(0))) }
-                                }
-                                @if writable {
-                                    td {
-                                        a href={ (page) "?edit=" (rule.id) "#rule-form" } { "Edit" span.visually-hidden { " rule " (rule.id) } }
-                                        @for (direction, label, shown) in [("up", "Move up", i > 0), ("down", "Move down", i + 1 < rules.len())] {
-                                            @if shown {
-                                                form.inline method="post" action={ (rules_path) "/" (rule.id) "/move" } {
-                                                    (csrf)
-                                                    input type="hidden" name="direction" value=(direction);
-                                                    button.link type="submit" { (label) span.visually-hidden { " rule " (rule.id) } }
-                                                }
-                                            }
-                                        }
-                                        form.inline method="post" action={ (rules_path) "/" (rule.id) "/delete" } {
-                                            (csrf)
-                                            button.link type="submit" { "Delete" span.visually-hidden { " rule " (rule.id) } }
-                                        }
-                                    }
+    let table = CardsTable {
+        id: "rules",
+        caption: "Custom rules, in evaluation order",
+        empty: "No custom rules yet.",
+        actions: writable,
+    };
+    let headings = html! {
+        th.num scope="col" { "#" }
+        th scope="col" { "Rule" }
+        th scope="col" { "Expression" }
+        th scope="col" { "Action" }
+        th scope="col" { "Enabled" }
+        @if hits.is_some() { th.num scope="col" { "Hits (24 h)" } }
+    };
+    let rows = html! {
+        @for (i, rule) in rules.iter().enumerate() {
+            tr id={ "rule-" (rule.id) } {
+                td.num data-label="#" { (i + 1) }
+                td.key data-label="Rule" {
+                    (rule.id)
+                    @if let Some(d) = &rule.description { br; span.hint { (d) } }
+                }
+                td data-label="Expression" { code { (rule.expression) } }
+                td data-label="Action" { (action_text(rule)) }
+                td data-label="Enabled" { @if rule.enabled.unwrap_or(true) { "yes" } @else { "no" } }
+                @if let Some(hits) = hits {
+                    td.num data-label="Hits (24 h)" { (count(hits.get(&rule.id).copied().unwrap_or(0))) }
+                }
+                @if writable {
+                    td {
+                        a href={ (page) "?edit=" (rule.id) "#rule-form" } { "Edit" span.visually-hidden { " rule " (rule.id) } }
+                        @for (direction, label, shown) in [("up", "Move up", i > 0), ("down", "Move down", i + 1 < rules.len())] {
+                            @if shown {
+                                form.inline method="post" action={ (rules_path) "/" (rule.id) "/move" } {
+                                    (csrf)
+                                    input type="hidden" name="direction" value=(direction);
+                                    button.link type="submit" { (label) span.visually-hidden { " rule " (rule.id) } }
                                 }
                             }
+                        }
+                        form.inline method="post" action={ (rules_path) "/" (rule.id) "/delete" } {
+                            (csrf)
+                            button.link type="submit" { "Delete" span.visually-hidden { " rule " (rule.id) } }
                         }
                     }
                 }
             }
         }
-    }
+    };
+    table.render(rules.is_empty(), headings, rows)
 }
 
 fn rate_limits_table(
@@ -189,44 +182,39 @@ fn rate_limits_table(
     csrf: &Markup,
     writable: bool,
 ) -> Markup {
-    html! {
-        @if limits.is_empty() {
-            p.empty #rate-limits-empty { "No rate limits yet." }
-        } @else {
-            div.table-wrap {
-                table.cards #rate-limits {
-                    caption.visually-hidden { "Rate limits" }
-                    thead { tr {
-                        th scope="col" { "Rate limit" }
-                        th scope="col" { "Applies to" }
-                        th scope="col" { "Allowed" }
-                        th scope="col" { "Counted per" }
-                        th scope="col" { "Action" }
-                        @if writable { th scope="col" { span.visually-hidden { "Actions" } } }
-                    } }
-                    tbody {
-                        @for limit in limits {
-                            tr id={ "rate-limit-" (limit.id) } {
-                                td.key data-label="Rate limit" { (limit.id) }
-                                td data-label="Applies to" { code { (limit.expression.as_deref().unwrap_or("every request")) } }
-                                td data-label="Allowed" { (count(u64::from(limit.requests))) " per " (limit.period) }
-                                td data-label="Counted per" { (limit.characteristics.as_ref().map_or_else(|| "ip".to_owned(), |c| c.join(", "))) }
-                                td data-label="Action" { (limit.action.as_deref().unwrap_or("block")) }
-                                @if writable {
-                                    td {
-                                        form.inline method="post" action={ "/sites/" (site.id) "/security/rate-limits/" (limit.id) "/delete" } {
-                                            (csrf)
-                                            button.link type="submit" { "Delete" span.visually-hidden { " rate limit " (limit.id) } }
-                                        }
-                                    }
-                                }
-                            }
+    let table = CardsTable {
+        id: "rate-limits",
+        caption: "Rate limits",
+        empty: "No rate limits yet.",
+        actions: writable,
+    };
+    let headings = html! {
+        th scope="col" { "Rate limit" }
+        th scope="col" { "Applies to" }
+        th scope="col" { "Allowed" }
+        th scope="col" { "Counted per" }
+        th scope="col" { "Action" }
+    };
+    let rows = html! {
+        @for limit in limits {
+            tr id={ "rate-limit-" (limit.id) } {
+                td.key data-label="Rate limit" { (limit.id) }
+                td data-label="Applies to" { code { (limit.expression.as_deref().unwrap_or("every request")) } }
+                td data-label="Allowed" { (count(u64::from(limit.requests))) " per " (limit.period) }
+                td data-label="Counted per" { (limit.characteristics.as_ref().map_or_else(|| "ip".to_owned(), |c| c.join(", "))) }
+                td data-label="Action" { (limit.action.as_deref().unwrap_or("block")) }
+                @if writable {
+                    td {
+                        form.inline method="post" action={ "/sites/" (site.id) "/security/rate-limits/" (limit.id) "/delete" } {
+                            (csrf)
+                            button.link type="submit" { "Delete" span.visually-hidden { " rate limit " (limit.id) } }
                         }
                     }
                 }
             }
         }
-    }
+    };
+    table.render(limits.is_empty(), headings, rows)
 }
 
 /// The edge's view of automatic under-attack mode for this site, and the
@@ -294,28 +282,17 @@ pub(super) async fn render(
     let csrf = csrf_field(signed.csrf());
     let rules = spec.rules.clone().unwrap_or_default();
     let limits = spec.rate_limits.clone().unwrap_or_default();
-    let errors_of = |form: &str| {
-        if forms.failed == Some(form) {
-            (forms.errors.as_slice(), forms.general.as_slice())
-        } else {
-            (&[][..], &[][..])
-        }
-    };
     let base = format!("/sites/{}/security", site.id);
     let body = html! {
         (site_head(site, Tab::Security))
         (notice(done_message(done)))
-        @if site.file_managed {
-            p.panel role="note" { "This site is declared in the configuration file. Change its rules there and reload Rampart." }
-        } @else if !writable {
-            p.panel role="note" { "Your role may view these settings but not change them." }
-        }
+        (read_only_note(site, writable, "its rules"))
         section.panel aria-labelledby="rules-title" {
             h2 #rules-title { "Custom rules" }
             p.hint { "Evaluated in order after the operator's rules; the first that blocks, challenges, allows or redirects decides. Lists are written $name: see " a href="/lists" { "Lists" } "." }
             (rules_table(&base, &format!("{base}/rules"), &rules, Some(&hits), &csrf, writable))
             @if writable {
-                @let (errors, general) = errors_of("rule");
+                @let (errors, general) = forms.problems.beside("rule");
                 (rule_form(&format!("{base}/rules"), &csrf, forms.rule.as_ref().unwrap_or(&RuleForm::new_rule()), errors, general))
             }
         }
@@ -323,13 +300,13 @@ pub(super) async fn render(
             h2 #rate-limits-title { "Rate limits" }
             (rate_limits_table(site, &limits, &csrf, writable))
             @if writable {
-                @let (errors, general) = errors_of("rate_limit");
+                @let (errors, general) = forms.problems.beside("rate_limit");
                 (rate_limit_form(&format!("{base}/rate-limits"), &csrf, forms.rate_limit.as_ref().unwrap_or(&RateLimitForm::new_limit()), errors, general))
             }
         }
         section.panel aria-labelledby="limits-title" {
             h2 #limits-title { "Request limits" }
-            @let (errors, general) = errors_of("limits");
+            @let (errors, general) = forms.problems.beside("limits");
             (limits_form(&format!("{base}/limits"), &csrf, forms.limits.as_ref().unwrap_or(&LimitsForm::from_spec(spec)), errors, general, writable))
         }
         (attack_panel(control, site))
@@ -351,15 +328,10 @@ pub(super) async fn refused(
     mut forms: Forms,
     index: Option<usize>,
 ) -> PageResult {
-    if !error.status.is_client_error()
-        || error.status == StatusCode::FORBIDDEN
-        || error.status == StatusCode::NOT_FOUND
-    {
+    if !form_can_fix(&error) {
         return Err(error.into());
     }
-    let (fields, general) = place_errors(&error, index);
-    forms.errors = fields;
-    forms.general = general;
+    (forms.problems.errors, forms.problems.general) = place_errors(&error, index);
     let spec = stored_spec(site)?;
     render(control, signed, site, &spec, forms, None, error.status).await
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::SignedIn;
 use super::csrf::Posted;
-use super::layout::{FieldMessage, PageError, PageResult};
+use super::layout::{FieldMessage, FormProblems, PageError, PageResult};
 use super::rule_forms::{LimitsForm, RateLimitForm, RuleForm, move_rule_in, upsert_rule};
 use super::security::{Forms, refused, render, saved, stored_spec};
 use crate::Control;
@@ -34,7 +34,7 @@ pub(crate) async fn save_rule(
     let (rule, problems) = form.to_spec();
     let forms = Forms {
         rule: Some(form.clone()),
-        failed: Some("rule"),
+        problems: FormProblems::of("rule"),
         ..Forms::default()
     };
     if !problems.is_empty() {
@@ -142,7 +142,7 @@ pub(crate) async fn add_rate_limit(
     let (limit, problems) = form.to_spec();
     let forms = Forms {
         rate_limit: Some(form.clone()),
-        failed: Some("rate_limit"),
+        problems: FormProblems::of("rate_limit"),
         ..Forms::default()
     };
     if !problems.is_empty() {
@@ -174,7 +174,7 @@ pub(crate) async fn save_limits(
     let problems = form.merge_into(&mut spec);
     let forms = Forms {
         limits: Some(form.clone()),
-        failed: Some("limits"),
+        problems: FormProblems::of("limits"),
         ..Forms::default()
     };
     if !problems.is_empty() {
@@ -195,13 +195,10 @@ async fn show_problems(
     signed: &SignedIn,
     site: &SiteRecord,
     stored: &SiteSpec,
-    forms: Forms,
+    mut forms: Forms,
     problems: Vec<FieldMessage>,
 ) -> PageResult {
-    let forms = Forms {
-        errors: problems,
-        ..forms
-    };
+    forms.problems.errors = problems;
     render(
         control,
         signed,

@@ -18,7 +18,7 @@ use super::layout::{
     FieldMessage, PageError, PageResult, Section, csrf_field, done_message, error_summary, notice,
     page, respond,
 };
-use super::site::{Tab, site_head};
+use super::site::{Tab, read_only_note, site_head};
 use crate::Control;
 use crate::api;
 
@@ -142,11 +142,7 @@ fn settings_page(
     let body = html! {
         (site_head(site, Tab::Settings))
         (notice(status_message))
-        @if site.file_managed {
-            p.panel role="note" { "This site is declared in the configuration file. Change it there and reload Rampart." }
-        } @else if !writable {
-            p.panel role="note" { "Your role may view these settings but not change them." }
-        }
+        (read_only_note(site, writable, "it"))
         (error_summary("The settings were not saved", &settings_errors, general))
         form.stacked method="post" action={ "/sites/" (site.id) "/settings" } novalidate {
             (csrf_field(signed.csrf()))

@@ -52,6 +52,19 @@ pub(crate) fn site_head(site: &SiteRecord, tab: Tab) -> Markup {
     }
 }
 
+/// Why a site page's forms are missing or disabled, when they are: the
+/// site is declared in the configuration file, where `what` is to be
+/// changed, or the viewer's role may only read.
+pub(crate) fn read_only_note(site: &SiteRecord, writable: bool, what: &str) -> Markup {
+    html! {
+        @if site.file_managed {
+            p.panel role="note" { "This site is declared in the configuration file. Change " (what) " there and reload Rampart." }
+        } @else if !writable {
+            p.panel role="note" { "Your role may view these settings but not change them." }
+        }
+    }
+}
+
 pub(crate) fn under_attack(site: &SiteRecord) -> bool {
     site.spec.get("under_attack").and_then(Value::as_bool) == Some(true)
 }
