@@ -138,23 +138,29 @@ fn render(
             "<meta http-equiv=\"refresh\" content=\"{NOJS_WAIT_SECS};url={url}\"><p>Without JavaScript, this page continues by itself in {NOJS_WAIT_SECS} seconds. If it does not, <a href=\"{url}\">continue to the site</a> after that time.</p>"
         )
     });
+    let host = escape_html(ctx.host);
     let reason = escape_html(challenge.reason);
-    let html = TEMPLATE
-        .replace("{{title}}", "Checking your browser")
-        .replace("{{host}}", &escape_html(ctx.host))
-        .replace("{{reason}}", &reason)
-        .replace("{{params_json}}", &script_json)
-        .replace("{{ray}}", &ctx.ray.to_string())
-        .replace("{{nojs}}", &nojs_html)
-        .replace("{{nonce}}", &csp_nonce)
-        .replace(
-            "{{mode}}",
-            if challenge.interactive {
-                "interactive"
-            } else {
-                "auto"
-            },
-        );
+    let ray = ctx.ray.to_string();
+    let mode = if challenge.interactive {
+        "interactive"
+    } else {
+        "auto"
+    };
+    let mut html =
+        String::with_capacity(TEMPLATE.len() + script_json.len() + nojs_html.len() + 256);
+    for part in template_parts() {
+        html.push_str(match part {
+            Part::Text(text) => text,
+            Part::Slot(Slot::Title) => "Checking your browser",
+            Part::Slot(Slot::Host) => &host,
+            Part::Slot(Slot::Reason) => &reason,
+            Part::Slot(Slot::Params) => &script_json,
+            Part::Slot(Slot::Ray) => &ray,
+            Part::Slot(Slot::Nojs) => &nojs_html,
+            Part::Slot(Slot::Nonce) => &csp_nonce,
+            Part::Slot(Slot::Mode) => mode,
+        });
+    }
     let mut response = Response::new(EdgeBody::Full(Some(Bytes::from(html))));
     // 403 like Cloudflare's interstitial: what a crawler indexes or a
     // script reads is a refusal, not the site.
@@ -186,8 +192,74 @@ fn render(
 
 fn csp_nonce() -> String {
     use rand::Rng;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes: [u8; 16] = rand::rng().random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(32);
+    for b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
+}
+
+/// The placeholders of the template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Title,
+    Host,
+    Reason,
+    Params,
+    Ray,
+    Nojs,
+    Nonce,
+    Mode,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Part {
+    Text(&'static str),
+    Slot(Slot),
+}
+
+/// The template cut at its placeholders once, so that a page is one pass
+/// of appends (it is served at proxy rates under attack).
+fn template_parts() -> &'static [Part] {
+    static PARTS: std::sync::LazyLock<Vec<Part>> = std::sync::LazyLock::new(|| split(TEMPLATE));
+    &PARTS
+}
+
+fn split(template: &'static str) -> Vec<Part> {
+    let mut parts = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest.get(start + 2..).and_then(|r| r.find("}}")) else {
+            break;
+        };
+        let name = rest.get(start + 2..start + 2 + len).unwrap_or_default();
+        let slot = match name {
+            "title" => Some(Slot::Title),
+            "host" => Some(Slot::Host),
+            "reason" => Some(Slot::Reason),
+            "params_json" => Some(Slot::Params),
+            "ray" => Some(Slot::Ray),
+            "nojs" => Some(Slot::Nojs),
+            "nonce" => Some(Slot::Nonce),
+            "mode" => Some(Slot::Mode),
+            _ => None,
+        };
+        let end = start + 2 + len + 2;
+        match slot {
+            Some(slot) => {
+                parts.push(Part::Text(rest.get(..start).unwrap_or_default()));
+                parts.push(Part::Slot(slot));
+            }
+            // Not ours (CSS or script text): keep it as written.
+            None => parts.push(Part::Text(rest.get(..end).unwrap_or_default())),
+        }
+        rest = rest.get(end..).unwrap_or_default();
+    }
+    parts.push(Part::Text(rest));
+    parts
 }
 
 /// Where to send the visitor after passing: a path on this site, never
@@ -235,5 +307,38 @@ mod tests {
             assert!(TEMPLATE.contains(p), "{p}");
         }
         assert!(TEMPLATE.len() < 20 * 1024);
+        let slots: Vec<Slot> = template_parts()
+            .iter()
+            .filter_map(|p| match p {
+                Part::Slot(s) => Some(*s),
+                Part::Text(_) => None,
+            })
+            .collect();
+        for slot in [
+            Slot::Title,
+            Slot::Host,
+            Slot::Reason,
+            Slot::Params,
+            Slot::Ray,
+            Slot::Nojs,
+            Slot::Nonce,
+            Slot::Mode,
+        ] {
+            assert!(slots.contains(&slot), "{slot:?}");
+        }
+    }
+
+    #[test]
+    fn splitting_keeps_every_byte_that_is_not_a_placeholder() {
+        let parts = split("a{{host}}b{{other}}c{{ray");
+        assert_eq!(
+            parts,
+            vec![
+                Part::Text("a"),
+                Part::Slot(Slot::Host),
+                Part::Text("b{{other}}"),
+                Part::Text("c{{ray"),
+            ]
+        );
     }
 }
