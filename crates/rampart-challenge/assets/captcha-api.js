@@ -1,13 +1,13 @@
 /* Rampart captcha widget, served at /.rampart/captcha/v1/api.js.
  * Drop-in for Turnstile and hCaptcha: window.rampartCaptcha (and window.turnstile /
  * window.hcaptcha when those are free) with render/reset/getResponse/execute/remove/isExpired.
- * The "captcha" is a proof of work solved by /.rampart/challenge/v1/pow-worker.js:
+ * The "captcha" is a proof of work solved by /.rampart/challenge/v1/pow.js (and its workers):
  *   GET  /.rampart/captcha/v1/challenge?sitekey=K -> {challenge, algorithm, difficulty, scrypt, expires}
  *   POST /.rampart/captcha/v1/solve {sitekey, challenge, nonce, action?, cdata?} -> {token, expires_in}
  * Script URL options: ?render=explicit (no auto-render), ?onload=fnName. */
 (function () {
   "use strict";
-  var API = "/.rampart/captcha/v1/", WORKER_URL = "/.rampart/challenge/v1/pow-worker.js";
+  var API = "/.rampart/captcha/v1/", POW_URL = "/.rampart/challenge/v1/pow.js";
   var SVGNS = "http://www.w3.org/2000/svg";
   var KEYS = ["sitekey", "callback", "expired-callback", "error-callback", "action", "cdata", "size",
     "mode", "response-field-name", "theme", "tabindex"];
@@ -17,46 +17,32 @@
   var cspNonce = (script && (script.nonce || script.getAttribute("nonce"))) || "";
   var widgets = {}, order = [], byEl = new WeakMap(), seq = 0, readyFns = [], isReady = false;
 
-  /* ---- proof of work: copy of RampartPow.solve from pow.js (no extra global here) ---- */
+  /* ---- proof of work: pow.js (the interstitial's solver), loaded on first use ----
+   * One solver for both, so a fix to it reaches the widget too. A same-origin script like
+   * the workers it starts; it carries the page's CSP nonce as the style does. */
+  var powLoaded = null;
+  function loadPow() {
+    if (window.RampartPow) return Promise.resolve(window.RampartPow);
+    if (!powLoaded) {
+      powLoaded = new Promise(function (resolve, reject) {
+        var s = document.createElement("script");
+        s.src = POW_URL;
+        s.async = true;
+        if (cspNonce) s.setAttribute("nonce", cspNonce);
+        s.onload = function () {
+          if (window.RampartPow) resolve(window.RampartPow); else reject(new Error("solver-unavailable"));
+        };
+        s.onerror = function () { s.remove(); reject(new Error("solver-unavailable")); };
+        (document.head || document.documentElement).appendChild(s);
+      });
+      // A failed load is retried by the next solve ("Try again"), not remembered.
+      powLoaded.then(null, function () { powLoaded = null; });
+    }
+    return powLoaded;
+  }
+
   function solve(params, onProgress, signal) {
-    return new Promise(function (resolve, reject) {
-      var count = Math.max(1, Math.min(navigator.hardwareConcurrency || 2, 4));
-      var workers = [], tried = [], done = false, expected = Math.pow(2, params.difficulty);
-      function finish() { done = true; for (var i = 0; i < workers.length; i++) workers[i].terminate(); }
-      function fail(err) { if (!done) { finish(); reject(err); } }
-      if (signal) {
-        if (signal.aborted) return fail(new Error("aborted"));
-        signal.addEventListener("abort", function () { fail(new Error("aborted")); });
-      }
-      if (typeof Worker === "undefined") return fail(new Error("Web Workers are not available"));
-      function listen(w, idx) {
-        w.onmessage = function (e) {
-          var m = e.data;
-          if (done) return;
-          if (m.type === "error") return fail(new Error(m.message));
-          tried[idx] = m.tried;
-          if (m.type === "found") { finish(); resolve(m.nonce); return; }
-          if (onProgress) {
-            var sum = 0;
-            for (var i = 0; i < tried.length; i++) sum += tried[i];
-            onProgress(sum, expected);
-          }
-        };
-        w.onerror = function (e) {
-          if (e.preventDefault) e.preventDefault();
-          fail(new Error(e.message || "the verification worker failed to start"));
-        };
-      }
-      try {
-        for (var i = 0; i < count; i++) {
-          var w = new Worker(WORKER_URL);
-          workers.push(w); tried.push(0);
-          listen(w, i);
-          w.postMessage({ challenge: params.challenge, algorithm: params.algorithm, difficulty: params.difficulty,
-            scrypt: params.scrypt, start: i, step: count });
-        }
-      } catch (err) { fail(err); }
-    });
+    return loadPow().then(function (pow) { return pow.solve(params, onProgress, signal); });
   }
 
   /* ---- styles: injected once, class names prefixed rmpc- ---- */

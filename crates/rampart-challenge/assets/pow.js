@@ -4,7 +4,7 @@
  *   onProgress(tried, expected): tried = hashes so far over all workers,
  *     expected = 2^difficulty (mean number of tries needed)
  *   signal: optional AbortSignal; aborting terminates the workers and rejects.
- * captcha-api.js carries a copy of solve() so it adds no global; keep them in sync. */
+ * Also the captcha widget's solver: captcha-api.js loads this file when a widget first solves. */
 (function () {
   "use strict";
   var WORKER_URL = "/.rampart/challenge/v1/pow-worker.js";
