@@ -41,7 +41,7 @@ pub(crate) fn challenge(t: &Table<'_, '_>, d: &mut Diags<'_>) -> ChallengeSettin
     let scrypt = t.table("scrypt", d).map(|s| {
         s.check_keys(&["n_log2", "r", "p"], d);
         let PowAlgorithm::Scrypt { n_log2, r, p } = PowAlgorithm::DEFAULT_SCRYPT else {
-            return (12, 8, 1);
+            return (10, 8, 1);
         };
         (
             small(&s, "n_log2", checks::SCRYPT_N_LOG2, d).unwrap_or(n_log2),

@@ -130,7 +130,7 @@ fn absent_sections_are_defaults() {
     let config = dir.parse(MIN_SITE).expect("valid");
     let sec = &config.sites[0].security;
     assert_eq!(sec.challenge, ChallengeSettings::default());
-    assert_eq!(sec.challenge.difficulty.medium, 16);
+    assert_eq!(sec.challenge.difficulty.medium, 18);
     assert!(!sec.bots.enabled);
     assert_eq!(sec.bots.decide(0), BotAction::Allow);
     assert_eq!(

@@ -421,7 +421,7 @@ async fn without_javascript_a_browser_passes_at_low_threat_only() {
     let end = start + text[start..].find('"').unwrap_or_default();
     let link = text[start..end].replace("&amp;", "&");
     assert!(link.starts_with("/.rampart/challenge/v1/nojs?"), "{link}");
-    assert!(c.cookies.iter().any(|k| k.starts_with("rampart_nojs=")));
+    assert!(c.cookies.iter().any(|k| k.starts_with("rampart_nojs_")));
 
     // Following it at once is too early; the page says to wait.
     let early = c.get(&link).await;

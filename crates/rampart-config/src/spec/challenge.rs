@@ -144,7 +144,7 @@ pub(super) fn challenge(c: &ChallengeSpec, e: &mut Errors) -> ChallengeSettings 
                 "challenge.scrypt.n_log2",
                 s.n_log2,
                 checks::SCRYPT_N_LOG2,
-                12,
+                10,
             ),
             byte(e, "challenge.scrypt.r", s.r, checks::SCRYPT_R, 8),
             byte(e, "challenge.scrypt.p", s.p, checks::SCRYPT_P, 1),

@@ -22,8 +22,10 @@ pub const TEMPLATE: &str = include_str!("../../../rampart-challenge/assets/chall
 /// The no-JavaScript fallback waits this long before it may pass: a
 /// browser pays in time what it cannot pay in work.
 pub const NOJS_WAIT_SECS: u64 = 4;
-/// The cookie that proves the fallback's round trip.
-pub const NOJS_COOKIE: &str = "rampart_nojs";
+/// The cookie that proves the fallback's round trip is named
+/// `rampart_nojs_<8 characters of its challenge>`, so that two tabs with
+/// an interstitial each do not overwrite each other's.
+pub const NOJS_COOKIE_PREFIX: &str = "rampart_nojs_";
 pub const VERIFY_PATH: &str = "/.rampart/challenge/v1/verify";
 pub const NOJS_PATH: &str = "/.rampart/challenge/v1/nojs";
 
@@ -88,6 +90,7 @@ fn sentence(reason: &str) -> String {
 /// signed link, paired with a cookie the browser must send back.
 struct NojsLink {
     url: String,
+    cookie_name: String,
     cookie: String,
 }
 
@@ -109,6 +112,7 @@ fn nojs_link(bots: &SiteBots, ip: IpAddr, return_to: &str, now: u64) -> Option<N
     .ok()?;
     Some(NojsLink {
         url: format!("{NOJS_PATH}?{query}"),
+        cookie_name: nojs_cookie_name(&token),
         cookie: nojs_cookie_value(&token),
     })
 }
@@ -118,6 +122,13 @@ fn nojs_link(bots: &SiteBots, ip: IpAddr, return_to: &str, now: u64) -> Option<N
 pub fn nojs_cookie_value(token: &str) -> String {
     let tail = token.len().saturating_sub(22);
     token.get(tail..).unwrap_or(token).to_string()
+}
+
+/// The fallback cookie's name for `token`.
+pub fn nojs_cookie_name(token: &str) -> String {
+    let value = nojs_cookie_value(token);
+    // base64url characters only, all valid in a cookie name.
+    format!("{NOJS_COOKIE_PREFIX}{}", value.get(..8).unwrap_or(&value))
 }
 
 fn render(
@@ -181,8 +192,8 @@ fn render(
     if let Some(link) = nojs {
         let secure = if tls { "; Secure" } else { "" };
         if let Ok(v) = HeaderValue::from_str(&format!(
-            "{NOJS_COOKIE}={}; Path=/.rampart/; Max-Age=600; HttpOnly; SameSite=Lax{secure}",
-            link.cookie
+            "{}={}; Path=/.rampart/; Max-Age=600; HttpOnly; SameSite=Lax{secure}",
+            link.cookie_name, link.cookie
         )) {
             headers.append(SET_COOKIE, v);
         }

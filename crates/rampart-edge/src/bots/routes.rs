@@ -23,7 +23,7 @@ use rampart_challenge::{clearance, pow};
 use rampart_config::ThreatLevel;
 use serde::Deserialize;
 
-use super::page::{self, NOJS_COOKIE, NOJS_WAIT_SECS};
+use super::page::{self, NOJS_WAIT_SECS};
 use super::{BotState, SiteBots, unix_now};
 use crate::body::EdgeBody;
 use crate::security::respond::PageCtx;
@@ -246,9 +246,10 @@ fn nojs(request: &Request<Incoming>, ctx: &Ctx<'_>) -> Response<EdgeBody> {
         );
     }
     let expected = page::nojs_cookie_value(&q.c);
+    let name = page::nojs_cookie_name(&q.c);
     let cookie_ok = request.headers().get_all(COOKIE).iter().any(|v| {
         v.to_str()
-            .is_ok_and(|text| clearance::cookie_values(text, NOJS_COOKIE).any(|c| c == expected))
+            .is_ok_and(|text| clearance::cookie_values(text, &name).any(|c| c == expected))
     });
     if !cookie_ok {
         return retry_page(

@@ -8,7 +8,6 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use serde_json::Value;
 
 use super::Rampart;
 use super::client::{Proto, Reply, send};
