@@ -11,8 +11,8 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde_json::{Value, json};
 use support::Rampart;
-use support::api::Api;
-use support::backends::{Backend, store_table};
+use support::api::{Api, create_account, create_site, person};
+use support::backends::{Backend, start, store_table};
 use support::client::{Proto, Reply, get, send};
 use support::origin::{self, full};
 
@@ -33,24 +33,6 @@ async fn status_origin() -> origin::TestOrigin {
         })
         .start()
         .await
-}
-
-fn id(value: &Value) -> String {
-    value["id"].as_str().unwrap_or_default().to_owned()
-}
-
-/// A user of `account` with `role`, and an API client with their token.
-fn person(admin: &Api, account: &str, email: &str, role: &str) -> Api {
-    let user = id(&admin
-        .post(
-            "/api/v1/users",
-            &json!({ "email": email, "name": role, "role": role, "account_id": account }),
-        )
-        .expect(201));
-    let token = admin
-        .post("/api/v1/tokens", &json!({ "name": "t", "user_id": user }))
-        .expect(201);
-    admin.with_token(token["secret"].as_str().unwrap_or_default())
 }
 
 /// GET `path` on shop.test, from `client` when given (the edge trusts
@@ -98,15 +80,8 @@ async fn traffic_is_counted_per_site_and_isolated(backend: Backend) {
         .proxy("trusted_proxies = [\"127.0.0.1/32\"]")
         .start();
     let admin = rampart.admin_api();
-    let acme = id(&admin
-        .post("/api/v1/accounts", &json!({ "name": "acme" }))
-        .expect(201));
-    let site = id(&admin
-        .post(
-            &format!("/api/v1/sites?account_id={acme}"),
-            &json!({ "name": "shop", "hosts": ["shop.test"], "origins": [origin.url()] }),
-        )
-        .expect(201));
+    let acme = create_account(&admin, "acme");
+    let site = create_site(&admin, &acme, "shop", &origin.url());
     let started = now_secs();
 
     // Until the site is live, shop.test gets the welcome page of an edge
@@ -229,12 +204,10 @@ async fn traffic_is_counted_per_site_and_isolated(backend: Backend) {
 
     // Members of the site's account read it; another account's owner gets
     // the same 404 as for a site that does not exist, and may not flush.
-    let member = person(&admin, &acme, "member@acme.test", "account_member");
+    let member = person(&admin, "member@acme.test", "account_member", Some(&acme));
     assert_eq!(totals(&member.get(&path).expect(200)), expected);
-    let other = id(&admin
-        .post("/api/v1/accounts", &json!({ "name": "other" }))
-        .expect(201));
-    let outsider = person(&admin, &other, "owner@other.test", "account_owner");
+    let other = create_account(&admin, "other");
+    let outsider = person(&admin, "owner@other.test", "account_owner", Some(&other));
     for key in [site.as_str(), "shop"] {
         let denied = outsider.get(&format!("/api/v1/sites/{key}/analytics"));
         assert_eq!(denied.status, 404, "{}", denied.text);
@@ -254,19 +227,10 @@ async fn traffic_is_counted_per_site_and_isolated(backend: Backend) {
 /// flushed it before, and the restarted node reads it back.
 async fn shutdown_stores_the_open_minute(backend: Backend) {
     let origin = status_origin().await;
-    let mut rampart = Rampart::builder()
-        .tables(&store_table(backend).await)
-        .start();
+    let mut rampart = start(backend).await;
     let admin = rampart.admin_api();
-    let acme = id(&admin
-        .post("/api/v1/accounts", &json!({ "name": "acme" }))
-        .expect(201));
-    admin
-        .post(
-            &format!("/api/v1/sites?account_id={acme}"),
-            &json!({ "name": "shop", "hosts": ["shop.test"], "origins": [origin.url()] }),
-        )
-        .expect(201);
+    let acme = create_account(&admin, "acme");
+    create_site(&admin, &acme, "shop", &origin.url());
     let deadline = Instant::now() + Duration::from_secs(5);
     while reply(&rampart, "/", None).await.text() != "ok" {
         assert!(Instant::now() < deadline, "shop.test never went live");

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use serde_json::{Value, json};
 use support::Rampart;
-use support::api::{Api, create_account, id};
+use support::api::{Api, create_account, id, person};
 use support::backends::{Backend, start, store_table};
 use support::client::{Proto, send};
 
@@ -30,20 +30,6 @@ fn shop(api: &Api, account: &str) -> String {
             &json!({ "name": "shop", "hosts": ["shop.test", "*.shop.test"], "origins": ["http://127.0.0.1:1"] }),
         )
         .expect(201))
-}
-
-/// A token for a new user of `role` in `account`.
-fn person(admin: &Api, account: Option<&str>, role: &str, email: &str) -> Api {
-    let user = id(&admin
-        .post(
-            "/api/v1/users",
-            &json!({ "email": email, "name": role, "role": role, "account_id": account }),
-        )
-        .expect(201));
-    let token = admin
-        .post("/api/v1/tokens", &json!({ "name": "t", "user_id": user }))
-        .expect(201);
-    admin.with_token(token["secret"].as_str().unwrap_or_default())
 }
 
 /// The edge's siteverify for `secret` with a token that cannot be valid:
@@ -328,10 +314,10 @@ async fn captcha_keys_isolation(backend: Backend) {
             &json!({ "name": "blog", "hosts": ["blog.test"], "origins": ["http://127.0.0.1:1"] }),
         )
         .expect(201));
-    let owner = person(&admin, Some(&acme), "account_owner", "owner@acme.test");
-    let member = person(&admin, Some(&acme), "account_member", "member@acme.test");
-    let stranger = person(&admin, Some(&other), "account_owner", "owner@other.test");
-    let safety = person(&admin, None, "trust_safety", "ts@op.test");
+    let owner = person(&admin, "owner@acme.test", "account_owner", Some(&acme));
+    let member = person(&admin, "member@acme.test", "account_member", Some(&acme));
+    let stranger = person(&admin, "owner@other.test", "account_owner", Some(&other));
+    let safety = person(&admin, "ts@op.test", "trust_safety", None);
     let keys = format!("/api/v1/sites/{site}/captcha_keys");
 
     let made = owner.post(&keys, &json!({})).expect(201);

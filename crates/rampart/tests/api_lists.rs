@@ -8,25 +8,11 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::api::{Api, ApiReply, create_account, create_site, id, post_text};
+use support::api::{Api, ApiReply, create_account, create_site, id, person, post_text};
 use support::backends::{Backend, start};
 
 fn put_text(api: &Api, path: &str, text: &str) -> ApiReply {
     api.raw("PUT", path, "text/plain", text.as_bytes())
-}
-
-/// A user of `role` (in `account`, if any) and an API for its token.
-fn person(admin: &Api, email: &str, role: &str, account: Option<&str>) -> Api {
-    let user = id(&admin
-        .post(
-            "/api/v1/users",
-            &json!({ "email": email, "name": role, "role": role, "account_id": account }),
-        )
-        .expect(201));
-    let token = admin
-        .post("/api/v1/tokens", &json!({ "name": "t", "user_id": user }))
-        .expect(201);
-    admin.with_token(token["secret"].as_str().unwrap_or_default())
 }
 
 async fn lists_crud_and_bulk_items(backend: Backend) {

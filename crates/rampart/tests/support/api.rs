@@ -163,6 +163,21 @@ pub fn create_site(api: &Api, account: &str, name: &str, origin: &str) -> String
         .expect(201))
 }
 
+/// A new user `email` of `role` (in `account` for the account roles), and
+/// an API client with a token of theirs.
+pub fn person(admin: &Api, email: &str, role: &str, account: Option<&str>) -> Api {
+    let user = id(&admin
+        .post(
+            "/api/v1/users",
+            &json!({ "email": email, "name": role, "role": role, "account_id": account }),
+        )
+        .expect(201));
+    let token = admin
+        .post("/api/v1/tokens", &json!({ "name": "t", "user_id": user }))
+        .expect(201);
+    admin.with_token(token["secret"].as_str().unwrap_or_default())
+}
+
 /// POSTs `text` as `text/plain`.
 pub fn post_text(api: &Api, path: &str, text: &str) -> ApiReply {
     api.raw("POST", path, "text/plain", text.as_bytes())
