@@ -7,22 +7,15 @@
 
 #[path = "support/browser.rs"]
 mod browser;
+#[path = "support/dashboard.rs"]
+mod dashboard;
 mod support;
 
-use browser::{Web, csrf_of, field_error};
+use browser::{csrf_of, field_error};
+use dashboard::signed_in;
 use serde_json::json;
-use support::Rampart;
-use support::api::{Api, id};
-use support::backends::{Backend, store_table};
-
-/// A signed-in dashboard client for a new user of `role` in `account`.
-fn signed_in(rampart: &Rampart, admin: &Api, account: &str, role: &str) -> Web {
-    Web::signed_in_as(
-        rampart.admin,
-        admin,
-        json!({ "email": format!("{role}@acme.test"), "name": role, "role": role, "account_id": account }),
-    )
-}
+use support::api::{create_account, create_site, id};
+use support::backends::{Backend, start};
 
 /// The text of the element with `id` (up to its first child tag or end).
 fn text_of(html: &str, id: &str) -> String {
@@ -34,30 +27,19 @@ fn text_of(html: &str, id: &str) -> String {
 }
 
 async fn bots_page(backend: Backend) {
-    let rampart = Rampart::builder()
-        .tables(&store_table(backend).await)
-        .start();
+    let rampart = start(backend).await;
     let admin = rampart.admin_api();
-    let acme = id(&admin
-        .post("/api/v1/accounts", &json!({ "name": "acme" }))
-        .expect(201));
-    let other = id(&admin
-        .post("/api/v1/accounts", &json!({ "name": "other" }))
-        .expect(201));
+    let acme = create_account(&admin, "acme");
+    let other = create_account(&admin, "other");
     let site = id(&admin
         .post(
             &format!("/api/v1/sites?account_id={acme}"),
             &json!({ "name": "shop", "hosts": ["shop.test", "*.shop.test"], "origins": ["http://127.0.0.1:1"] }),
         )
         .expect(201));
-    let foreign = id(&admin
-        .post(
-            &format!("/api/v1/sites?account_id={other}"),
-            &json!({ "name": "elsewhere", "hosts": ["else.test"], "origins": ["http://127.0.0.1:1"] }),
-        )
-        .expect(201));
+    let foreign = create_site(&admin, &other, "elsewhere", "http://127.0.0.1:1");
     let spec = || admin.get(&format!("/api/v1/sites/{site}")).expect(200)["spec"].clone();
-    let mut web = signed_in(&rampart, &admin, &acme, "account_owner");
+    let mut web = signed_in(&rampart, &admin, "account_owner", Some(&acme));
     let page = format!("/sites/{site}/bots");
 
     let empty = web.get(&page);
@@ -252,7 +234,7 @@ async fn bots_page(backend: Backend) {
     );
 
     // Members see the settings but no forms, and cannot post.
-    let mut member = signed_in(&rampart, &admin, &acme, "account_member");
+    let mut member = signed_in(&rampart, &admin, "account_member", Some(&acme));
     let seen = member.get(&page).text();
     assert!(
         seen.contains(&format!("id=\"captcha-{sitekey}\""))

@@ -6,29 +6,21 @@
 
 #[path = "support/browser.rs"]
 mod browser;
+#[path = "support/dashboard.rs"]
+mod dashboard;
 mod support;
 
 use std::time::{Duration, Instant};
 
-use browser::{Web, csrf_of, field_error};
+use browser::{csrf_of, field_error};
+use dashboard::signed_in;
 use serde_json::json;
-use support::Rampart;
-use support::api::{Api, id};
-use support::backends::{Backend, store_table};
+use support::api::{create_account, create_site};
+use support::backends::{Backend, start};
 use support::client::{Proto, get, send};
 use support::origin;
 
 const PAGE: &str = "/operator/rules";
-
-/// A signed-in dashboard client for a new user of `role`, in `account`
-/// for account roles.
-fn signed_in(rampart: &Rampart, admin: &Api, role: &str, account: Option<&str>) -> Web {
-    Web::signed_in_as(
-        rampart.admin,
-        admin,
-        json!({ "email": format!("{role}@op.test"), "name": role, "role": role, "account_id": account }),
-    )
-}
 
 fn rule(id: &'static str, expression: &'static str) -> Vec<(&'static str, &'static str)> {
     vec![
@@ -42,19 +34,10 @@ fn rule(id: &'static str, expression: &'static str) -> Vec<(&'static str, &'stat
 
 async fn operator_rules_page(backend: Backend) {
     let upstream = origin::start("upstream").await;
-    let rampart = Rampart::builder()
-        .tables(&store_table(backend).await)
-        .start();
+    let rampart = start(backend).await;
     let admin = rampart.admin_api();
-    let acme = id(&admin
-        .post("/api/v1/accounts", &json!({ "name": "acme" }))
-        .expect(201));
-    admin
-        .post(
-            &format!("/api/v1/sites?account_id={acme}"),
-            &json!({ "name": "shop", "hosts": ["shop.test"], "origins": [upstream.url()] }),
-        )
-        .expect(201);
+    let acme = create_account(&admin, "acme");
+    create_site(&admin, &acme, "shop", &upstream.url());
 
     let mut operator = signed_in(&rampart, &admin, "operator_admin", None);
     let empty = operator.get(PAGE);

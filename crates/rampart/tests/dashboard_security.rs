@@ -5,52 +5,29 @@
 
 #[path = "support/browser.rs"]
 mod browser;
+#[path = "support/dashboard.rs"]
+mod dashboard;
 mod support;
 
 use std::time::{Duration, Instant};
 
-use browser::{Web, csrf_of, field_error};
+use browser::{csrf_of, field_error};
+use dashboard::signed_in;
 use serde_json::json;
-use support::Rampart;
-use support::api::{Api, id};
-use support::backends::{Backend, store_table};
+use support::api::{create_account, create_site, id};
+use support::backends::{Backend, start};
 use support::client::{Proto, get, send};
 use support::origin;
 
-/// A signed-in dashboard client for a new user of `role` in `account`.
-fn signed_in(rampart: &Rampart, admin: &Api, account: &str, role: &str) -> Web {
-    Web::signed_in_as(
-        rampart.admin,
-        admin,
-        json!({ "email": format!("{role}@acme.test"), "name": role, "role": role, "account_id": account }),
-    )
-}
-
 async fn security_and_lists_pages(backend: Backend) {
     let upstream = origin::start("upstream").await;
-    let rampart = Rampart::builder()
-        .tables(&store_table(backend).await)
-        .start();
+    let rampart = start(backend).await;
     let admin = rampart.admin_api();
-    let acme = id(&admin
-        .post("/api/v1/accounts", &json!({ "name": "acme" }))
-        .expect(201));
-    let other = id(&admin
-        .post("/api/v1/accounts", &json!({ "name": "other" }))
-        .expect(201));
-    let site = id(&admin
-        .post(
-            &format!("/api/v1/sites?account_id={acme}"),
-            &json!({ "name": "shop", "hosts": ["shop.test"], "origins": [upstream.url()] }),
-        )
-        .expect(201));
-    let foreign = id(&admin
-        .post(
-            &format!("/api/v1/sites?account_id={other}"),
-            &json!({ "name": "elsewhere", "hosts": ["else.test"], "origins": ["http://127.0.0.1:1"] }),
-        )
-        .expect(201));
-    let mut web = signed_in(&rampart, &admin, &acme, "account_owner");
+    let acme = create_account(&admin, "acme");
+    let other = create_account(&admin, "other");
+    let site = create_site(&admin, &acme, "shop", &upstream.url());
+    let foreign = create_site(&admin, &other, "elsewhere", "http://127.0.0.1:1");
+    let mut web = signed_in(&rampart, &admin, "account_owner", Some(&acme));
     let page = format!("/sites/{site}/security");
 
     let empty = web.get(&page);
@@ -320,7 +297,7 @@ async fn security_and_lists_pages(backend: Backend) {
     );
 
     // Members see the page but no forms, and cannot post.
-    let mut member = signed_in(&rampart, &admin, &acme, "account_member");
+    let mut member = signed_in(&rampart, &admin, "account_member", Some(&acme));
     let seen = member.get(&page).text();
     assert!(
         !seen.contains("id=\"rule-form\"") && seen.contains("id=\"rate-limit-login\""),
