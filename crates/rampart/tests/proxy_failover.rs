@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::Request;
 use http_body_util::Full;
-use support::client::{Proto, Reply, get, send};
+use support::client::{Proto, get, send};
 use support::wire::metric_value;
 use support::{Rampart, killable, origin};
 

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -181,6 +182,8 @@ impl Browser {
         let profile = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let log = profile.path().join("chromedriver.log");
         let driver = Command::new(CHROMEDRIVER)
+            // Its own process group: Drop ends Chromium with it.
+            .process_group(0)
             .arg(format!("--port={port}"))
             .arg(format!("--log-path={}", log.display()))
             .stdin(Stdio::null())
@@ -332,7 +335,14 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Kills chromedriver's whole process group, so that a test that
+    /// panicked before ending its session leaves no Chromium behind.
     fn drop(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(std::process::Stdio::null())
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -367,6 +377,8 @@ impl Browser {
         let profile = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let log = profile.path().join("chromedriver.log");
         let driver = Command::new(CHROMEDRIVER)
+            // Its own process group: Drop ends Chromium with it.
+            .process_group(0)
             .arg(format!("--port={port}"))
             .arg(format!("--log-path={}", log.display()))
             .stdin(Stdio::null())
