@@ -86,6 +86,10 @@ pub struct SiteBots {
     pub policy: Option<policy::CompiledPolicy>,
     /// The site's captcha keys.
     pub captcha: MapDirectory,
+    /// `[site.bots] challenge_feeds`: whether feed readers and
+    /// `/.well-known/` (ACME renewals among them) are challenged under
+    /// attack or by the bot policy. Default false: they cannot solve one.
+    pub challenge_feeds: bool,
 }
 
 impl SiteBots {
@@ -116,6 +120,7 @@ impl SiteBots {
             prefix,
             policy,
             captcha,
+            challenge_feeds: cfg.security.bots.challenge_feeds,
         }
     }
 

@@ -388,6 +388,11 @@ fn under_attack<B>(
         .client_ip(fields.ip)
         .finish();
     let Decision::Limit { retry_after } = security.limiter.check(&IMPLICIT_LIMIT, &key, now) else {
+        if !sec.bots.challenge_feeds
+            && crate::bots::policy::is_feed_or_well_known(fields.path, request.headers())
+        {
+            return None;
+        }
         exchange
             .security
             .hits

@@ -295,6 +295,15 @@ fn manual_under_attack_challenges_and_caps_each_address() {
     assert!(is_interstitial(
         &check(&state, "siege.test", "198.51.100.2", get("/")).0
     ));
+    // Feed readers and ACME renewals cannot solve a challenge: they pass.
+    for path in ["/.well-known/acme-challenge/token", "/feed.xml"] {
+        assert!(
+            check(&state, "siege.test", "198.51.100.3", get(path))
+                .0
+                .is_none(),
+            "{path}"
+        );
+    }
     let status = state
         .under_attack_status("siege")
         .unwrap_or_else(|| panic!("siege has a status"));
