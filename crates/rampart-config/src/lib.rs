@@ -24,6 +24,7 @@ mod challenge;
 mod challenge_toml;
 mod diagnostics;
 mod document;
+mod enforcement;
 mod files;
 mod model;
 mod node_security;
@@ -40,6 +41,7 @@ use std::path::Path;
 
 pub use challenge::*;
 pub use diagnostics::{ConfigErrors, Diagnostic};
+pub use enforcement::*;
 pub use model::*;
 pub use security::*;
 pub use spec::{

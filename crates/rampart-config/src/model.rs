@@ -205,6 +205,9 @@ pub struct SiteConfig {
     /// The owning account's id (store sites); decides which `$lists` the
     /// site's rules see. `None` for sites only in the file.
     pub account: Option<String>,
+    /// Trust & safety decisions in force (from the store's decisions; empty
+    /// for file sites until the control plane adds them).
+    pub enforcement: Vec<crate::Enforcement>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

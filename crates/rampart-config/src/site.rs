@@ -161,6 +161,7 @@ fn site(
         under_attack,
         security,
         account: None,
+        enforcement: Vec::new(),
     })
 }
 

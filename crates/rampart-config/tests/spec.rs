@@ -120,6 +120,7 @@ fn full_spec_compiles_to_the_expected_site() {
         under_attack: true,
         security: Default::default(),
         account: None,
+        enforcement: Vec::new(),
     };
     assert_eq!(site, expected);
 }

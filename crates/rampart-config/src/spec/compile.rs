@@ -97,6 +97,7 @@ pub fn compile_site_with_lists(
         under_attack: spec.under_attack.unwrap_or(false),
         security,
         account: None,
+        enforcement: Vec::new(),
     })
 }
 
