@@ -8,6 +8,7 @@ pub mod access_log;
 pub mod body;
 pub mod bots;
 pub mod client_addr;
+pub mod enforcement;
 pub mod exchange;
 pub mod geoip;
 pub mod h1_guard;

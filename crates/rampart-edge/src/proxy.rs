@@ -154,6 +154,27 @@ pub async fn handle(
     exchange.site_metrics = site.metrics.clone();
     exchange.security.geo = state.geoip().lookup(exchange.client_ip);
 
+    // Trust & safety decisions come before anything the site configures.
+    let path_and_query = request
+        .uri()
+        .path_and_query()
+        .map_or("/", PathAndQuery::as_str);
+    if let Some(response) = site.enforcement.check(
+        request.uri().path(),
+        path_and_query,
+        request.headers(),
+        &crate::enforcement::PageInfo {
+            ray,
+            host: &host,
+            json,
+            tls: conn.tls,
+        },
+    ) {
+        exchange.error = Some("enforced");
+        exchange.verdict = rampart_analytics::Verdict::Blocked;
+        return Ok(finish(response, exchange, Some(site), &conn));
+    }
+
     if request.method() == Method::CONNECT {
         exchange.error = Some("CONNECT refused");
         return Ok(finish(

@@ -33,6 +33,8 @@ pub struct Site {
     pub metrics: Arc<SiteMetrics>,
     /// Rules, rate limits, request limits, under-attack settings.
     pub security: SiteSecurity,
+    /// Trust & safety decisions in force.
+    pub enforcement: crate::enforcement::SiteEnforcement,
 }
 
 pub struct Snapshot {
@@ -150,7 +152,7 @@ pub fn build(
                     .captcha
                     .iter()
                     .filter(|k| shared_security.captcha_owners.owns(&s.name, &k.sitekey))
-                    .map(crate::bots::sitekey)
+                    .map(|k| crate::bots::sitekey_of(s, k))
             },
         )),
         verified_bots: crate::bots::verified::VerifiedBots::new(config),
@@ -226,6 +228,7 @@ fn build_site(
         retries: cfg.retries,
         pages: cfg.pages.clone(),
         metrics: ctx.metrics.site(&cfg.name),
+        enforcement: crate::enforcement::SiteEnforcement::new(&cfg.enforcement),
         security: shared_security.site(cfg, ctx.security.site_attack(&cfg.name), ring.clone()),
     })
 }

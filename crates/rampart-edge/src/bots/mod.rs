@@ -110,7 +110,7 @@ impl SiteBots {
                 .captcha
                 .iter()
                 .filter(|k| owners.owns(&cfg.name, &k.sitekey))
-                .map(sitekey),
+                .map(|k| sitekey_of(cfg, k)),
         );
         Self {
             site: cfg.name.as_str().into(),
@@ -185,12 +185,21 @@ impl CaptchaOwners {
     }
 }
 
-pub fn sitekey(k: &rampart_config::CaptchaKey) -> Sitekey {
+/// A site's captcha key as the verifier sees it: suspended also while the
+/// whole site is suspended or legally blocked by a trust & safety decision.
+pub fn sitekey_of(site: &SiteConfig, k: &rampart_config::CaptchaKey) -> Sitekey {
+    let site_blocked = site.enforcement.iter().any(|e| {
+        matches!(
+            e.action,
+            rampart_config::EnforcementAction::Suspend
+                | rampart_config::EnforcementAction::LegalBlock { .. }
+        )
+    });
     Sitekey {
         sitekey: k.sitekey.clone(),
         secret_hash: k.secret_sha256,
         hostnames: k.hostnames.clone(),
-        suspended: k.suspended,
+        suspended: k.suspended || site_blocked,
     }
 }
 
@@ -207,5 +216,47 @@ pub fn level_of(security: rampart_config::SecurityLevel) -> ThreatLevel {
         rampart_config::SecurityLevel::Off | rampart_config::SecurityLevel::Low => ThreatLevel::Low,
         rampart_config::SecurityLevel::Medium => ThreatLevel::Medium,
         rampart_config::SecurityLevel::High => ThreatLevel::High,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_config::{CaptchaKey, Enforcement, EnforcementAction};
+
+    #[test]
+    fn a_suspended_sites_sitekeys_stop_verifying() {
+        let dir = std::env::temp_dir();
+        let mut config = rampart_config::defaults(&dir);
+        let text =
+            "[[site]]\nname = \"s\"\nhosts = [\"s.test\"]\norigins = [\"http://127.0.0.1:9\"]\n";
+        let parsed =
+            rampart_config::parse_str(text, &dir.join("t.toml")).unwrap_or_else(|e| panic!("{e}"));
+        config.sites = parsed.sites;
+        let Some(site) = config.sites.first_mut() else {
+            panic!("one site");
+        };
+        let key = CaptchaKey {
+            sitekey: "rk_abcdefgh".into(),
+            secret_sha256: [1; 32],
+            hostnames: Vec::new(),
+            mode: Default::default(),
+            suspended: false,
+        };
+        assert!(!sitekey_of(site, &key).suspended);
+        site.enforcement.push(Enforcement {
+            decision_id: "d1".into(),
+            reference: "R-1".into(),
+            action: EnforcementAction::Suspend,
+            category: "phishing".into(),
+            decided_at: 0,
+            appeal_url: None,
+        });
+        assert!(sitekey_of(site, &key).suspended);
+        site.enforcement[0].action = EnforcementAction::Interstitial;
+        assert!(
+            !sitekey_of(site, &key).suspended,
+            "a warning leaves the captcha working"
+        );
     }
 }
