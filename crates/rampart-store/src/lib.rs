@@ -19,6 +19,7 @@ mod migrate;
 mod model;
 mod open;
 mod rows;
+mod safety;
 mod sessions;
 mod sites;
 mod tokens;
@@ -33,6 +34,10 @@ pub use model::{
     SiteWrite, SyncReport, User,
 };
 pub use open::{Backend, Store};
+pub use safety::{
+    AbuseReport, CATEGORIES, Case, CaseQueue, Decision, ENFORCED_OUTCOMES, NewAbuseReport,
+    NewDecision, OUTCOMES, ReportStatus, priority_of,
+};
 pub use sessions::{SESSION_IDLE_MS, SESSION_MAX_MS, Session};
 
 /// The newest schema version this build knows how to read and write.

@@ -44,6 +44,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "challenge signing keys",
         sql: crate::challenge_keys::SCHEMA,
     },
+    Migration {
+        version: 6,
+        name: "trust and safety: abuse reports, cases, decisions",
+        sql: crate::safety::SCHEMA,
+    },
 ];
 
 const V1: &str = r"

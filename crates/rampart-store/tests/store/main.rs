@@ -9,6 +9,7 @@ mod challenge_keys;
 mod crud;
 mod fixture;
 mod lists;
+mod safety;
 mod schema;
 mod sessions;
 mod sites;
@@ -70,4 +71,7 @@ both_backends!(
     challenge_keys::challenge_keys_one_rotation_per_race,
     challenge_keys::update_site_with_reads_inside_the_transaction,
     challenge_keys::captcha_secret_hashes_are_not_audited,
+    safety::reports_merge_into_cases,
+    safety::queues_and_assignment,
+    safety::decisions_enforce_and_lift,
 );

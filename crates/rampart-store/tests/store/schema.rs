@@ -29,6 +29,9 @@ pub async fn migrations_create_schema(fx: Fixture) {
         "ip_lists",
         "operator_rules",
         "challenge_keys",
+        "safety_cases",
+        "abuse_reports",
+        "safety_decisions",
     ] {
         let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
             .fetch_one(&mut raw)
