@@ -4,6 +4,7 @@
 //! (PROXY protocol, TLS, strict HTTP/1 framing, idle timeout) in [`server`].
 #![forbid(unsafe_code)]
 
+pub mod abuse_form;
 pub mod access_log;
 pub mod body;
 pub mod bots;

@@ -205,6 +205,12 @@ pub async fn handle(
         json,
         templates: Some(&site.pages),
     };
+    if request.uri().path() == crate::abuse_form::FORM_PATH {
+        let response =
+            crate::abuse_form::handle(request, site, &state, exchange.client_ip, conn.tls, &page)
+                .await;
+        return Ok(finish(response, exchange, Some(site), &conn));
+    }
     if bots::routes::is_reserved(request.uri().path()) {
         let ctx = bots::routes::Ctx {
             bots: &site.security.bots,

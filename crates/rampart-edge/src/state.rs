@@ -42,6 +42,8 @@ pub struct EdgeState {
     pub initial: Config,
     version: AtomicU64,
     install_lock: tokio::sync::Mutex<()>,
+    /// Files reports from `/.rampart/abuse`; installed by the control plane.
+    abuse_intake: std::sync::OnceLock<Arc<dyn crate::abuse_form::AbuseIntake>>,
 }
 
 #[derive(Debug)]
@@ -87,6 +89,7 @@ impl EdgeState {
             initial: config,
             version: AtomicU64::new(1),
             install_lock: tokio::sync::Mutex::new(()),
+            abuse_intake: std::sync::OnceLock::new(),
         });
         spawn_attack_ticker(&state);
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -127,6 +130,15 @@ impl EdgeState {
 
     /// A site's under-attack state (manual setting, automatic detection,
     /// rates), or `None` when no site has that name. For the dashboard.
+    /// Installs the report intake (once; later calls are ignored).
+    pub fn set_abuse_intake(&self, intake: Arc<dyn crate::abuse_form::AbuseIntake>) {
+        let _ = self.abuse_intake.set(intake);
+    }
+
+    pub fn abuse_intake(&self) -> Option<&Arc<dyn crate::abuse_form::AbuseIntake>> {
+        self.abuse_intake.get()
+    }
+
     pub fn under_attack_status(&self, site: &str) -> Option<UnderAttackStatus> {
         let snapshot = self.snapshot();
         let site = snapshot.site_named(site)?;

@@ -275,13 +275,13 @@ fn split(template: &'static str) -> Vec<Part> {
 
 /// Where to send the visitor after passing: a path on this site, never
 /// another origin (`//evil.test` or `/\evil.test` are browsers' other
-/// hosts).
+/// hosts), nor the edge's own endpoints except the report form.
 pub fn safe_return(candidate: &str) -> &str {
     let ok = candidate.starts_with('/')
         && !candidate.starts_with("//")
         && !candidate.starts_with("/\\")
         && !candidate.bytes().any(|b| b.is_ascii_control())
-        && !candidate.starts_with("/.rampart/");
+        && (!candidate.starts_with("/.rampart/") || candidate == crate::abuse_form::FORM_PATH);
     if ok { candidate } else { "/" }
 }
 
@@ -292,6 +292,7 @@ mod tests {
     #[test]
     fn returns_stay_on_the_site() {
         assert_eq!(safe_return("/shop?a=1"), "/shop?a=1");
+        assert_eq!(safe_return("/.rampart/abuse"), "/.rampart/abuse");
         for bad in [
             "//evil.test/",
             "/\\evil.test",

@@ -111,8 +111,16 @@ fn error(status: StatusCode, code: &str) -> Response<EdgeBody> {
 
 /// The body, up to [`MAX_BODY`] bytes within [`BODY_TIMEOUT`].
 async fn read_body(request: Request<Incoming>) -> Option<(HeaderMap, Bytes)> {
+    read_body_up_to(request, MAX_BODY).await
+}
+
+/// The body, up to `limit` bytes within [`BODY_TIMEOUT`].
+pub async fn read_body_up_to(
+    request: Request<Incoming>,
+    limit: usize,
+) -> Option<(HeaderMap, Bytes)> {
     let (parts, body) = request.into_parts();
-    let collected = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY).collect())
+    let collected = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, limit).collect())
         .await
         .ok()?
         .ok()?;
