@@ -20,6 +20,7 @@ mod analytics;
 pub mod api;
 mod bootstrap;
 pub mod dashboard;
+mod enforcement;
 mod iplists;
 mod list_cache;
 mod password;
@@ -62,6 +63,11 @@ pub struct Control {
     analytics_retention_secs: AtomicU64,
     /// The store's IP lists, parsed, between rebuilds.
     lists: list_cache::ListCache,
+    /// When the trust & safety decisions in force next change without a
+    /// store write (a scheduled decision takes effect, one expires), unix
+    /// ms; the sync loop rebuilds then even if the revision did not move.
+    /// 0 at start: the first tick rebuilds once and learns it.
+    enforcement_due: AtomicI64,
 }
 
 /// The `$names` the rules of `account`'s sites (operator rules: `None`)
@@ -124,6 +130,7 @@ impl Control {
             public_url,
             analytics: analytics::Pending::default(),
             lists,
+            enforcement_due: AtomicI64::new(0),
         })
     }
 

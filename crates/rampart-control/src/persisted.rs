@@ -34,6 +34,10 @@ struct Persisted {
     /// owner-only.
     #[serde(default)]
     challenge_keys: Vec<KeptKey>,
+    /// Trust & safety decisions not lifted, so a start without the store
+    /// keeps enforcing them. Absent in files written before the desk.
+    #[serde(default)]
+    enforcement: Vec<crate::enforcement::Row>,
 }
 
 /// A signing key as the file keeps it: the secret as 64 hex digits.
@@ -76,6 +80,7 @@ pub(crate) struct Kept {
     pub operator_rules: serde_json::Value,
     /// Newest first; empty when none were kept.
     pub challenge_keys: Vec<ChallengeKey>,
+    pub enforcement: Vec<crate::enforcement::Row>,
 }
 
 fn path(data_dir: &Path) -> PathBuf {
@@ -118,6 +123,7 @@ pub(crate) struct Snapshot<'a> {
     pub lists: &'a [(IpListRecord, Arc<IpList>)],
     pub operator_rules: &'a serde_json::Value,
     pub challenge_keys: &'a [ChallengeKey],
+    pub enforcement: &'a [crate::enforcement::Row],
 }
 
 /// Keeps the sites, the lists (their entries as parsed), the operator rules
@@ -130,6 +136,7 @@ pub(crate) fn save(data_dir: &Path, snapshot: Snapshot<'_>) -> std::io::Result<(
         lists,
         operator_rules,
         challenge_keys,
+        enforcement,
     } = snapshot;
     let dir = data_dir.join(LISTS_DIR);
     if !lists.is_empty() {
@@ -149,6 +156,7 @@ pub(crate) fn save(data_dir: &Path, snapshot: Snapshot<'_>) -> std::io::Result<(
         lists: lists.iter().map(|(record, _)| record.clone()).collect(),
         operator_rules: operator_rules.clone(),
         challenge_keys: challenge_keys.iter().map(KeptKey::from_key).collect(),
+        enforcement: enforcement.to_vec(),
     })
     .map_err(std::io::Error::other)?;
     write_atomically(&path(data_dir), &body)?;
@@ -216,6 +224,7 @@ pub(crate) fn load(data_dir: &Path) -> Option<Kept> {
         lists,
         operator_rules: persisted.operator_rules,
         challenge_keys,
+        enforcement: persisted.enforcement,
     })
 }
 
@@ -249,6 +258,7 @@ mod tests {
                     lists,
                     operator_rules: &rules,
                     challenge_keys: &[],
+                    enforcement: &[],
                 },
             )
         };
@@ -268,8 +278,21 @@ mod tests {
     }
 
     #[test]
-    fn signing_keys_survive_in_an_owner_only_file() {
+    fn signing_keys_and_enforcement_survive_in_an_owner_only_file() {
         let dir = tempfile::tempdir().unwrap();
+        let row = crate::enforcement::Row {
+            site_id: "site_1".into(),
+            decision_id: "decision_1".into(),
+            case_id: "case_1".into(),
+            reference: "TS-1".into(),
+            outcome: "suspend".into(),
+            category: "phishing".into(),
+            patterns: None,
+            blocked_by: None,
+            decided_at: 1,
+            effective_at: 1,
+            expires_at: None,
+        };
         let keys = [
             ChallengeKey {
                 id: 8,
@@ -292,8 +315,10 @@ mod tests {
             lists: &[],
             operator_rules: &serde_json::Value::Null,
             challenge_keys: &keys,
+            enforcement: std::slice::from_ref(&row),
         };
         save(dir.path(), snapshot).unwrap();
+        assert_eq!(load(dir.path()).unwrap().enforcement, [row]);
         assert_eq!(load(dir.path()).unwrap().challenge_keys, keys);
         #[cfg(unix)]
         {

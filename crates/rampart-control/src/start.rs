@@ -13,7 +13,7 @@ use crate::Control;
 use crate::bootstrap::{Bootstrap, bootstrap};
 use crate::list_cache::{ListCache, named};
 use crate::sync::{compile_records, operator_rules_for_snapshot, provision_file_sites};
-use crate::{persisted, signing_keys};
+use crate::{enforcement, persisted, signing_keys};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -67,6 +67,7 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartError> {
                 kept.sites.len()
             );
             let mut served = with_sites(config, &kept.sites, kept.lists, &kept.operator_rules);
+            apply_enforcement(&mut served, &kept.sites, &kept.enforcement);
             served.challenge_keys = kept.challenge_keys;
             return Ok(Prepared {
                 store: None,
@@ -97,17 +98,26 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartError> {
         .map_err(StartError::Read)?
         .rules;
     let challenge_keys = signing_keys::load(&store).await.map_err(StartError::Read)?;
+    let enforcement: Vec<enforcement::Row> = store
+        .enforcement_decisions(crate::api::tokens::now_ms())
+        .await
+        .map_err(StartError::Read)?
+        .into_iter()
+        .map(enforcement::Row::from_store)
+        .collect();
     let kept = persisted::Snapshot {
         revision,
         sites: &records,
         lists: &loaded,
         operator_rules: &operator_rules,
         challenge_keys: &challenge_keys,
+        enforcement: &enforcement,
     };
     if let Err(error) = persisted::save(&config.node.data_dir, kept) {
         tracing::warn!("could not keep the sites in the data dir: {error}");
     }
     let mut served = with_sites(config, &records, named(&loaded), &operator_rules);
+    apply_enforcement(&mut served, &records, &enforcement);
     served.challenge_keys = challenge_keys;
     Ok(Prepared {
         config: served,
@@ -116,6 +126,18 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartError> {
         revision,
         lists,
     })
+}
+
+/// Trust & safety decisions in force now on the compiled sites.
+fn apply_enforcement(config: &mut Config, records: &[SiteRecord], rows: &[enforcement::Row]) {
+    let public_url = config.admin.public_url.clone();
+    enforcement::apply(
+        &mut config.sites,
+        records,
+        rows,
+        crate::api::tokens::now_ms(),
+        public_url.as_deref(),
+    );
 }
 
 /// The file's configuration with the store's lists, operator rules and

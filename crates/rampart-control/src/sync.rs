@@ -17,7 +17,7 @@ use rampart_store::{Actor, SiteRecord, SiteWrite, Store, StoreError, SyncReport}
 use tokio::sync::watch;
 
 use crate::bootstrap::FILE_ACCOUNT;
-use crate::{Control, list_cache, persisted, signing_keys};
+use crate::{Control, enforcement, list_cache, persisted, signing_keys};
 
 /// How often the store's revision is read. A change made through this
 /// node's API is applied at once; this bounds how late a change made by
@@ -52,7 +52,10 @@ impl Control {
     pub async fn sync(&self) -> Result<Option<ReloadReport>, SyncError> {
         let store = self.store().ok_or(SyncError::NoStore)?;
         let revision = store.revision().await?;
-        if revision == self.applied_revision.load(Ordering::Acquire) {
+        let now = crate::api::tokens::now_ms();
+        if revision == self.applied_revision.load(Ordering::Acquire)
+            && now < self.enforcement_due.load(Ordering::Acquire)
+        {
             return Ok(None);
         }
         let started = std::time::Instant::now();
@@ -60,21 +63,33 @@ impl Control {
         let lists = self.lists.load(store).await?;
         let operator_rules = store.operator_rules().await?.rules;
         let challenge_keys = signing_keys::load(store).await?;
+        let enforcement: Vec<enforcement::Row> = store
+            .enforcement_decisions(now)
+            .await?
+            .into_iter()
+            .map(enforcement::Row::from_store)
+            .collect();
         let report = self
             .install(
                 &records,
                 list_cache::named(&lists),
                 &operator_rules,
                 &challenge_keys,
+                (&enforcement, now),
             )
             .await?;
         self.applied_revision.store(revision, Ordering::Release);
+        self.enforcement_due.store(
+            enforcement::next_change(&enforcement, now).unwrap_or(i64::MAX),
+            Ordering::Release,
+        );
         let kept = persisted::Snapshot {
             revision,
             sites: &records,
             lists: &lists,
             operator_rules: &operator_rules,
             challenge_keys: &challenge_keys,
+            enforcement: &enforcement,
         };
         if let Err(error) = persisted::save(&self.data_dir, kept) {
             tracing::warn!(
@@ -97,6 +112,7 @@ impl Control {
         lists: Vec<NamedList>,
         operator_rules: &serde_json::Value,
         challenge_keys: &[ChallengeKey],
+        (enforcement, now): (&[enforcement::Row], i64),
     ) -> Result<ReloadReport, SyncError> {
         let mut config = self.file.lock().await.clone();
         config.challenge_keys = challenge_keys.to_vec();
@@ -105,6 +121,14 @@ impl Control {
         let managed = operator_rules_for_snapshot(operator_rules, &config);
         config.rules.extend(managed);
         config.sites = compile_records(records, &config);
+        let public_url = config.admin.public_url.clone();
+        enforcement::apply(
+            &mut config.sites,
+            records,
+            enforcement,
+            now,
+            public_url.as_deref(),
+        );
         Ok(self.edge.install(&config).await?)
     }
 
