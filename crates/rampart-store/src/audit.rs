@@ -73,12 +73,31 @@ pub(crate) async fn record(
         redact_secrets(&mut v);
         v.to_string()
     });
+    let id = audit_id(at);
+    let link = crate::audit_chain::next_link(
+        tx,
+        &crate::audit_chain::Content {
+            id: &id,
+            at,
+            actor_user_id: actor.user_id.as_deref(),
+            actor_token_id: actor.token_id.as_deref(),
+            actor_label: actor.label.as_str(),
+            actor_role: actor.role.as_str(),
+            account_id: change.account_id,
+            action: change.action,
+            target_kind: change.target_kind,
+            target_id: change.target_id,
+            before: before.as_deref(),
+            after: after.as_deref(),
+        },
+    )
+    .await?;
     sqlx::query(
         "INSERT INTO audit_log (id, at, actor_user_id, actor_token_id, actor_label, actor_role,
-             account_id, action, target_kind, target_id, before, after)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             account_id, action, target_kind, target_id, before, after, seq, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
-    .bind(audit_id(at))
+    .bind(id.as_str())
     .bind(at)
     .bind(actor.user_id.as_deref())
     .bind(actor.token_id.as_deref())
@@ -90,6 +109,9 @@ pub(crate) async fn record(
     .bind(change.target_id)
     .bind(before)
     .bind(after)
+    .bind(link.seq)
+    .bind(link.prev_hash)
+    .bind(link.hash)
     .execute(&mut **tx)
     .await?;
     Ok(())

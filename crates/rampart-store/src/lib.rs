@@ -11,6 +11,7 @@
 mod accounts;
 mod analytics;
 mod audit;
+mod audit_chain;
 mod challenge_keys;
 mod error;
 mod ids;
@@ -26,6 +27,7 @@ mod tokens;
 mod users;
 
 pub use analytics::{TrafficMinute, TrafficTop};
+pub use audit_chain::{BrokenLink, ChainReport};
 pub use challenge_keys::ChallengeKeyRecord;
 pub use error::StoreError;
 pub use lists::{IpListRecord, IpListWrite, ListUsers, ListsOf, OperatorRules};

@@ -49,6 +49,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "trust and safety: abuse reports, cases, decisions",
         sql: crate::safety::SCHEMA,
     },
+    Migration {
+        version: 7,
+        name: "hash-chained audit log",
+        sql: crate::audit_chain::SCHEMA,
+    },
 ];
 
 const V1: &str = r"

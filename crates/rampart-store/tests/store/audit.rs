@@ -218,3 +218,47 @@ pub async fn audit_pages_and_filters(fx: Fixture) {
     assert_eq!(one[0].target_kind, "site");
     assert_eq!(one[0].account_id.as_deref(), Some(other.id.as_str()));
 }
+
+/// The chain holds over ordinary writes, and a changed, removed or
+/// reordered entry is named by `verify_audit_chain`.
+pub async fn audit_chain_detects_tampering(fx: Fixture) {
+    let store = fx.open().await;
+    let actor = admin();
+    let acme = store.create_account(&actor, "acme").await.unwrap();
+    for i in 0..4 {
+        store
+            .rename_account(&actor, &acme.id, &format!("acme{i}"))
+            .await
+            .unwrap();
+    }
+    let intact = store.verify_audit_chain().await.unwrap();
+    assert_eq!((intact.entries, intact.broken), (5, None));
+
+    let all = store.list_audit(&AuditFilter::default()).await.unwrap();
+    let third = all.get(2).unwrap().id.clone();
+    let mut raw = fx.raw().await;
+    use sqlx::Executor as _;
+    raw.execute(
+        sqlx::query("UPDATE audit_log SET after = $1 WHERE id = $2")
+            .bind(r#"{"name":"forged"}"#)
+            .bind(third.as_str()),
+    )
+    .await
+    .unwrap();
+    let report = store.verify_audit_chain().await.unwrap();
+    let broken = report
+        .broken
+        .unwrap_or_else(|| panic!("tampering not found"));
+    assert_eq!(broken.id, third);
+    assert!(broken.reason.contains("changed"), "{}", broken.reason);
+    assert_eq!(report.entries, 2, "the two entries before it still hold");
+
+    // Removing an entry breaks the sequence at the next one.
+    let second = all.get(3).unwrap().id.clone();
+    raw.execute(sqlx::query("DELETE FROM audit_log WHERE id = $1").bind(second.as_str()))
+        .await
+        .unwrap();
+    let report = store.verify_audit_chain().await.unwrap();
+    let broken = report.broken.unwrap_or_else(|| panic!("removal not found"));
+    assert!(broken.reason.contains("missing"), "{}", broken.reason);
+}

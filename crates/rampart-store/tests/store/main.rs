@@ -57,6 +57,7 @@ both_backends!(
     audit::audit_records_before_and_after,
     audit::audit_holds_no_secrets,
     audit::audit_pages_and_filters,
+    audit::audit_chain_detects_tampering,
     analytics::analytics_series_and_top_sum_nodes,
     analytics::analytics_same_minute_merges,
     analytics::analytics_purge_and_cascade,
