@@ -64,6 +64,9 @@ enum Command {
     /// Sites in the store.
     #[command(subcommand)]
     Site(store_cli::SiteCommand),
+    /// The audit log: `rampart audit verify` checks its hash chain.
+    #[command(subcommand)]
+    Audit(store_cli::AuditCommand),
     /// Bot policy tools, such as importing an Anubis policy.
     #[command(subcommand)]
     Bots(bots_cli::BotsCommand),
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
         Command::Account(command) => store_cli::account(command),
         Command::Site(command) => store_cli::site(command),
         Command::Bots(command) => bots_cli::run(command),
+        Command::Audit(command) => store_cli::audit(command),
     }
 }
 

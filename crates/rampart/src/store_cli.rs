@@ -37,6 +37,54 @@ pub enum TokenCommand {
 }
 
 #[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Check the audit log's hash chain: exits 0 when every entry holds,
+    /// 65 naming the first entry that was changed, removed or reordered.
+    Verify {
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+pub fn audit(command: AuditCommand) -> ExitCode {
+    block_on(async move {
+        let AuditCommand::Verify { config } = command;
+        let store = open(&load_config(config.as_deref())?).await?;
+        let report = store.verify_audit_chain().await?;
+        match report.broken {
+            None => {
+                println!(
+                    "audit log intact: {} chained entr{}{}",
+                    report.entries,
+                    if report.entries == 1 { "y" } else { "ies" },
+                    if report.unchained > 0 {
+                        format!(
+                            " ({} older entries from before the chain)",
+                            report.unchained
+                        )
+                    } else {
+                        String::new()
+                    }
+                );
+                Ok(())
+            }
+            Some(broken) => {
+                let at = broken
+                    .seq
+                    .map_or_else(|| "an entry".to_owned(), |seq| format!("entry #{seq}"));
+                Err(Failure(
+                    EX_DATAERR,
+                    format!(
+                        "audit log broken at {at} (id {}): {}; the {} entries before it hold",
+                        broken.id, broken.reason, report.entries
+                    ),
+                ))
+            }
+        }
+    })
+}
+
+#[derive(Subcommand)]
 pub enum AccountCommand {
     /// Create an account.
     Create {
