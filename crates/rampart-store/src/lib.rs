@@ -18,6 +18,7 @@ mod ids;
 mod lists;
 mod migrate;
 mod model;
+mod notifications;
 mod open;
 mod rows;
 mod safety;
@@ -34,6 +35,9 @@ pub use lists::{IpListRecord, IpListWrite, ListUsers, ListsOf, OperatorRules};
 pub use model::{
     Account, Actor, ApiToken, AuditEntry, AuditFilter, NewToken, NewUser, Role, SiteRecord,
     SiteWrite, SyncReport, User,
+};
+pub use notifications::{
+    NewNotification, Notification, NotificationFilter, NotificationKind, NotificationStatus,
 };
 pub use open::{Backend, Store};
 pub use safety::{

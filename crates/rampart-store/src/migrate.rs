@@ -54,6 +54,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "hash-chained audit log",
         sql: crate::audit_chain::SCHEMA,
     },
+    Migration {
+        version: 8,
+        name: "notification outbox",
+        sql: crate::notifications::SCHEMA,
+    },
 ];
 
 const V1: &str = r"

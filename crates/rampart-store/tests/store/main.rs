@@ -9,6 +9,7 @@ mod challenge_keys;
 mod crud;
 mod fixture;
 mod lists;
+mod notifications;
 mod safety;
 mod schema;
 mod sessions;
@@ -38,6 +39,7 @@ macro_rules! both_backends {
 }
 
 both_backends!(
+    notifications::notifications_queue_retry_and_settle,
     schema::migrations_create_schema,
     schema::reopening_is_idempotent,
     schema::concurrent_opens_migrate_once,
