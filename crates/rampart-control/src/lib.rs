@@ -119,7 +119,7 @@ impl Control {
         if let Some(connected) = prepared.store {
             let _ = store.set(connected);
         }
-        Arc::new(Self {
+        let control = Arc::new(Self {
             store,
             edge,
             data_dir: file.node.data_dir.clone(),
@@ -131,7 +131,13 @@ impl Control {
             analytics: analytics::Pending::default(),
             lists,
             enforcement_due: AtomicI64::new(0),
-        })
+        });
+        control
+            .edge
+            .set_abuse_intake(Arc::new(api::safety::intake::FormIntake(Arc::downgrade(
+                &control,
+            ))));
+        control
     }
 
     /// The store, once connected. Set once; a store that was reachable and

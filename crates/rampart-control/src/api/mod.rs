@@ -9,6 +9,7 @@ pub mod captcha;
 pub mod error;
 pub mod lists;
 mod ops;
+pub mod safety;
 pub mod security;
 pub mod sites;
 pub mod tokens;
@@ -94,6 +95,28 @@ pub fn router(control: Arc<Control>) -> Router {
                 .post(lists::append)
                 // A million IPv6 CIDRs as text; other bodies keep axum's 2 MB.
                 .layer(axum::extract::DefaultBodyLimit::max(lists::MAX_ITEMS_BODY)),
+        )
+        .route(
+            "/abuse-reports",
+            axum::routing::post(safety::reports::create),
+        )
+        .route(
+            "/abuse-reports/{reference}/status",
+            get(safety::reports::status),
+        )
+        .route("/cases", get(safety::cases::list))
+        .route("/cases/{id}", get(safety::cases::get))
+        .route(
+            "/cases/{id}/assign",
+            axum::routing::post(safety::cases::assign),
+        )
+        .route(
+            "/cases/{id}/decisions",
+            axum::routing::post(safety::cases::decide),
+        )
+        .route(
+            "/decisions/{id}/lift",
+            axum::routing::post(safety::cases::lift),
         )
         .route("/audit", get(audit))
         .fallback(api_not_found);
@@ -222,6 +245,9 @@ async fn audit(
         security::get_site_rules, security::put_site_rules,
         security::get_site_rate_limits, security::put_site_rate_limits,
         captcha::list, captcha::create, captcha::patch, captcha::new_secret_for, captcha::delete,
+        safety::reports::create, safety::reports::status,
+        safety::cases::list, safety::cases::get, safety::cases::assign,
+        safety::cases::decide, safety::cases::lift,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, error::FieldProblem)),
     modifiers(&BearerAuth),
