@@ -22,6 +22,7 @@ const TOP_KEYS: &[&str] = &[
     "store",
     "admin",
     "analytics",
+    "notify",
     "geoip",
     "dos",
     "dns",
@@ -124,6 +125,10 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         .table("analytics", &mut d)
         .map(|t| analytics(&t, &mut d))
         .unwrap_or_default();
+    let notify = root
+        .table("notify", &mut d)
+        .map(|t| crate::notify::notify(&t, &mut d))
+        .unwrap_or_default();
     let geoip = root
         .table("geoip", &mut d)
         .map(|t| node_security::geoip(&t, base_dir, &mut d))
@@ -159,6 +164,7 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         store,
         admin,
         analytics,
+        notify,
         geoip,
         dos,
         dns,

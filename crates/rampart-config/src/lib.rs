@@ -28,6 +28,7 @@ mod enforcement;
 mod files;
 mod model;
 mod node_security;
+mod notify;
 mod rules;
 mod security;
 mod security_checks;
@@ -43,6 +44,7 @@ pub use challenge::*;
 pub use diagnostics::{ConfigErrors, Diagnostic};
 pub use enforcement::*;
 pub use model::*;
+pub use notify::{NotifyConfig, SmtpSecurity, SmtpServer};
 pub use security::*;
 pub use spec::{
     AutoUnderAttackSpec, BodyLimitSpec, FieldError, HealthSpec, HstsSpec, LimitsSpec,
@@ -104,6 +106,7 @@ pub fn defaults(base_dir: &Path) -> Config {
         store: StoreConfig::default(),
         admin: AdminConfig::default(),
         analytics: AnalyticsConfig::default(),
+        notify: NotifyConfig::default(),
         geoip: GeoipConfig::default(),
         dos: DosConfig::default(),
         dns: DnsConfig::default(),

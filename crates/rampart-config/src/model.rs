@@ -20,6 +20,8 @@ pub struct Config {
     pub store: StoreConfig,
     pub admin: AdminConfig,
     pub analytics: AnalyticsConfig,
+    /// `[notify]`: SMTP server, sender and webhook secret.
+    pub notify: crate::NotifyConfig,
     /// `[geoip]`.
     pub geoip: crate::GeoipConfig,
     /// `[dos]`.

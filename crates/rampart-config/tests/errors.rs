@@ -32,7 +32,7 @@ fn unknown_keys_everywhere() {
         pos(&text, "colour"),
         &[
             "unknown key \"colour\" at the top level",
-            "node, listen, log, proxy, store, admin, analytics, geoip, dos, dns, lists, rules, verified_bots, site",
+            "node, listen, log, proxy, store, admin, analytics, notify, geoip, dos, dns, lists, rules, verified_bots, site",
         ],
     );
     assert_has(
@@ -390,6 +390,29 @@ fn store_and_admin_values() {
     assert_single(&dir, text, (2, 13), &["`analytics.retention`"]);
     let text = "[analytics]\nkeep = \"1d\"\n";
     assert_single(&dir, text, (2, 1), &["unknown key \"keep\" in [analytics]"]);
+    let text = "[notify]\nsmtp = \"http://mail.test\"\n";
+    assert_single(
+        &dir,
+        text,
+        (2, 8),
+        &["`notify.smtp` must be smtp://host:port"],
+    );
+    let text = "[notify]\nfrom = \"Abuse desk\"\n";
+    assert_single(
+        &dir,
+        text,
+        (2, 8),
+        &["`notify.from` must be an email address"],
+    );
+    let text = "[notify]\nwebhook_secret = \"hunter2\"\n";
+    assert_single(&dir, text, (2, 18), &["at least 16 characters"]);
+    assert!(
+        !errors(&dir, text)
+            .iter()
+            .any(|(_, _, m)| m.contains("hunter2"))
+    );
+    let text = "[notify]\nsmpt = \"smtp://127.0.0.1:25\"\n";
+    assert_single(&dir, text, (2, 1), &["unknown key \"smpt\" in [notify]"]);
     let text = "store = \"sqlite://x\"\n";
     assert_single(
         &dir,
