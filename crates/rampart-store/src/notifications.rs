@@ -262,6 +262,31 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
+    /// Takes a due row for one delivery attempt: moves its next attempt to
+    /// `lease_until` so another node's loop (or this one's next tick, if the
+    /// attempt hangs) leaves it alone meanwhile. `false`: someone else has
+    /// it, or it is no longer due.
+    pub async fn claim_notification(
+        &self,
+        id: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_locked().await?;
+        let done = sqlx::query(
+            "UPDATE notifications SET next_attempt_at = $1
+             WHERE id = $2 AND status = 'pending' AND next_attempt_at <= $3",
+        )
+        .bind(lease_until)
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(done == 1)
+    }
+
     /// Records a delivery. Only a pending row changes, so a row another
     /// node already settled is left alone; returns whether this call did it.
     pub async fn mark_notification_sent(&self, id: &str, at: i64) -> Result<bool, StoreError> {

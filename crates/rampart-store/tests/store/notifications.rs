@@ -74,6 +74,21 @@ pub async fn notifications_queue_retry_and_settle(fx: Fixture) {
     assert_eq!(due_ids(&store, now + 1).await, all);
     assert!(due_ids(&store, a.created_at - 1).await.is_empty());
 
+    // Claiming: one taker per attempt; a claimed row is not due meanwhile.
+    assert!(
+        store
+            .claim_notification(&a.id, now + 1, now + 30_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_notification(&a.id, now + 1, now + 30_000)
+            .await
+            .unwrap()
+    );
+    assert!(!due_ids(&store, now + 1).await.contains(&a.id));
+
     // A failed attempt with a retry time: pending, not due until then.
     assert!(
         store
