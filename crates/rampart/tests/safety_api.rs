@@ -183,6 +183,9 @@ async fn report_to_enforcement(backend: Backend) {
         [case.as_str()]
     );
     assert_eq!(stranger.get(&case_path).status, 404);
+    let member = person(&admin, "member@acme.test", "account_member", Some(&acme));
+    assert_eq!(member.get(&case_path).status, 404);
+    assert_eq!(member.get("/api/v1/cases").status, 404);
     assert_eq!(
         case_ids(&stranger.get("/api/v1/cases").expect(200)),
         Vec::<String>::new()

@@ -37,13 +37,15 @@ fn view_of(principal: &Principal) -> Option<View> {
     }
 }
 
-fn require_desk(principal: &Principal) -> ApiResult<()> {
+/// Only the desk acts; owners are told so, anyone else learns nothing
+/// about `kind` `id`.
+fn require_desk(principal: &Principal, kind: &str, id: &str) -> ApiResult<()> {
     match view_of(principal) {
         Some(View::Desk) => Ok(()),
         Some(View::Owner(_)) => Err(ApiError::forbidden(
             "only trust & safety agents and operator admins may do this",
         )),
-        None => Err(ApiError::not_found("endpoint", "")),
+        None => Err(ApiError::not_found(kind, id)),
     }
 }
 
@@ -124,7 +126,13 @@ pub async fn list(
     Query(query): Query<CasesQuery>,
 ) -> ApiResult<Json<Vec<Case>>> {
     let queue = match view_of(&principal) {
-        None => return Err(ApiError::not_found("endpoint", "/api/v1/cases")),
+        None => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such endpoint; the API is described at /api/v1/openapi.json",
+            ));
+        }
         Some(View::Owner(account)) => {
             let cases = store(&control)?
                 .list_cases(CaseQueue::Account(&account))
@@ -189,8 +197,8 @@ pub async fn get(
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Assign {
-    /// The agent to hold the case; absent: the caller. `null`… use
-    /// `"unassign": true` to put it back in the queue.
+    /// The agent to hold the case; absent: the caller.
+    /// `"unassign": true` puts it back in the queue.
     pub user_id: Option<String>,
     #[serde(default)]
     pub unassign: bool,
@@ -206,7 +214,7 @@ pub async fn assign(
     Path(id): Path<String>,
     ApiJson(input): ApiJson<Assign>,
 ) -> ApiResult<Json<Case>> {
-    require_desk(&principal)?;
+    require_desk(&principal, "case", &id)?;
     let store = store(&control)?;
     let assignee = if input.unassign {
         None
@@ -379,7 +387,7 @@ pub async fn decide(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<NewDecisionBody>,
 ) -> ApiResult<(StatusCode, Json<Decision>)> {
-    require_desk(&principal)?;
+    require_desk(&principal, "case", &id)?;
     let new = check_decision(body)?;
     let (decision, _case) = store(&control)?
         .decide_case(&principal.actor(), &id, new)
@@ -396,7 +404,7 @@ pub async fn lift(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Decision>> {
-    require_desk(&principal)?;
+    require_desk(&principal, "decision", &id)?;
     let decision = store(&control)?
         .lift_decision(&principal.actor(), &id)
         .await?;
