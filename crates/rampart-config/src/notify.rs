@@ -2,10 +2,15 @@
 //! the SMTP server emails go through, their sender, and the secret webhooks
 //! are signed with.
 
+use std::time::Duration;
+
 use crate::diagnostics::Diags;
 use crate::tree::Table;
 
-const NOTIFY_KEYS: &[&str] = &["smtp", "from", "webhook_secret"];
+const NOTIFY_KEYS: &[&str] = &["smtp", "from", "webhook_secret", "retry_base"];
+
+/// The first retry of a failed delivery; later ones are multiples of it.
+pub const DEFAULT_RETRY_BASE: Duration = Duration::from_secs(30);
 
 /// Webhook receivers check an HMAC-SHA256 with this secret; shorter ones
 /// are guessable offline from one signed request.
@@ -30,13 +35,28 @@ pub struct SmtpServer {
 
 /// `[notify]`. Every field is optional: without `smtp` emails stay queued
 /// (pending) until one is configured; without `webhook_secret` webhooks do.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct NotifyConfig {
     pub smtp: Option<SmtpServer>,
     /// `notify.from`: the envelope and header sender of every email.
     pub from: Option<String>,
     /// `notify.webhook_secret`: key of the `Rampart-Signature` HMAC.
     pub webhook_secret: Option<String>,
+    /// `notify.retry_base`, 1s to 1h, default 30s: the wait before the first
+    /// retry; then 4×, 20×, 120× it, then every 720× (30s gives 30s, 2m,
+    /// 10m, 1h, every 6h). Delivery gives up 24h after queueing.
+    pub retry_base: Duration,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            smtp: None,
+            from: None,
+            webhook_secret: None,
+            retry_base: DEFAULT_RETRY_BASE,
+        }
+    }
 }
 
 impl std::fmt::Debug for NotifyConfig {
@@ -48,6 +68,7 @@ impl std::fmt::Debug for NotifyConfig {
                 "webhook_secret",
                 &self.webhook_secret.as_ref().map(|_| "[redacted]"),
             )
+            .field("retry_base", &self.retry_base)
             .finish()
     }
 }
@@ -82,10 +103,18 @@ pub(crate) fn notify(t: &Table<'_, '_>, d: &mut Diags<'_>) -> NotifyConfig {
             None
         }
     });
+    let retry_base = t
+        .duration(
+            "retry_base",
+            Duration::from_secs(1)..=Duration::from_secs(3600),
+            d,
+        )
+        .map_or(DEFAULT_RETRY_BASE, |(base, _)| base);
     NotifyConfig {
         smtp,
         from,
         webhook_secret,
+        retry_base,
     }
 }
 

@@ -411,6 +411,8 @@ fn store_and_admin_values() {
             .iter()
             .any(|(_, _, m)| m.contains("hunter2"))
     );
+    let text = "[notify]\nretry_base = \"2h\"\n";
+    assert_single(&dir, text, (2, 14), &["`notify.retry_base`"]);
     let text = "[notify]\nsmpt = \"smtp://127.0.0.1:25\"\n";
     assert_single(&dir, text, (2, 1), &["unknown key \"smpt\" in [notify]"]);
     let text = "store = \"sqlite://x\"\n";
