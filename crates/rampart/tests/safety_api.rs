@@ -308,6 +308,23 @@ async fn one_address_is_limited(backend: Backend) {
         "{}",
         reply.text
     );
+    let token = format!("Bearer {}", admin.token.clone().unwrap_or_default());
+    let raw = support::api::send_http1(
+        rampart.admin,
+        "POST",
+        "/api/v1/abuse-reports",
+        &[
+            ("Authorization", &token),
+            ("Content-Type", "application/json"),
+        ],
+        body.to_string().as_bytes(),
+    );
+    let retry = raw
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("retry-after"))
+        .map(|(_, value)| value.clone());
+    assert_eq!((raw.status, retry.as_deref()), (429, Some("3600")));
     // All ten joined one case.
     let cases = admin.get("/api/v1/cases").expect(200);
     assert_eq!(cases.as_array().map(Vec::len), Some(1), "{cases}");
@@ -328,4 +345,102 @@ async fn one_address_is_limited(backend: Backend) {
     }
 }
 
-on_both_backends!(report_to_enforcement, one_address_is_limited);
+/// A decided case on `shop`: its decision's id.
+fn decide(admin: &Api, body: Value) -> String {
+    let report = report(
+        "phishing",
+        &["https://shop.test/login"],
+        "p@mail.test",
+        "none",
+    );
+    let filed = admin.post("/api/v1/abuse-reports", &report).expect(201);
+    let case = filed["case_id"].as_str().unwrap_or_default().to_owned();
+    id(&admin
+        .post(&format!("/api/v1/cases/{case}/decisions"), &body)
+        .expect(201))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Legal blocks, restricted paths, and a decision that takes effect and
+/// expires on its own, with no write to move the store.
+async fn outcomes_at_the_edge(backend: Backend) {
+    let rampart = start(backend).await;
+    let admin = rampart.admin_api();
+    let acme = create_account(&admin, "acme");
+    create_site(&admin, &acme, "shop", "http://127.0.0.1:1");
+    let status_of =
+        async |path: &str| send(rampart.http, Proto::Http1, get("shop.test", path)).await;
+
+    let restrict = decide(
+        &admin,
+        json!({ "outcome": "restrict", "reasons": reasons(), "patterns": ["/login"] }),
+    );
+    eventually(Duration::from_secs(2), "the restriction", async || {
+        status_of("/login/form").await.status == 403
+    })
+    .await;
+    assert_ne!(status_of("/about").await.status, 403);
+    admin
+        .post(&format!("/api/v1/decisions/{restrict}/lift"), &json!({}))
+        .expect(200);
+
+    let refused = admin.post(
+        "/api/v1/cases/case_none/decisions",
+        &json!({ "outcome": "restrict", "reasons": reasons() }),
+    );
+    assert_eq!(
+        (refused.status, refused.field()),
+        (422, "patterns"),
+        "{}",
+        refused.text
+    );
+
+    let block = decide(
+        &admin,
+        json!({ "outcome": "legal_block", "reasons": reasons(), "blocked_by": "https://court.example/order/7" }),
+    );
+    eventually(Duration::from_secs(2), "the legal block", async || {
+        let reply = status_of("/").await;
+        reply.status == 451
+            && reply.header("link").is_some_and(|l| {
+                l.contains("<https://court.example/order/7>") && l.contains("blocked-by")
+            })
+    })
+    .await;
+    admin
+        .post(&format!("/api/v1/decisions/{block}/lift"), &json!({}))
+        .expect(200);
+    eventually(Duration::from_secs(2), "the lift", async || {
+        status_of("/").await.status != 451
+    })
+    .await;
+
+    // Scheduled: in force from 1.5 s from now, for 1.5 s.
+    let from = now_ms() + 1500;
+    decide(
+        &admin,
+        json!({ "outcome": "suspend", "reasons": reasons(), "effective_at": from, "expires_at": from + 1500 }),
+    );
+    assert_ne!(status_of("/").await.status, 403, "not yet in force");
+    eventually(
+        Duration::from_secs(4),
+        "the scheduled suspension",
+        async || status_of("/").await.status == 403,
+    )
+    .await;
+    eventually(Duration::from_secs(4), "the expiry", async || {
+        status_of("/").await.status != 403
+    })
+    .await;
+}
+
+on_both_backends!(
+    report_to_enforcement,
+    one_address_is_limited,
+    outcomes_at_the_edge
+);
