@@ -44,7 +44,7 @@ pub use challenge::*;
 pub use diagnostics::{ConfigErrors, Diagnostic};
 pub use enforcement::*;
 pub use model::*;
-pub use notify::{NotifyConfig, SmtpSecurity, SmtpServer};
+pub use notify::{NotifyConfig, SmtpSecurity, SmtpServer, is_plain_address};
 pub use security::*;
 pub use spec::{
     AutoUnderAttackSpec, BodyLimitSpec, FieldError, HealthSpec, HstsSpec, LimitsSpec,

@@ -23,6 +23,7 @@ pub mod dashboard;
 mod enforcement;
 mod iplists;
 mod list_cache;
+pub mod notify;
 mod password;
 mod persisted;
 mod signing_keys;
@@ -40,6 +41,7 @@ use tokio::sync::Notify;
 
 pub use analytics::{FlushError, run_analytics_flush};
 pub use bootstrap::{BOOTSTRAP_EMAIL, Bootstrap, FILE_ACCOUNT, bootstrap};
+pub use notify::run_notify_loop;
 pub use start::{Prepared, StartError, open_store, prepare};
 pub use sync::{ReloadError, SyncError};
 

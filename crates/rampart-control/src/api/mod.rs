@@ -8,6 +8,7 @@ pub mod body;
 pub mod captcha;
 pub mod error;
 pub mod lists;
+pub mod notifications;
 mod ops;
 pub mod safety;
 pub mod security;
@@ -117,6 +118,11 @@ pub fn router(control: Arc<Control>) -> Router {
         .route(
             "/decisions/{id}/lift",
             axum::routing::post(safety::cases::lift),
+        )
+        .route("/notifications", get(notifications::list))
+        .route(
+            "/notifications/test",
+            axum::routing::post(notifications::send_test),
         )
         .route("/audit", get(audit))
         .fallback(api_not_found);
@@ -248,6 +254,7 @@ async fn audit(
         safety::reports::create, safety::reports::status,
         safety::cases::list, safety::cases::get, safety::cases::assign,
         safety::cases::decide, safety::cases::lift,
+        notifications::send_test, notifications::list,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, error::FieldProblem)),
     modifiers(&BearerAuth),
