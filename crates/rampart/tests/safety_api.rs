@@ -4,7 +4,8 @@
 //! a suspension reaches the edge (403 page naming the case's reference and
 //! the appeal link) and a lift takes it back; reporters stay private from
 //! site owners who were not told their name, and other accounts see
-//! nothing; a flood from one address is limited.
+//! nothing; a flood from one address is limited; a suspension survives a
+//! restart while PostgreSQL is down.
 
 mod support;
 
@@ -444,3 +445,38 @@ on_both_backends!(
     one_address_is_limited,
     outcomes_at_the_edge
 );
+
+/// Decisions are kept in the last-good snapshot: a node restarted while
+/// PostgreSQL is down keeps the site suspended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_suspension_survives_a_restart_without_the_store() {
+    let postgres = rampart_testkit::Postgres::start();
+    let url = postgres.create_database().await;
+    let mut rampart = Rampart::builder()
+        .tables(&format!("[store]\nurl = \"{url}\"\n"))
+        .start();
+    let admin = rampart.admin_api();
+    let acme = create_account(&admin, "acme");
+    create_site(&admin, &acme, "shop", "http://127.0.0.1:1");
+    let decision = decide(
+        &admin,
+        json!({ "outcome": "suspend", "reasons": reasons() }),
+    );
+    let case = admin.get("/api/v1/cases?queue=all").expect(200)[0]["reference"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!decision.is_empty() && !case.is_empty());
+    let suspended = async |rampart: &Rampart| {
+        let reply = send(rampart.http, Proto::Http1, get("shop.test", "/")).await;
+        reply.status == 403 && reply.text().contains(&case)
+    };
+    eventually(Duration::from_secs(2), "the suspension", async || {
+        suspended(&rampart).await
+    })
+    .await;
+
+    drop(postgres);
+    rampart.kill_and_restart();
+    assert!(suspended(&rampart).await, "{}", rampart.stderr());
+}
