@@ -21,6 +21,8 @@ compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
 # The dos_h2_tools tests run frame-level HTTP/2 attack scripts on PyPI's h2
 # library, packaged by Debian for its own python3.
 /usr/bin/python3 -c 'import h2' >/dev/null 2>&1 || need+=(python3-h2)
+# notify_smtp runs a real SMTP server (aiosmtpd) that rampart delivers to.
+/usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3-aiosmtpd)
 # captcha_compat installs a third-party Turnstile client from PyPI with
 # Debian's pip (below).
 /usr/bin/python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
