@@ -161,7 +161,11 @@ pub async fn file(
         return Err(invalid("share_with_host", "one of named, anonymous"));
     }
     let name = input.reporter_name.filter(|n| !n.trim().is_empty());
-    let email = input.reporter_email.filter(|e| !e.trim().is_empty());
+    // Lowercased so the per-email limit cannot be dodged by case.
+    let email = input
+        .reporter_email
+        .map(|e| e.trim().to_lowercase())
+        .filter(|e| !e.is_empty());
     // People reporting child abuse material may stay anonymous: asking for
     // a name deters reports that matter most.
     if input.category != "csam" {
