@@ -11,6 +11,7 @@
 //! Recipients and bodies can identify a reporter: logs name the row id and
 //! the kind of failure only, and stored errors have the recipient masked.
 
+pub mod compose;
 mod smtp;
 pub mod templates;
 pub mod webhook;
