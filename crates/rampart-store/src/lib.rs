@@ -25,6 +25,7 @@ mod safety;
 mod sessions;
 mod sites;
 mod tokens;
+mod transparency;
 mod users;
 
 pub use analytics::{TrafficMinute, TrafficTop};
@@ -45,6 +46,7 @@ pub use safety::{
     NewDecision, OUTCOMES, ReportStatus, priority_of,
 };
 pub use sessions::{SESSION_IDLE_MS, SESSION_MAX_MS, Session};
+pub use transparency::TransparencyReport;
 
 /// The newest schema version this build knows how to read and write.
 pub const SCHEMA_VERSION: i64 = migrate::SCHEMA_VERSION;

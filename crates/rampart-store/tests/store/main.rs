@@ -14,6 +14,7 @@ mod safety;
 mod schema;
 mod sessions;
 mod sites;
+mod transparency;
 
 /// Declares `sqlite::NAME` and `postgres::NAME` tests for each suite
 /// function `path::NAME`.
@@ -77,4 +78,5 @@ both_backends!(
     safety::reports_merge_into_cases,
     safety::queues_and_assignment,
     safety::decisions_enforce_and_lift,
+    transparency::transparency_counts_the_period,
 );
