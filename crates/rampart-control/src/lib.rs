@@ -68,7 +68,6 @@ pub struct Control {
     /// When the trust & safety decisions in force next change without a
     /// store write (a scheduled decision takes effect, one expires), unix
     /// ms; the sync loop rebuilds then even if the revision did not move.
-    /// 0 at start: the first tick rebuilds once and learns it.
     enforcement_due: AtomicI64,
 }
 
@@ -118,6 +117,7 @@ impl Control {
         let store = OnceLock::new();
         let lists = prepared.take_lists();
         let applied = prepared.revision();
+        let enforcement_due = prepared.enforcement_due();
         if let Some(connected) = prepared.store {
             let _ = store.set(connected);
         }
@@ -132,7 +132,7 @@ impl Control {
             public_url,
             analytics: analytics::Pending::default(),
             lists,
-            enforcement_due: AtomicI64::new(0),
+            enforcement_due: AtomicI64::new(enforcement_due),
         });
         control
             .edge

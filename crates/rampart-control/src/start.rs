@@ -38,6 +38,8 @@ pub struct Prepared {
     /// The one-time admin token of a fresh store.
     pub bootstrap: Option<Bootstrap>,
     revision: i64,
+    /// When the first snapshot's enforcement next changes on its own.
+    enforcement_due: i64,
     /// The lists parsed for the first snapshot, kept for later rebuilds.
     lists: ListCache,
 }
@@ -67,13 +69,14 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartError> {
                 kept.sites.len()
             );
             let mut served = with_sites(config, &kept.sites, kept.lists, &kept.operator_rules);
-            apply_enforcement(&mut served, &kept.sites, &kept.enforcement);
+            let enforcement_due = apply_enforcement(&mut served, &kept.sites, &kept.enforcement);
             served.challenge_keys = kept.challenge_keys;
             return Ok(Prepared {
                 store: None,
                 config: served,
                 bootstrap: None,
                 revision: kept.revision,
+                enforcement_due,
                 lists: ListCache::default(),
             });
         }
@@ -117,27 +120,29 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartError> {
         tracing::warn!("could not keep the sites in the data dir: {error}");
     }
     let mut served = with_sites(config, &records, named(&loaded), &operator_rules);
-    apply_enforcement(&mut served, &records, &enforcement);
+    let enforcement_due = apply_enforcement(&mut served, &records, &enforcement);
     served.challenge_keys = challenge_keys;
     Ok(Prepared {
         config: served,
         store: Some(store),
         bootstrap: fresh,
         revision,
+        enforcement_due,
         lists,
     })
 }
 
-/// Trust & safety decisions in force now on the compiled sites.
-fn apply_enforcement(config: &mut Config, records: &[SiteRecord], rows: &[enforcement::Row]) {
+/// Trust & safety decisions in force now on the compiled sites; answers
+/// when that set next changes on its own (`i64::MAX`: never).
+fn apply_enforcement(
+    config: &mut Config,
+    records: &[SiteRecord],
+    rows: &[enforcement::Row],
+) -> i64 {
     let public_url = config.admin.public_url.clone();
-    enforcement::apply(
-        &mut config.sites,
-        records,
-        rows,
-        crate::api::tokens::now_ms(),
-        public_url.as_deref(),
-    );
+    let now = crate::api::tokens::now_ms();
+    enforcement::apply(&mut config.sites, records, rows, now, public_url.as_deref());
+    enforcement::next_change(rows, now).unwrap_or(i64::MAX)
 }
 
 /// The file's configuration with the store's lists, operator rules and
@@ -161,6 +166,10 @@ fn with_sites(
 impl Prepared {
     pub(crate) fn revision(&self) -> i64 {
         self.revision
+    }
+
+    pub(crate) fn enforcement_due(&self) -> i64 {
+        self.enforcement_due
     }
 
     pub(crate) fn take_lists(&mut self) -> ListCache {
