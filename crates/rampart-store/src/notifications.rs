@@ -249,13 +249,25 @@ impl Store {
         now: i64,
         limit: u32,
     ) -> Result<Vec<Notification>, StoreError> {
+        self.due_notifications_of(now, None, limit).await
+    }
+
+    /// [`Store::due_notifications`] of one kind only, so a channel that is
+    /// not configured (its rows wait) cannot fill the batch of one that is.
+    pub async fn due_notifications_of(
+        &self,
+        now: i64,
+        kind: Option<NotificationKind>,
+        limit: u32,
+    ) -> Result<Vec<Notification>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM notifications
-             WHERE status = 'pending' AND next_attempt_at <= $1
-             ORDER BY next_attempt_at, id LIMIT $2"
+             WHERE status = 'pending' AND next_attempt_at <= $1 AND ($2 IS NULL OR kind = $2)
+             ORDER BY next_attempt_at, id LIMIT $3"
         );
         let rows = sqlx::query(&sql)
             .bind(now)
+            .bind(kind.map(NotificationKind::as_str))
             .bind(page(limit))
             .fetch_all(&self.pool)
             .await?;

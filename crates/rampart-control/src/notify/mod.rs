@@ -134,11 +134,16 @@ impl Control {
             base: settings.retry_base,
         };
         let now = now_ms();
-        let mut sent = 0;
-        for row in store.due_notifications(now, BATCH).await? {
-            if !channel_ready(&settings, row.kind) {
-                continue;
+        let mut due = Vec::new();
+        // Per kind, so rows of a channel not configured yet (they wait)
+        // never take the places of a working channel's rows.
+        for kind in [NotificationKind::Email, NotificationKind::Webhook] {
+            if channel_ready(&settings, kind) {
+                due.extend(store.due_notifications_of(now, Some(kind), BATCH).await?);
             }
+        }
+        let mut sent = 0;
+        for row in due {
             if !store
                 .claim_notification(&row.id, now, now.saturating_add(LEASE_MS))
                 .await?

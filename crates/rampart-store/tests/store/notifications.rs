@@ -73,6 +73,17 @@ pub async fn notifications_queue_retry_and_settle(fx: Fixture) {
     all.sort();
     assert_eq!(due_ids(&store, now + 1).await, all);
     assert!(due_ids(&store, a.created_at - 1).await.is_empty());
+    let webhooks = store
+        .due_notifications_of(now + 1, Some(NotificationKind::Webhook), 10)
+        .await
+        .unwrap();
+    assert_eq!(webhooks.len(), 1);
+    assert_eq!(webhooks[0].id, both[1].id);
+    let emails = store
+        .due_notifications_of(now + 1, Some(NotificationKind::Email), 10)
+        .await
+        .unwrap();
+    assert_eq!(emails.len(), 2);
 
     // Claiming: one taker per attempt; a claimed row is not due meanwhile.
     assert!(
