@@ -14,6 +14,7 @@ pub mod safety;
 pub mod security;
 pub mod sites;
 pub mod tokens;
+pub mod transparency;
 pub mod users;
 
 use std::sync::Arc;
@@ -105,6 +106,7 @@ pub fn router(control: Arc<Control>) -> Router {
             "/abuse-reports/{reference}/status",
             get(safety::reports::status),
         )
+        .route("/transparency", get(transparency::report))
         .route("/cases", get(safety::cases::list))
         .route("/cases/{id}", get(safety::cases::get))
         .route(
@@ -255,6 +257,7 @@ async fn audit(
         safety::cases::list, safety::cases::get, safety::cases::assign,
         safety::cases::decide, safety::cases::lift,
         notifications::send_test, notifications::list,
+        transparency::report,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, error::FieldProblem)),
     modifiers(&BearerAuth),
