@@ -280,8 +280,18 @@ pub struct NewDecisionBody {
     pub expires_at: Option<i64>,
 }
 
+const MAX_PATTERNS: usize = 100;
+const MAX_PATTERN_LEN: usize = 2048;
+/// Longest text in a statement of reasons, in characters.
+const MAX_REASON_LEN: usize = 10_000;
+
 fn required(value: &Option<String>, field: &str) -> ApiResult<String> {
     match value.as_deref().map(str::trim) {
+        Some(v) if v.chars().count() > MAX_REASON_LEN => Err(ApiError::invalid(
+            &format!("reasons.{field}"),
+            "invalid",
+            format!("at most {MAX_REASON_LEN} characters"),
+        )),
         Some(v) if !v.is_empty() => Ok(v.to_owned()),
         _ => Err(ApiError::invalid(
             &format!("reasons.{field}"),
@@ -311,11 +321,24 @@ fn check_decision(body: NewDecisionBody) -> ApiResult<NewDecision> {
     }
     let patterns = match (body.outcome.as_str(), body.patterns) {
         ("restrict", Some(p)) if !p.is_empty() => {
-            if let Some(i) = p.iter().position(|p| !p.starts_with('/')) {
+            // Every request to the site is matched against these.
+            if p.len() > MAX_PATTERNS {
+                return Err(ApiError::invalid(
+                    "patterns",
+                    "invalid",
+                    format!("at most {MAX_PATTERNS} patterns"),
+                ));
+            }
+            if let Some(i) = p
+                .iter()
+                .position(|p| !p.starts_with('/') || p.len() > MAX_PATTERN_LEN)
+            {
                 return Err(ApiError::invalid(
                     &format!("patterns[{i}]"),
                     "invalid",
-                    "a pattern is a path starting with '/'",
+                    format!(
+                        "a pattern is a path starting with '/', at most {MAX_PATTERN_LEN} bytes"
+                    ),
                 ));
             }
             Some(p)
