@@ -10,6 +10,7 @@
 
 mod accounts;
 mod analytics;
+mod appeals;
 mod audit;
 mod audit_chain;
 mod challenge_keys;
@@ -29,6 +30,7 @@ mod transparency;
 mod users;
 
 pub use analytics::{TrafficMinute, TrafficTop};
+pub use appeals::Appeal;
 pub use audit_chain::{BrokenLink, ChainReport};
 pub use challenge_keys::ChallengeKeyRecord;
 pub use error::StoreError;

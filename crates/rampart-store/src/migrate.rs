@@ -59,6 +59,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "notification outbox",
         sql: crate::notifications::SCHEMA,
     },
+    Migration {
+        version: 9,
+        name: "appeals",
+        sql: crate::appeals::SCHEMA,
+    },
 ];
 
 const V1: &str = r"

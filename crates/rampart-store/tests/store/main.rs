@@ -4,6 +4,7 @@
 //! server shared by the whole binary).
 
 mod analytics;
+mod appeals;
 mod audit;
 mod challenge_keys;
 mod crud;
@@ -79,4 +80,5 @@ both_backends!(
     safety::queues_and_assignment,
     safety::decisions_enforce_and_lift,
     transparency::transparency_counts_the_period,
+    appeals::appeals_are_answered_by_another_agent,
 );
