@@ -89,6 +89,10 @@ pub struct ReportStatus {
     pub decisions: Vec<Decision>,
 }
 
+/// Key of the PostgreSQL advisory lock that serializes report filing
+/// ("rampabus" in ASCII); only has to differ from the other keys in use.
+const PG_INTAKE_LOCK: i64 = 0x7261_6d70_6162_7573;
+
 const CASE_COLUMNS: &str = "id, reference, site_id, account_id, category, priority, sla_due_at,
     status, assignee_user_id, created_at, updated_at";
 const REPORT_COLUMNS: &str = "id, reference, case_id, category, urls, explanation, reporter_name,
@@ -197,6 +201,15 @@ impl Store {
     ) -> Result<(AbuseReport, Case, bool), StoreError> {
         let now = now_ms();
         let mut tx = self.begin_locked().await?;
+        // SQLite's BEGIN IMMEDIATE already serializes writers. On
+        // PostgreSQL, two reports racing could each find no open case and
+        // open two; an advisory lock makes the second see the first's.
+        if self.backend() == crate::Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(PG_INTAKE_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
         let open = sqlx::query(&format!(
             "SELECT {CASE_COLUMNS} FROM safety_cases
              WHERE site_id = $1 AND category = $2 AND status <> 'decided' AND created_at >= $3

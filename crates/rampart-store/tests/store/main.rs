@@ -79,6 +79,7 @@ both_backends!(
     safety::reports_merge_into_cases,
     safety::queues_and_assignment,
     safety::decisions_enforce_and_lift,
+    safety::racing_reports_share_one_case,
     transparency::transparency_counts_the_period,
     appeals::appeals_are_answered_by_another_agent,
 );

@@ -260,3 +260,27 @@ pub async fn decisions_enforce_and_lift(fx: Fixture) {
     assert!(!log.iter().any(|e| e.action == "report.create"));
     store.close().await;
 }
+
+pub async fn racing_reports_share_one_case(fx: Fixture) {
+    let store = fx.open().await;
+    let (account, site) = one_site(&store).await;
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let store = store.clone();
+        let new = report(&account, &site, "malware", &format!("r{i}@x.test"));
+        tasks.push(tokio::spawn(async move {
+            store
+                .file_abuse_report(&admin(), new, DAY_MS)
+                .await
+                .unwrap()
+                .1
+                .id
+        }));
+    }
+    let mut cases = std::collections::HashSet::new();
+    for task in tasks {
+        cases.insert(task.await.unwrap());
+    }
+    assert_eq!(cases.len(), 1, "{cases:?}");
+    store.close().await;
+}
