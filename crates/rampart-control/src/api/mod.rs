@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod analytics;
+pub mod appeals;
 pub mod auth;
 pub mod body;
 pub mod captcha;
@@ -107,6 +108,11 @@ pub fn router(control: Arc<Control>) -> Router {
             get(safety::reports::status),
         )
         .route("/transparency", get(transparency::report))
+        .route(
+            "/decisions/{id}/appeals",
+            get(appeals::history).post(appeals::file),
+        )
+        .route("/appeals/{id}/answer", axum::routing::post(appeals::answer))
         .route("/cases", get(safety::cases::list))
         .route("/cases/{id}", get(safety::cases::get))
         .route(
@@ -258,6 +264,7 @@ async fn audit(
         safety::cases::decide, safety::cases::lift,
         notifications::send_test, notifications::list,
         transparency::report,
+        appeals::file, appeals::history, appeals::answer,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, error::FieldProblem)),
     modifiers(&BearerAuth),
