@@ -8,6 +8,9 @@
 //! rows untouched until it is. Only a permanent refusal (a bad address, an
 //! SMTP 5xx, a webhook 4xx) or 24 hours of failures mark a row `failed`.
 //!
+//! Delivery is at least once: a node that sends a message and dies (or
+//! loses the store) before recording it sends it again after the lease.
+//!
 //! Recipients and bodies can identify a reporter: logs name the row id and
 //! the kind of failure only, and stored errors have the recipient masked.
 
@@ -144,8 +147,11 @@ impl Control {
         }
         let mut sent = 0;
         for row in due {
+            // The lease counts from now, not from the tick's start: earlier
+            // rows of this pass may have taken a while.
+            let at = now_ms();
             if !store
-                .claim_notification(&row.id, now, now.saturating_add(LEASE_MS))
+                .claim_notification(&row.id, at, at.saturating_add(LEASE_MS))
                 .await?
             {
                 continue;
