@@ -47,6 +47,19 @@ async fn figures_count_reports_and_decisions_publicly() {
         )
         .expect(201);
 
+    // The reporter was told of the report and of the decision (queued in
+    // the outbox: no SMTP server is configured here, so they wait).
+    let outbox = admin
+        .get(&format!("/api/v1/notifications?case_id={case}"))
+        .expect(200);
+    let text = outbox.to_string();
+    assert!(text.contains("rita@mail.test"), "{outbox}");
+    let rows = outbox
+        .as_array()
+        .or_else(|| outbox["notifications"].as_array())
+        .map_or(0, Vec::len);
+    assert!(rows >= 2, "received + decided: {outbox}");
+
     // Public: no token needed, and nobody is named.
     let public = Api::anonymous(rampart.admin);
     let figures = public.get("/api/v1/transparency").expect(200);

@@ -15,6 +15,7 @@
 //! the kind of failure only, and stored errors have the recipient masked.
 
 pub mod compose;
+pub mod hooks;
 mod smtp;
 pub mod templates;
 pub mod webhook;

@@ -412,10 +412,16 @@ pub async fn decide(
 ) -> ApiResult<(StatusCode, Json<Decision>)> {
     require_desk(&principal, "case", &id)?;
     let new = check_decision(body)?;
-    let (decision, _case) = store(&control)?
-        .decide_case(&principal.actor(), &id, new)
-        .await?;
+    let store = store(&control)?;
+    let (decision, case) = store.decide_case(&principal.actor(), &id, new).await?;
     control.notify_changed();
+    let site = match store.get_site(&case.site_id).await {
+        Ok(site) => site.name,
+        Err(_) => case.site_id.clone(),
+    };
+    let base = control.public_url.trim_end_matches('/');
+    let appeal_url = format!("{base}/sites/{}?case={}", case.site_id, case.reference);
+    crate::notify::hooks::decision_taken(store, &decision, &case, &site, &appeal_url, base).await;
     Ok((StatusCode::CREATED, Json(decision)))
 }
 

@@ -259,12 +259,14 @@ pub async fn file(
     let (report, case, _merged) = store
         .file_abuse_report(&actor, new, MERGE_WINDOW_MS)
         .await?;
+    let status_url = format!(
+        "{}/api/v1/abuse-reports/{}/status",
+        control.public_url.trim_end_matches('/'),
+        report.reference
+    );
+    crate::notify::hooks::report_received(store, &report, &case, &site_name, &status_url).await;
     Ok(Filed {
-        status_url: format!(
-            "{}/api/v1/abuse-reports/{}/status",
-            control.public_url.trim_end_matches('/'),
-            report.reference
-        ),
+        status_url,
         id: report.id,
         reference: report.reference,
         case_id: case.id,
