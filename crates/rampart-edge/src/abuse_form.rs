@@ -11,13 +11,11 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
 
-use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, Response, StatusCode};
 use serde::Deserialize;
 
 use crate::body::EdgeBody;
-use crate::pages::escape_html;
+use crate::pages::{escape_html, html_response as html};
 
 pub const FORM_PATH: &str = "/.rampart/abuse";
 
@@ -355,19 +353,6 @@ pub fn unavailable() -> Response<EdgeBody> {
         StatusCode::SERVICE_UNAVAILABLE,
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Reports unavailable</title></head><body><main><h1>Reports cannot be accepted right now</h1><p>This node cannot file reports at the moment. Try again in a few minutes.</p></main></body></html>\n".to_string(),
     )
-}
-
-fn html(status: StatusCode, body: String) -> Response<EdgeBody> {
-    let mut response = Response::new(EdgeBody::Full(Some(Bytes::from(body))));
-    *response.status_mut() = status;
-    let h = response.headers_mut();
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    response
 }
 
 #[cfg(test)]

@@ -7,13 +7,12 @@
 //! page; an interstitial warns and lets the visitor continue. The page never
 //! names who reported the site.
 
-use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, LINK, LOCATION, SET_COOKIE};
+use http::header::{CACHE_CONTROL, COOKIE, LINK, LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use rampart_config::{Enforcement, EnforcementAction, category_phrase};
 
 use crate::body::EdgeBody;
-use crate::pages::escape_html;
+use crate::pages::{escape_html, html_response, json_response};
 use crate::ray::RayId;
 
 /// Where the interstitial's "continue" link goes.
@@ -306,27 +305,6 @@ fn continue_through(d: &Enforcement, path_and_query: &str, tls: bool) -> Respons
     )) {
         h.insert(SET_COOKIE, v);
     }
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
-fn html_response(status: StatusCode, body: String) -> Response<EdgeBody> {
-    let mut response = Response::new(EdgeBody::Full(Some(Bytes::from(body))));
-    *response.status_mut() = status;
-    let h = response.headers_mut();
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
-fn json_response(status: StatusCode, body: String) -> Response<EdgeBody> {
-    let mut response = Response::new(EdgeBody::Full(Some(Bytes::from(body))));
-    *response.status_mut() = status;
-    let h = response.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

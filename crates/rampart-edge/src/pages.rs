@@ -266,6 +266,31 @@ fn fill(
         .replace("{{host}}", &escape_html(host))
 }
 
+/// A page of the edge's own (challenge, enforcement, report form): not
+/// cached, never framed.
+pub fn html_response(status: StatusCode, body: String) -> Response<EdgeBody> {
+    own_response(status, body, "text/html; charset=utf-8")
+}
+
+/// A JSON answer of the edge's own endpoints, not cached.
+pub fn json_response(status: StatusCode, body: String) -> Response<EdgeBody> {
+    own_response(status, body, "application/json")
+}
+
+fn own_response(
+    status: StatusCode,
+    body: String,
+    content_type: &'static str,
+) -> Response<EdgeBody> {
+    let mut response = Response::new(EdgeBody::Full(Some(Bytes::from(body))));
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    response
+}
+
 pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {

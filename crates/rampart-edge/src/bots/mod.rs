@@ -133,6 +133,13 @@ impl SiteBots {
         }
     }
 
+    /// Feed readers and `/.well-known/` clients (ACME renewals among them)
+    /// cannot solve a challenge: unless the site says otherwise, neither the
+    /// bot policy nor under-attack mode challenges them.
+    pub fn feed_exempt(&self, path: &str, headers: &HeaderMap) -> bool {
+        !self.challenge_feeds && policy::is_feed_or_well_known(path, headers)
+    }
+
     /// Whether the request carries a clearance of this site for this
     /// client: one MAC over the cookie, no store access.
     pub fn has_clearance(&self, headers: &HeaderMap, ip: IpAddr, now: u64) -> bool {

@@ -15,7 +15,6 @@ pub struct CompiledPolicy {
     weights: Vec<(Arc<str>, i32)>,
     lists: Arc<Lists>,
     thresholds: Vec<BotThreshold>,
-    challenge_feeds: bool,
 }
 
 /// What the policy made of a request.
@@ -58,14 +57,7 @@ impl CompiledPolicy {
             weights,
             lists,
             thresholds: policy.thresholds.clone(),
-            challenge_feeds: policy.challenge_feeds,
         })
-    }
-
-    /// Feed readers and `/.well-known/` clients cannot solve challenges;
-    /// unless the site says otherwise they are not weighed at all.
-    pub fn exempt(&self, path: &str, headers: &HeaderMap) -> bool {
-        !self.challenge_feeds && is_feed_or_well_known(path, headers)
     }
 
     pub fn weigh(&self, fields: &RequestFields<'_>, scratch: &mut EvalScratch) -> Weighed {

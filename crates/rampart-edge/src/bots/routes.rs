@@ -99,7 +99,7 @@ fn script(body: &'static str) -> Response<EdgeBody> {
 }
 
 fn json(status: StatusCode, value: &impl serde::Serialize) -> Response<EdgeBody> {
-    raw_json(
+    crate::pages::json_response(
         status,
         serde_json::to_string(value).unwrap_or_else(|_| "{}".to_string()),
     )
@@ -312,7 +312,7 @@ fn captcha_challenge(request: &Request<Incoming>, ctx: &Ctx<'_>) -> Response<Edg
         &bots.params(ThreatLevel::Medium),
         unix_now(),
     ) {
-        Ok(body) => raw_json(StatusCode::OK, body),
+        Ok(body) => crate::pages::json_response(StatusCode::OK, body),
         Err(e) => error(StatusCode::BAD_REQUEST, e.code()),
     }
 }
@@ -335,18 +335,9 @@ async fn captcha_solve(request: Request<Incoming>, ctx: &Ctx<'_>) -> Response<Ed
         )
     });
     match solved {
-        Ok(answer) => raw_json(StatusCode::OK, answer.to_json()),
+        Ok(answer) => crate::pages::json_response(StatusCode::OK, answer.to_json()),
         Err(e) => error(StatusCode::BAD_REQUEST, e.code()),
     }
-}
-
-fn raw_json(status: StatusCode, body: String) -> Response<EdgeBody> {
-    let mut response = Response::new(EdgeBody::Full(Some(Bytes::from(body))));
-    *response.status_mut() = status;
-    let h = response.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 async fn siteverify(request: Request<Incoming>, ctx: &Ctx<'_>) -> Response<EdgeBody> {

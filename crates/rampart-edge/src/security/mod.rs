@@ -214,7 +214,7 @@ pub fn check_request<B>(
         if skip.contains(SecurityPhase::Bots)
             || fields.clearance
             || fields.bot_verified
-            || policy.exempt(fields.path, request.headers())
+            || sec.bots.feed_exempt(fields.path, request.headers())
         {
             return None;
         }
@@ -388,9 +388,7 @@ fn under_attack<B>(
         .client_ip(fields.ip)
         .finish();
     let Decision::Limit { retry_after } = security.limiter.check(&IMPLICIT_LIMIT, &key, now) else {
-        if !sec.bots.challenge_feeds
-            && crate::bots::policy::is_feed_or_well_known(fields.path, request.headers())
-        {
+        if sec.bots.feed_exempt(fields.path, request.headers()) {
             return None;
         }
         exchange
