@@ -2,6 +2,7 @@
 //! start when the store has none, rotated once a day, and handed to the
 //! edge's snapshot (newest first) by the sync.
 
+use crate::api::tokens::now_ms;
 use std::time::Duration;
 
 use rampart_config::ChallengeKey;
@@ -22,13 +23,6 @@ const IN_SNAPSHOT: u32 = 2;
 
 fn period_ms() -> i64 {
     i64::try_from(ROTATION.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// Makes a key when the store has none or the newest is a period old.

@@ -8,6 +8,7 @@ use sqlx::{Any, Executor, Row as _};
 
 use crate::audit::{self, Change};
 use crate::ids::{new_id, now_ms};
+use crate::safety::actor_ref;
 use crate::{Actor, Store, StoreError};
 
 pub(crate) const SCHEMA: &str = "
@@ -58,23 +59,12 @@ fn from_row(row: &AnyRow) -> Result<Appeal, StoreError> {
     })
 }
 
-fn actor_ref(actor: &Actor) -> String {
-    actor.user_id.clone().unwrap_or_else(|| actor.label.clone())
-}
-
 async fn fetch<'e, E>(db: E, id: &str) -> Result<Appeal, StoreError>
 where
     E: Executor<'e, Database = Any>,
 {
     let sql = format!("SELECT {COLUMNS} FROM safety_appeals WHERE id = $1");
-    let row = sqlx::query(&sql).bind(id).fetch_optional(db).await?;
-    match row {
-        Some(row) => from_row(&row),
-        None => Err(StoreError::NotFound {
-            kind: "appeal",
-            id: id.to_owned(),
-        }),
-    }
+    crate::rows::fetch_by_id(db, &sql, "appeal", id, from_row).await
 }
 
 impl Store {

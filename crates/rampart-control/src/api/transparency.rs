@@ -2,6 +2,7 @@
 //! the desk's figures for a period, public like a provider's transparency
 //! report (counts only; no case, site or person is named).
 
+use crate::api::tokens::now_ms;
 use std::sync::Arc;
 
 use axum::Json;
@@ -62,12 +63,6 @@ fn parse_day(text: &str, field: &str) -> ApiResult<i64> {
         return Err(bad());
     }
     Ok(days_from_civil(y, m, d) * DAY_MS)
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[utoipa::path(get, path = "/api/v1/transparency", tag = "trust & safety",

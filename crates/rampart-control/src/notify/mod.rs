@@ -20,8 +20,9 @@ mod smtp;
 pub mod templates;
 pub mod webhook;
 
+use crate::api::tokens::now_ms;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rampart_config::NotifyConfig;
 use rampart_store::{Notification, NotificationKind, StoreError};
@@ -70,13 +71,6 @@ impl Backoff {
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(ms)
-        .unwrap_or(0)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -120,7 +120,9 @@ async fn audit_decision(
     audit::record(tx, actor, change).await
 }
 
-fn actor_ref(actor: &Actor) -> String {
+/// How a decision or appeal names who acted: the user, or the actor's
+/// label when no user is behind it.
+pub(crate) fn actor_ref(actor: &Actor) -> String {
     actor.user_id.clone().unwrap_or_else(|| actor.label.clone())
 }
 

@@ -18,6 +18,7 @@
 mod decisions;
 mod reports;
 
+pub(crate) use decisions::actor_ref;
 pub use decisions::{Decision, NewDecision};
 pub use reports::{AbuseReport, Case, CaseQueue, NewAbuseReport, ReportStatus};
 
