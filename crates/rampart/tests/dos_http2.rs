@@ -63,7 +63,14 @@ async fn rapid_reset_flood_is_sent_away_and_others_are_served() {
         sent_away,
         "expected GOAWAY(ENHANCE_YOUR_CALM) or the socket closed, got {error:?} after {opened} streams"
     );
-    assert!(opened < 5_000, "all {opened} rapid resets were accepted");
+    // How many resets the client managed to write before the GOAWAY reached it
+    // depends on socket buffers, not on Rampart; what Rampart controls is how
+    // much of the flood it passed on to the origin.
+    let forwarded = shop.hits.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        forwarded < 200,
+        "{forwarded} of {opened} reset streams reached the origin"
+    );
 
     // Someone else is unaffected.
     let reply = send(rampart.http, Proto::Http2, get("shop.test", "/")).await;
