@@ -1,0 +1,1 @@
+//! SecLang directive parser (see the engine module for the compiled form).
