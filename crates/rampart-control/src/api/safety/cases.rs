@@ -20,14 +20,14 @@ use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::store;
 
 /// Who may see what of the desk.
-enum View {
+pub(crate) enum View {
     /// Trust & safety agents and operator admins: everything.
     Desk,
     /// An account owner: their account's cases, reporters as they chose.
     Owner(String),
 }
 
-fn view_of(principal: &Principal) -> Option<View> {
+pub(crate) fn view_of(principal: &Principal) -> Option<View> {
     match principal.role {
         Role::OperatorAdmin | Role::TrustSafety => Some(View::Desk),
         Role::AccountOwner if !principal.is_site_scoped() => {
@@ -39,7 +39,7 @@ fn view_of(principal: &Principal) -> Option<View> {
 
 /// Only the desk acts; owners are told so, anyone else learns nothing
 /// about `kind` `id`.
-fn require_desk(principal: &Principal, kind: &str, id: &str) -> ApiResult<()> {
+pub(crate) fn require_desk(principal: &Principal, kind: &str, id: &str) -> ApiResult<()> {
     match view_of(principal) {
         Some(View::Desk) => Ok(()),
         Some(View::Owner(_)) => Err(ApiError::forbidden(
@@ -71,7 +71,9 @@ pub struct ReportView {
 }
 
 impl ReportView {
-    fn new(report: AbuseReport, view: &View) -> Self {
+    /// The report as `view` may see it: the one place reporter privacy is
+    /// decided, for the API and the dashboard alike.
+    pub(crate) fn new(report: AbuseReport, view: &View) -> Self {
         let (explanation, reporter) = match (view, report.share_with_owner.as_str()) {
             (View::Desk, _) | (View::Owner(_), "named") => (
                 Some(report.explanation),
@@ -125,7 +127,19 @@ pub async fn list(
     principal: Principal,
     Query(query): Query<CasesQuery>,
 ) -> ApiResult<Json<Vec<Case>>> {
-    let queue = match view_of(&principal) {
+    Ok(Json(
+        list_cases(&control, &principal, query.queue.as_deref()).await?,
+    ))
+}
+
+/// The cases of `queue` as `principal` may list them (owners: their own
+/// sites' cases whatever the queue); the API's and the dashboard's queues.
+pub(crate) async fn list_cases(
+    control: &Control,
+    principal: &Principal,
+    queue: Option<&str>,
+) -> ApiResult<Vec<Case>> {
+    let queue = match view_of(principal) {
         None => {
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -134,15 +148,15 @@ pub async fn list(
             ));
         }
         Some(View::Owner(account)) => {
-            let cases = store(&control)?
+            let cases = store(control)?
                 .list_cases(CaseQueue::Account(&account))
                 .await?;
-            return Ok(Json(cases));
+            return Ok(cases);
         }
-        Some(View::Desk) => query.queue,
+        Some(View::Desk) => queue,
     };
     let user = principal.user.id.as_str();
-    let queue = match queue.as_deref() {
+    let queue = match queue {
         None | Some("all") => CaseQueue::All,
         Some("urgent") => CaseQueue::Urgent,
         Some("overdue") => CaseQueue::Overdue,
@@ -156,11 +170,11 @@ pub async fn list(
             ));
         }
     };
-    Ok(Json(store(&control)?.list_cases(queue).await?))
+    Ok(store(control)?.list_cases(queue).await?)
 }
 
 /// The case if `principal` may see it; 404 otherwise.
-async fn visible_case(
+pub(crate) async fn visible_case(
     control: &Control,
     principal: &Principal,
     id: &str,
@@ -180,18 +194,28 @@ pub async fn get(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CaseView>> {
-    let (case, view) = visible_case(&control, &principal, &id).await?;
-    let store = store(&control)?;
+    Ok(Json(case_view(&control, &principal, &id).await?))
+}
+
+/// The case with its reports (reporters as `principal` may see them) and
+/// decisions; 404 unless `principal` may see it.
+pub(crate) async fn case_view(
+    control: &Control,
+    principal: &Principal,
+    id: &str,
+) -> ApiResult<CaseView> {
+    let (case, view) = visible_case(control, principal, id).await?;
+    let store = store(control)?;
     let reports = store.case_reports(&case.id).await?;
     let decisions = store.case_decisions(&case.id).await?;
-    Ok(Json(CaseView {
+    Ok(CaseView {
         case,
         reports: reports
             .into_iter()
             .map(|r| ReportView::new(r, &view))
             .collect(),
         decisions,
-    }))
+    })
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -214,8 +238,19 @@ pub async fn assign(
     Path(id): Path<String>,
     ApiJson(input): ApiJson<Assign>,
 ) -> ApiResult<Json<Case>> {
-    require_desk(&principal, "case", &id)?;
-    let store = store(&control)?;
+    Ok(Json(assign_case(&control, &principal, &id, input).await?))
+}
+
+/// Gives case `id` to the agent `input` names (the caller by default), or
+/// back to the queue.
+pub(crate) async fn assign_case(
+    control: &Control,
+    principal: &Principal,
+    id: &str,
+    input: Assign,
+) -> ApiResult<Case> {
+    require_desk(principal, "case", id)?;
+    let store = store(control)?;
     let assignee = if input.unassign {
         None
     } else {
@@ -233,10 +268,9 @@ pub async fn assign(
         }
         Some(user.id)
     };
-    let case = store
-        .assign_case(&principal.actor(), &id, assignee.as_deref())
-        .await?;
-    Ok(Json(case))
+    Ok(store
+        .assign_case(&principal.actor(), id, assignee.as_deref())
+        .await?)
 }
 
 /// The statement of reasons, shaped after the EU DSA Transparency
@@ -410,10 +444,22 @@ pub async fn decide(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<NewDecisionBody>,
 ) -> ApiResult<(StatusCode, Json<Decision>)> {
-    require_desk(&principal, "case", &id)?;
+    let decision = decide_case(&control, &principal, &id, body).await?;
+    Ok((StatusCode::CREATED, Json(decision)))
+}
+
+/// Checks and records a decision on case `id`, tells the edge and
+/// queues the notifications.
+pub(crate) async fn decide_case(
+    control: &Control,
+    principal: &Principal,
+    id: &str,
+    body: NewDecisionBody,
+) -> ApiResult<Decision> {
+    require_desk(principal, "case", id)?;
     let new = check_decision(body)?;
-    let store = store(&control)?;
-    let (decision, case) = store.decide_case(&principal.actor(), &id, new).await?;
+    let store = store(control)?;
+    let (decision, case) = store.decide_case(&principal.actor(), id, new).await?;
     control.notify_changed();
     let site = match store.get_site(&case.site_id).await {
         Ok(site) => site.name,
@@ -422,7 +468,7 @@ pub async fn decide(
     let base = control.public_url.trim_end_matches('/');
     let appeal_url = format!("{base}/sites/{}?case={}", case.site_id, case.reference);
     crate::notify::hooks::decision_taken(store, &decision, &case, &site, &appeal_url, base).await;
-    Ok((StatusCode::CREATED, Json(decision)))
+    Ok(decision)
 }
 
 #[utoipa::path(post, path = "/api/v1/decisions/{id}/lift", tag = "trust & safety",
@@ -433,10 +479,19 @@ pub async fn lift(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Decision>> {
-    require_desk(&principal, "decision", &id)?;
-    let decision = store(&control)?
-        .lift_decision(&principal.actor(), &id)
+    Ok(Json(lift_decision(&control, &principal, &id).await?))
+}
+
+/// Lifts decision `id`; the edge stops enforcing it at once.
+pub(crate) async fn lift_decision(
+    control: &Control,
+    principal: &Principal,
+    id: &str,
+) -> ApiResult<Decision> {
+    require_desk(principal, "decision", id)?;
+    let decision = store(control)?
+        .lift_decision(&principal.actor(), id)
         .await?;
     control.notify_changed();
-    Ok(Json(decision))
+    Ok(decision)
 }
