@@ -26,6 +26,10 @@ pub struct TransparencyReport {
     /// urgent cases (threats to life, CSAM) and for the others.
     pub median_ms_to_decision_urgent: Option<i64>,
     pub median_ms_to_decision_other: Option<i64>,
+    /// Appeals filed in the period.
+    pub appeals_filed: u64,
+    /// Appeals answered in the period, by outcome (`upheld`, `reversed`).
+    pub appeals_by_outcome: BTreeMap<String, u64>,
 }
 
 fn median(mut values: Vec<i64>) -> Option<i64> {
@@ -127,6 +131,29 @@ impl Store {
         }
         report.median_ms_to_decision_urgent = median(urgent);
         report.median_ms_to_decision_other = median(other);
+        let filed: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM safety_appeals WHERE filed_at >= $1 AND filed_at < $2",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?;
+        report.appeals_filed = u64::try_from(filed).unwrap_or(0);
+        for row in sqlx::query(
+            "SELECT status, COUNT(*) AS n FROM safety_appeals
+             WHERE answered_at >= $1 AND answered_at < $2 GROUP BY status",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            let n: i64 = row.try_get("n")?;
+            report
+                .appeals_by_outcome
+                .insert(row.try_get("status")?, u64::try_from(n).unwrap_or(0));
+        }
         Ok(report)
     }
 }

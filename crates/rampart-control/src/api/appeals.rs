@@ -84,17 +84,28 @@ pub async fn file(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<NewAppeal>,
 ) -> ApiResult<(StatusCode, Json<Appeal>)> {
-    let account = visible_account(&control, &principal, &id).await?;
-    if is_desk(&principal) && principal.role != Role::OperatorAdmin {
+    let appeal = file_appeal(&control, &principal, &id, &body.reasons).await?;
+    Ok((StatusCode::CREATED, Json(appeal)))
+}
+
+/// Files the owner's appeal of decision `id`; the API's and the
+/// dashboard's.
+pub(crate) async fn file_appeal(
+    control: &Control,
+    principal: &Principal,
+    id: &str,
+    reasons: &str,
+) -> ApiResult<Appeal> {
+    let account = visible_account(control, principal, id).await?;
+    if is_desk(principal) && principal.role != Role::OperatorAdmin {
         return Err(ApiError::forbidden(
             "appeals are filed by the site's owner (or an operator admin on their behalf)",
         ));
     }
-    text("reasons", &body.reasons)?;
-    let appeal = store(&control)?
-        .file_appeal(&principal.actor(), &id, &account, body.reasons.trim())
-        .await?;
-    Ok((StatusCode::CREATED, Json(appeal)))
+    text("reasons", reasons)?;
+    Ok(store(control)?
+        .file_appeal(&principal.actor(), id, &account, reasons.trim())
+        .await?)
 }
 
 #[utoipa::path(get, path = "/api/v1/decisions/{id}/appeals", tag = "trust & safety",
@@ -104,8 +115,17 @@ pub async fn history(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<Appeal>>> {
-    visible_account(&control, &principal, &id).await?;
-    Ok(Json(store(&control)?.decision_appeals(&id).await?))
+    Ok(Json(appeal_history(&control, &principal, &id).await?))
+}
+
+/// Every appeal of decision `id`, oldest first, if `principal` may see it.
+pub(crate) async fn appeal_history(
+    control: &Control,
+    principal: &Principal,
+    id: &str,
+) -> ApiResult<Vec<Appeal>> {
+    visible_account(control, principal, id).await?;
+    Ok(store(control)?.decision_appeals(id).await?)
 }
 
 #[utoipa::path(post, path = "/api/v1/appeals/{id}/answer", tag = "trust & safety",
@@ -118,17 +138,28 @@ pub async fn answer(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Answer>,
 ) -> ApiResult<Json<Appeal>> {
-    let store = store(&control)?;
+    Ok(Json(answer_appeal(&control, &principal, &id, body).await?))
+}
+
+/// An agent's answer to appeal `id`: upheld, or reversed (which lifts the
+/// decision at the edge). The agent who decided gets 409.
+pub(crate) async fn answer_appeal(
+    control: &Control,
+    principal: &Principal,
+    id: &str,
+    body: Answer,
+) -> ApiResult<Appeal> {
+    let store = store(control)?;
     let appeal = store
-        .get_appeal(&id)
+        .get_appeal(id)
         .await
-        .map_err(|_| ApiError::not_found("appeal", &id))?;
-    if !is_desk(&principal) {
+        .map_err(|_| ApiError::not_found("appeal", id))?;
+    if !is_desk(principal) {
         return Err(
             if principal.account_id() == Some(appeal.account_id.as_str()) {
                 ApiError::forbidden("only trust & safety agents and operator admins answer appeals")
             } else {
-                ApiError::not_found("appeal", &id)
+                ApiError::not_found("appeal", id)
             },
         );
     }
@@ -145,10 +176,10 @@ pub async fn answer(
     };
     text("response", &body.response)?;
     let answered = store
-        .answer_appeal(&principal.actor(), &id, reverse, body.response.trim())
+        .answer_appeal(&principal.actor(), id, reverse, body.response.trim())
         .await?;
     if reverse {
         control.notify_changed();
     }
-    Ok(Json(answered))
+    Ok(answered)
 }

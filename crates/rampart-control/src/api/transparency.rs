@@ -65,18 +65,15 @@ fn parse_day(text: &str, field: &str) -> ApiResult<i64> {
     Ok(days_from_civil(y, m, d) * DAY_MS)
 }
 
-#[utoipa::path(get, path = "/api/v1/transparency", tag = "trust & safety",
-    security(()), params(Period),
-    responses((status = 200, description = "figures of the period (JSON or CSV)"), (status = 422, body = ErrorBody)))]
-pub async fn report(
-    State(control): State<Arc<Control>>,
-    Query(period): Query<Period>,
-) -> ApiResult<Response> {
-    let to = match &period.to {
+/// The period `[from, to)` in unix milliseconds that `from` and `to`
+/// (`YYYY-MM-DD`, UTC) name; by default the 30 days up to tomorrow. Shared
+/// with the dashboard's transparency page.
+pub(crate) fn period_ms(from: Option<&str>, to: Option<&str>) -> ApiResult<(i64, i64)> {
+    let to = match to {
         Some(t) => parse_day(t, "to")?,
         None => (now_ms().div_euclid(DAY_MS) + 1) * DAY_MS,
     };
-    let from = match &period.from {
+    let from = match from {
         Some(f) => parse_day(f, "from")?,
         None => to - 30 * DAY_MS,
     };
@@ -87,6 +84,17 @@ pub async fn report(
             "`from` must be before `to`",
         ));
     }
+    Ok((from, to))
+}
+
+#[utoipa::path(get, path = "/api/v1/transparency", tag = "trust & safety",
+    security(()), params(Period),
+    responses((status = 200, description = "figures of the period (JSON or CSV)"), (status = 422, body = ErrorBody)))]
+pub async fn report(
+    State(control): State<Arc<Control>>,
+    Query(period): Query<Period>,
+) -> ApiResult<Response> {
+    let (from, to) = period_ms(period.from.as_deref(), period.to.as_deref())?;
     let figures = store(&control)?.transparency(from, to).await?;
     match period.format.as_deref().unwrap_or("json") {
         "json" => Ok(Json(figures).into_response()),
@@ -119,6 +127,10 @@ pub async fn report(
                 "other",
                 ms(figures.median_ms_to_decision_other),
             );
+            row("appeals", "filed", figures.appeals_filed.to_string());
+            for (k, v) in &figures.appeals_by_outcome {
+                row("appeals_by_outcome", k, v.to_string());
+            }
             Ok(([(CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
         }
         other => Err(ApiError::invalid(
