@@ -1,8 +1,10 @@
 //! The public abuse report form at `/.rampart/abuse` on every protected
 //! site, pre-filled with that site: plain HTML that works without
-//! JavaScript. Rampart's own challenge stands in for a captcha: the form is
-//! shown and accepted only to a client holding a clearance (at low threat,
-//! which a browser without JavaScript can pass by the timed fallback).
+//! JavaScript. The form is shown to a client holding a clearance (at low
+//! threat, which a browser without JavaScript passes by the timed
+//! fallback) and carries Rampart's own captcha widget: a submission with a
+//! captcha response is accepted only if that response redeems; one without
+//! (no JavaScript) only with a clearance.
 //!
 //! The edge does not keep reports: it hands them to an [`AbuseIntake`] that
 //! the control plane installs (`EdgeState::set_abuse_intake`).
@@ -56,6 +58,9 @@ pub struct Submission {
     /// "named" or "anonymous".
     #[serde(default)]
     pub share_with_host: String,
+    /// The captcha widget's response token (absent without JavaScript).
+    #[serde(default, rename = "rampart-captcha-response")]
+    pub captcha: String,
 }
 
 /// What the intake answers.
@@ -97,10 +102,10 @@ pub async fn handle(
     let cleared = bots.has_clearance(request.headers(), client_ip, now)
         || bots.has_nojs_clearance(request.headers(), client_ip, now);
     let method = request.method().clone();
-    if !cleared {
-        // Rampart's own check instead of a captcha; low threat, so a
-        // browser without JavaScript passes by the timed fallback.
-        return crate::bots::page::respond(
+    let challenge = || {
+        // Rampart's own check; low threat, so a browser without
+        // JavaScript passes by the timed fallback.
+        crate::bots::page::respond(
             bots,
             &crate::bots::page::Challenge {
                 level: rampart_config::ThreatLevel::Low,
@@ -114,10 +119,14 @@ pub async fn handle(
             tls,
             page,
             now,
-        );
-    }
+        )
+    };
     if method != http::Method::POST {
-        return form_page(page.host, &Submission::default(), &[]);
+        return if cleared {
+            form_page(page.host, &Submission::default(), &[])
+        } else {
+            challenge()
+        };
     }
     let Some((_, body)) = crate::bots::routes::read_body_up_to(request, MAX_FORM_BODY).await else {
         return form_page(
@@ -139,6 +148,22 @@ pub async fn handle(
             )],
         );
     };
+    if !submission.captcha.trim().is_empty() {
+        if state.redeem_abuse_captcha(&submission.captcha).is_err() {
+            return form_page(
+                page.host,
+                &submission,
+                &[(
+                    "captcha".into(),
+                    "The check that you are a person expired or was already used; \
+                     wait for it to finish again, then send the report."
+                        .into(),
+                )],
+            );
+        }
+    } else if !cleared {
+        return challenge();
+    }
     let Some(intake) = state.abuse_intake() else {
         return unavailable();
     };
@@ -246,14 +271,19 @@ pub fn form_page(
 </fieldset>
 <label><input type="checkbox" name="good_faith"{good_faith}{gf_aria}> I believe in good faith that this report is accurate and complete.</label>
 {gf_err}
+<div class="rampart-captcha" data-sitekey="{sitekey}" data-mode="non-interactive"></div>
+{captcha_err}
 <p><button type="submit">Send report</button></p>
 </form>
 <p>Do not attach images of child sexual abuse material: give the addresses only.</p>
 </main>
+<script src="/.rampart/captcha/v1/api.js" async defer></script>
 </body>
 </html>
 "#,
         host = e(host),
+        sitekey = rampart_challenge::captcha::ABUSE_FORM_SITEKEY,
+        captcha_err = problem("captcha"),
         cat_aria = described("category"),
         cat_err = problem("category"),
         urls = e(&urls),

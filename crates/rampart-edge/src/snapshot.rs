@@ -39,6 +39,8 @@ pub struct Site {
 
 pub struct Snapshot {
     pub version: u64,
+    /// The challenge and captcha key ring every site of this snapshot uses.
+    pub ring: Arc<rampart_challenge::KeyRing>,
     pub sites: Vec<Site>,
     /// Host → index into `sites`.
     pub hosts: HostMap<usize>,
@@ -136,6 +138,7 @@ pub fn build(
 
     Ok(Snapshot {
         version,
+        ring: ring.clone(),
         sites,
         hosts,
         certs,

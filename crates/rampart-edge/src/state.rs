@@ -139,6 +139,22 @@ impl EdgeState {
         self.abuse_intake.get()
     }
 
+    /// Redeems a token of the abuse form's captcha (the form on any site,
+    /// or the public report API): once, within its lifetime, signed by the
+    /// current or previous key.
+    pub fn redeem_abuse_captcha(
+        &self,
+        response: &str,
+    ) -> Result<(), rampart_challenge::captcha::ErrorCode> {
+        rampart_challenge::captcha::redeem_own(
+            &self.snapshot().ring,
+            &self.bots.spent,
+            rampart_challenge::captcha::ABUSE_FORM_SITEKEY,
+            response,
+            crate::bots::unix_now(),
+        )
+    }
+
     pub fn under_attack_status(&self, site: &str) -> Option<UnderAttackStatus> {
         let snapshot = self.snapshot();
         let site = snapshot.site_named(site)?;

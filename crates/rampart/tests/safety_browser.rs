@@ -1,7 +1,8 @@
 //! The trust & safety loop in a real headless Chromium, end to end on the
 //! real binary: a visitor reports a site through the public form at
 //! `/.rampart/abuse` (behind Rampart's own check, which the page's scripts
-//! pass), an agent finds the report in the urgent queue, suspends the site,
+//! pass, and with the form's captcha widget, whose token the form redeems),
+//! an agent finds the report in the urgent queue, suspends the site,
 //! and the next visit shows the suspension page within a second; lifting the
 //! decision brings the site back as fast.
 
@@ -83,6 +84,24 @@ async fn report_triage_suspend_and_lift_through_the_browser() {
     b.fill("#name", "Rita Reporter").await;
     b.fill("#email", "rita@mail.test").await;
     b.click("input[name=good_faith]").await;
+    // The form's captcha widget solves by itself and fills its field.
+    let token_script = "return (document.querySelector('input[name=\"rampart-captcha-response\"]') || {}).value || '';";
+    until(30, "the captcha widget's token", || async {
+        b.client
+            .execute(token_script, vec![])
+            .await
+            .ok()
+            .and_then(|v| v.as_str().map(|t| t.starts_with("r1.")))
+            .unwrap_or(false)
+    })
+    .await;
+    let captcha_token = b
+        .client
+        .execute(token_script, vec![])
+        .await
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
     let filed_at = Instant::now();
     b.click("form button[type=submit]").await;
     until(20, "the receipt", || async {
@@ -91,6 +110,26 @@ async fn report_triage_suspend_and_lift_through_the_browser() {
     .await;
     let receipt = body_text(&b).await;
     assert!(receipt.contains("reference"), "{receipt}");
+    // The form redeemed the widget's token: it is spent for the API too.
+    let replay = support::api::Api::anonymous(rampart.admin).post(
+        "/api/v1/abuse-reports",
+        &serde_json::json!({
+            "category": "violent_threats",
+            "urls": [format!("{base}/")],
+            "explanation": "again",
+            "reporter": { "name": "Rita Reporter", "email": "rita@mail.test" },
+            "good_faith": true,
+            "share_with_owner": "anonymous",
+            "share_with_host": "anonymous",
+            "captcha": captcha_token,
+        }),
+    );
+    assert!(
+        replay.status == 422 && replay.text.contains("timeout-or-duplicate"),
+        "{} {}",
+        replay.status,
+        replay.text
+    );
 
     // The desk sees it in the urgent queue within five seconds.
     let agent = rampart.admin_api();

@@ -8,11 +8,13 @@
 //! accepts each token once.
 
 mod multipart;
+mod own;
 mod request;
 mod siteverify;
 mod token;
 mod widget;
 
+pub use own::{ABUSE_FORM_SITEKEY, abuse_form_sitekey, redeem_own};
 pub use request::{RequestError, VerifyRequest};
 pub use siteverify::{ErrorCode, IdempotencyCache, VerifyResponse, siteverify, siteverify_body};
 pub use token::{TOKEN_LIFETIME_SECS, TOKEN_PREFIX, Token, TokenError, issue_token, verify_token};

@@ -36,6 +36,23 @@ pub enum ErrorCode {
     SitekeySecretMismatch,
 }
 
+impl ErrorCode {
+    /// The code as Turnstile spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingInputSecret => "missing-input-secret",
+            Self::InvalidInputSecret => "invalid-input-secret",
+            Self::MissingInputResponse => "missing-input-response",
+            Self::InvalidInputResponse => "invalid-input-response",
+            Self::BadRequest => "bad-request",
+            Self::TimeoutOrDuplicate => "timeout-or-duplicate",
+            Self::InternalError => "internal-error",
+            Self::SitekeySuspended => "sitekey-suspended",
+            Self::SitekeySecretMismatch => "sitekey-secret-mismatch",
+        }
+    }
+}
+
 /// The siteverify answer. Serializes as Turnstile's JSON: on success
 /// `{"success":true,"challenge_ts":"…Z","hostname":"…","error-codes":[],"action":"…","cdata":"…"}`,
 /// on failure `{"success":false,"error-codes":["…"]}`.
@@ -221,6 +238,26 @@ pub fn siteverify_body(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_read_as_they_serialize() {
+        for code in [
+            ErrorCode::MissingInputSecret,
+            ErrorCode::InvalidInputSecret,
+            ErrorCode::MissingInputResponse,
+            ErrorCode::InvalidInputResponse,
+            ErrorCode::BadRequest,
+            ErrorCode::TimeoutOrDuplicate,
+            ErrorCode::InternalError,
+            ErrorCode::SitekeySuspended,
+            ErrorCode::SitekeySecretMismatch,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&code).unwrap(),
+                format!("\"{}\"", code.as_str())
+            );
+        }
+    }
 
     #[test]
     fn json_shapes() {

@@ -110,7 +110,8 @@ impl SiteBots {
                 .captcha
                 .iter()
                 .filter(|k| owners.owns(&cfg.name, &k.sitekey))
-                .map(|k| sitekey_of(cfg, k)),
+                .map(|k| sitekey_of(cfg, k))
+                .chain([rampart_challenge::captcha::abuse_form_sitekey(false)]),
         );
         Self {
             site: cfg.name.as_str().into(),

@@ -120,19 +120,30 @@ async fn create_inner(
 ) -> Result<FiledReport, Refusal> {
     let principal = optional_principal(control, headers).await?;
     if !principal.as_ref().is_some_and(Principal::is_operator) {
-        // The control plane cannot verify a captcha response itself yet
-        // (no sitekey is set aside for the abuse form), so without an
-        // operator token the API refuses rather than pretend to check:
-        // the public path is the form on every site, behind Rampart's own
-        // challenge.
-        let message = match input.captcha.as_deref().map(str::trim) {
-            None | Some("") => "a captcha response is required",
-            Some(_) => {
-                "this installation cannot verify captcha responses on the API; \
-                 use the form at /.rampart/abuse on the site, or an operator token"
-            }
-        };
-        return Err(ApiError::invalid("captcha", "captcha_required", message).into());
+        // The abuse form's own captcha: its widget runs on any protected
+        // site (`/.rampart/captcha/v1/api.js` with the sitekey
+        // `rk_rampart_abuse_form`), and its token redeems here once.
+        let response = input.captcha.as_deref().map(str::trim).unwrap_or_default();
+        if response.is_empty() {
+            return Err(ApiError::invalid(
+                "captcha",
+                "captcha_required",
+                "a captcha response is required: solve the widget with the sitekey \
+                 rk_rampart_abuse_form on any protected site, or send an operator token",
+            )
+            .into());
+        }
+        if let Err(code) = control.edge.redeem_abuse_captcha(response) {
+            return Err(ApiError::invalid(
+                "captcha",
+                "captcha_invalid",
+                format!(
+                    "the captcha response was refused ({}): solve the widget again",
+                    code.as_str()
+                ),
+            )
+            .into());
+        }
     }
     let client_ip = extensions
         .get::<ConnectInfo<SocketAddr>>()
