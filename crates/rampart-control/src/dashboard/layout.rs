@@ -16,6 +16,7 @@ pub(crate) enum Section {
     Lists,
     Tokens,
     OperatorRules,
+    Desk,
     None,
 }
 
@@ -54,6 +55,8 @@ pub(crate) fn page(
                                     // would get a 404, so they are not offered the link.
                                     @if signed.principal.is_operator() {
                                         li { a href="/operator/rules" aria-current=[current(section, Section::OperatorRules)] { "Operator rules" } }
+                                        // Agents and operator admins: the API's desk view.
+                                        li { a href="/desk" aria-current=[current(section, Section::Desk)] { "Trust & safety" } }
                                     }
                                 }
                             }
@@ -132,6 +135,15 @@ pub(crate) fn done_message(code: Option<&str>) -> Option<&'static str> {
         }
         "captcha-key-resumed" => "The captcha key is active again.",
         "captcha-key-deleted" => "The captcha key was deleted.",
+        "case-assigned" => "The case is assigned to you and under review.",
+        "decision-taken" => {
+            "The decision is recorded. The edge enforces it within a second; the reporter and the owner are notified."
+        }
+        "decision-lifted" => "The decision is lifted. The edge stops enforcing it within a second.",
+        "appeal-answered" => "The appeal is answered; the owner is shown the answer.",
+        "appeal-filed" => {
+            "Your appeal is filed. An agent other than the one who decided will answer it."
+        }
         _ => return None,
     })
 }

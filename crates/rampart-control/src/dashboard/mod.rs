@@ -18,6 +18,10 @@ mod bots_forms;
 mod bots_save;
 mod charts;
 mod csrf;
+mod desk;
+mod desk_case;
+mod desk_forms;
+mod desk_view;
 mod form;
 mod format;
 mod layout;
@@ -31,9 +35,11 @@ mod security_save;
 mod session;
 mod settings;
 mod site;
+mod site_abuse;
 mod sites;
 mod tokens;
 mod traffic;
+mod transparency;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -155,6 +161,18 @@ pub fn router() -> Router<Arc<Control>> {
             "/operator/rules/{rule}/move",
             post(operator_rules::move_rule),
         )
+        .route("/sites/{site}/abuse", get(site_abuse::page_get))
+        .route(
+            "/sites/{site}/abuse/decisions/{decision}/appeal",
+            post(site_abuse::appeal),
+        )
+        .route("/desk", get(desk::page_get))
+        .route("/desk/cases/{id}", get(desk_case::page_get))
+        .route("/desk/cases/{id}/assign", post(desk_case::assign))
+        .route("/desk/cases/{id}/decisions", post(desk_case::decide))
+        .route("/desk/decisions/{id}/lift", post(desk_case::lift))
+        .route("/desk/appeals/{id}/answer", post(desk_case::answer))
+        .route("/transparency", get(transparency::page_get))
         .route("/lists", get(lists::page_get).post(lists::create))
         .route("/lists/{id}/import", post(lists::import))
         .route("/lists/{id}/export", get(lists::export))

@@ -28,6 +28,7 @@ pub(crate) enum Tab {
     Security,
     Bots,
     Settings,
+    Abuse,
 }
 
 /// The heading, hostnames and tabs every page of a site starts with.
@@ -47,6 +48,7 @@ pub(crate) fn site_head(site: &SiteRecord, tab: Tab) -> Markup {
                 li { a href={ "/sites/" (site.id) "/security" } aria-current=[current(Tab::Security)] { "Security" } }
                 li { a href={ "/sites/" (site.id) "/bots" } aria-current=[current(Tab::Bots)] { "Bots & captcha" } }
                 li { a href={ "/sites/" (site.id) "/settings" } aria-current=[current(Tab::Settings)] { "Settings" } }
+                li { a href={ "/sites/" (site.id) "/abuse" } aria-current=[current(Tab::Abuse)] { "Abuse reports" } }
             }
         }
     }
@@ -73,6 +75,8 @@ pub(crate) fn under_attack(site: &SiteRecord) -> bool {
 pub(crate) struct OverviewQuery {
     range: Option<String>,
     done: Option<String>,
+    /// A case reference, from the appeal link on the edge's suspension page.
+    case: Option<String>,
 }
 
 pub(crate) async fn overview(
@@ -99,6 +103,12 @@ pub(crate) async fn overview(
     let body = html! {
         (site_head(&site, Tab::Overview))
         (notice(done_message(query.done.as_deref())))
+        @if let Some(case) = query.case.as_deref().filter(|c| is_case_reference(c)) {
+            p.panel role="note" #case-link {
+                "Case " (case) ": see the reports and decisions about this site, and appeal, under "
+                a href={ "/sites/" (site.id) "/abuse#case-" (case) } { "Abuse reports" } "."
+            }
+        }
         section.panel.attack-panel.on[attack] #under-attack aria-labelledby="under-attack-title" {
             div {
                 h2 #under-attack-title { "Under-attack mode" }
@@ -178,6 +188,14 @@ pub(crate) async fn overview(
         StatusCode::OK,
         page(&site.name, Some(&signed), Section::Sites, body),
     ))
+}
+
+/// Whether `text` looks like a case reference (`TS-` and hex), the only
+/// thing the appeal link's `?case=` may put on the page.
+fn is_case_reference(text: &str) -> bool {
+    text.strip_prefix("TS-").is_some_and(|rest| {
+        (1..=32).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
 }
 
 /// The site's latest audit entries: who changed what, and when.
@@ -282,4 +300,17 @@ pub(crate) async fn under_attack_toggle(
         "under-attack-off"
     };
     Ok(Redirect::to(&format!("/sites/{}?done={done}#under-attack", site.id)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_case_reference;
+
+    #[test]
+    fn only_references_are_echoed() {
+        assert!(is_case_reference("TS-9F3A01BC22D4"));
+        assert!(!is_case_reference("TS-"));
+        assert!(!is_case_reference("TS-<b>"));
+        assert!(!is_case_reference("Call us at 555"));
+    }
 }
