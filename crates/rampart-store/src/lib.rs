@@ -44,8 +44,8 @@ pub use notifications::{
 };
 pub use open::{Backend, Store};
 pub use safety::{
-    AbuseReport, CATEGORIES, Case, CaseQueue, Decision, ENFORCED_OUTCOMES, NewAbuseReport,
-    NewDecision, OUTCOMES, ReportStatus, priority_of,
+    AbuseReport, CATEGORIES, Case, CaseNote, CaseQueue, Decision, ENFORCED_OUTCOMES,
+    MAX_NOTE_CHARS, NewAbuseReport, NewDecision, OUTCOMES, ReportStatus, priority_of,
 };
 pub use sessions::{SESSION_IDLE_MS, SESSION_MAX_MS, Session};
 pub use transparency::TransparencyReport;

@@ -64,6 +64,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "appeals",
         sql: crate::appeals::SCHEMA,
     },
+    Migration {
+        version: 10,
+        name: "case notes, escalation and merge",
+        sql: crate::safety::TRIAGE_SCHEMA,
+    },
 ];
 
 const V1: &str = r"

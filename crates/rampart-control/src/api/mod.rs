@@ -127,6 +127,22 @@ pub fn router(control: Arc<Control>) -> Router {
             "/decisions/{id}/lift",
             axum::routing::post(safety::cases::lift),
         )
+        .route(
+            "/decisions/{id}/statement-of-reasons",
+            get(safety::statement::get),
+        )
+        .route(
+            "/cases/{id}/notes",
+            axum::routing::post(safety::triage::note),
+        )
+        .route(
+            "/cases/{id}/escalate",
+            axum::routing::post(safety::triage::escalate),
+        )
+        .route(
+            "/cases/{id}/merge",
+            axum::routing::post(safety::triage::merge),
+        )
         .route("/notifications", get(notifications::list))
         .route(
             "/notifications/test",
@@ -262,6 +278,8 @@ async fn audit(
         safety::reports::create, safety::reports::status,
         safety::cases::list, safety::cases::get, safety::cases::assign,
         safety::cases::decide, safety::cases::lift,
+        safety::triage::note, safety::triage::escalate, safety::triage::merge,
+        safety::statement::get,
         notifications::send_test, notifications::list,
         transparency::report,
         appeals::file, appeals::history, appeals::answer,

@@ -17,10 +17,13 @@
 
 mod decisions;
 mod reports;
+mod triage;
 
 pub(crate) use decisions::actor_ref;
 pub use decisions::{Decision, NewDecision};
 pub use reports::{AbuseReport, Case, CaseQueue, NewAbuseReport, ReportStatus};
+pub(crate) use triage::SCHEMA as TRIAGE_SCHEMA;
+pub use triage::{CaseNote, MAX_NOTE_CHARS};
 
 pub(crate) const SCHEMA: &str = r"
 CREATE TABLE safety_cases (

@@ -58,11 +58,14 @@ pub struct Case {
     pub priority: String,
     /// When the SLA runs out (unix ms).
     pub sla_due_at: i64,
-    /// `received`, `under_review` or `decided`.
+    /// `received`, `under_review`, `decided`, or `merged` (its reports
+    /// moved to `merged_into`).
     pub status: String,
     pub assignee_user_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The case this one was merged into.
+    pub merged_into: Option<String>,
 }
 
 /// Which cases to list.
@@ -93,8 +96,10 @@ pub struct ReportStatus {
 /// ("rampabus" in ASCII); only has to differ from the other keys in use.
 const PG_INTAKE_LOCK: i64 = 0x7261_6d70_6162_7573;
 
-const CASE_COLUMNS: &str = "id, reference, site_id, account_id, category, priority, sla_due_at,
-    status, assignee_user_id, created_at, updated_at";
+pub(crate) const CASE_COLUMNS: &str = "id, reference, site_id, account_id, category, priority,
+    sla_due_at, status, assignee_user_id, created_at, updated_at, merged_into";
+/// Cases still waiting for a decision (not decided, not merged away).
+pub(crate) const OPEN_CASE: &str = "status IN ('received', 'under_review')";
 const REPORT_COLUMNS: &str = "id, reference, case_id, category, urls, explanation, reporter_name,
     reporter_email, good_faith, share_with_owner, share_with_host, created_at";
 
@@ -109,7 +114,16 @@ pub(crate) fn json_from<T: for<'de> Deserialize<'de>>(
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what} is not JSON: {e}")))
 }
 
-fn case_from_row(row: &AnyRow) -> Result<Case, StoreError> {
+pub(crate) fn case_from_row(row: &AnyRow) -> Result<Case, StoreError> {
+    let merged_into: Option<String> = row.try_get("merged_into")?;
+    // Migration 6's CHECK knows no `merged`, and SQLite cannot change a
+    // CHECK in place: a merged case is stored closed (`decided`) with
+    // `merged_into` set, and read back as `merged`.
+    let status: String = if merged_into.is_some() {
+        "merged".to_owned()
+    } else {
+        row.try_get("status")?
+    };
     Ok(Case {
         id: row.try_get("id")?,
         reference: row.try_get("reference")?,
@@ -118,14 +132,15 @@ fn case_from_row(row: &AnyRow) -> Result<Case, StoreError> {
         category: row.try_get("category")?,
         priority: row.try_get("priority")?,
         sla_due_at: row.try_get("sla_due_at")?,
-        status: row.try_get("status")?,
+        status,
         assignee_user_id: row.try_get("assignee_user_id")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        merged_into,
     })
 }
 
-fn report_from_row(row: &AnyRow) -> Result<AbuseReport, StoreError> {
+pub(crate) fn report_from_row(row: &AnyRow) -> Result<AbuseReport, StoreError> {
     let urls: String = row.try_get("urls")?;
     let good_faith: i64 = row.try_get("good_faith")?;
     Ok(AbuseReport {
@@ -212,7 +227,7 @@ impl Store {
         }
         let open = sqlx::query(&format!(
             "SELECT {CASE_COLUMNS} FROM safety_cases
-             WHERE site_id = $1 AND category = $2 AND status <> 'decided' AND created_at >= $3
+             WHERE site_id = $1 AND category = $2 AND {OPEN_CASE} AND created_at >= $3
              ORDER BY created_at DESC LIMIT 1"
         ))
         .bind(new.site_id.as_str())
@@ -248,10 +263,11 @@ impl Store {
                     assignee_user_id: None,
                     created_at: now,
                     updated_at: now,
+                    merged_into: None,
                 };
                 sqlx::query(&format!(
                     "INSERT INTO safety_cases ({CASE_COLUMNS})
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
                 ))
                 .bind(case.id.as_str())
                 .bind(case.reference.as_str())
@@ -264,6 +280,7 @@ impl Store {
                 .bind(case.assignee_user_id.as_deref())
                 .bind(case.created_at)
                 .bind(case.updated_at)
+                .bind(case.merged_into.as_deref())
                 .execute(&mut *tx)
                 .await?;
                 audit_case(&mut tx, actor, "case.open", None, &case).await?;
@@ -366,7 +383,7 @@ impl Store {
     /// Cases in a queue: most pressing (earliest SLA) first.
     pub async fn list_cases(&self, queue: CaseQueue<'_>) -> Result<Vec<Case>, StoreError> {
         let base = format!("SELECT {CASE_COLUMNS} FROM safety_cases");
-        let open = "status <> 'decided'";
+        let open = OPEN_CASE;
         let rows = match queue {
             CaseQueue::All => {
                 sqlx::query(&format!("{base} ORDER BY sla_due_at, id"))

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use http::StatusCode;
-use rampart_store::{AbuseReport, Case, CaseQueue, Decision, NewDecision, OUTCOMES, Role};
+use rampart_store::{
+    AbuseReport, Case, CaseNote, CaseQueue, Decision, NewDecision, OUTCOMES, Role,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::Control;
@@ -109,6 +111,10 @@ pub struct CaseView {
     pub reports: Vec<ReportView>,
     #[schema(value_type = [Object])]
     pub decisions: Vec<Decision>,
+    /// Internal notes, escalations and merges: the desk's eyes only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<[Object]>)]
+    pub notes: Option<Vec<CaseNote>>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -208,7 +214,12 @@ pub(crate) async fn case_view(
     let store = store(control)?;
     let reports = store.case_reports(&case.id).await?;
     let decisions = store.case_decisions(&case.id).await?;
+    let notes = match view {
+        View::Desk => Some(store.case_notes(&case.id).await?),
+        View::Owner(_) => None,
+    };
     Ok(CaseView {
+        notes,
         case,
         reports: reports
             .into_iter()

@@ -5,3 +5,5 @@
 pub mod cases;
 pub mod intake;
 pub mod reports;
+pub mod statement;
+pub mod triage;
