@@ -37,6 +37,7 @@ mod site;
 mod spec;
 mod tree;
 mod values;
+mod waf;
 
 use std::path::Path;
 
@@ -55,6 +56,7 @@ pub use spec::{
     BotRuleSpec, BotsSpec, CaptchaKeySpec, ChallengeSpec, DifficultySpec, IpPrefixSpec, ScryptSpec,
     ThresholdSpec, hex_string,
 };
+pub use waf::{BodyLimitAction, WafExclusion, WafMode, WafSettings};
 
 /// Reads and validates a configuration file. An unreadable file is a single
 /// diagnostic at 1:1.

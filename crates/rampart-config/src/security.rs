@@ -226,6 +226,8 @@ pub struct SiteSecurity {
     pub bots: crate::BotPolicy,
     /// `[[site.captcha]]` and the store's managed keys.
     pub captcha: Vec<crate::CaptchaKey>,
+    /// `waf = { … }` / `[site.waf]`: the OWASP CRS through Rampart's engine.
+    pub waf: crate::WafSettings,
 }
 
 /// A named IP list (`$name` in expressions). TOML `[[lists]]` with `name`

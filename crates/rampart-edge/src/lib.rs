@@ -21,6 +21,7 @@ pub mod proxy_protocol;
 pub mod ray;
 pub mod routing;
 pub mod security;
+pub mod security_events;
 pub mod server;
 pub mod snapshot;
 pub mod state;

@@ -44,6 +44,8 @@ pub struct EdgeState {
     install_lock: tokio::sync::Mutex<()>,
     /// Files reports from `/.rampart/abuse`; installed by the control plane.
     abuse_intake: std::sync::OnceLock<Arc<dyn crate::abuse_form::AbuseIntake>>,
+    /// WAF findings waiting for the control plane to store them.
+    pub security_events: crate::security_events::SecurityEventBuffer,
 }
 
 #[derive(Debug)]
@@ -90,6 +92,7 @@ impl EdgeState {
             version: AtomicU64::new(1),
             install_lock: tokio::sync::Mutex::new(()),
             abuse_intake: std::sync::OnceLock::new(),
+            security_events: Default::default(),
         });
         spawn_attack_ticker(&state);
         if tokio::runtime::Handle::try_current().is_ok() {

@@ -202,6 +202,8 @@ pub(super) fn compile(
             .as_deref()
             .map(|k| super::challenge::captcha_keys(k, e))
             .unwrap_or_default(),
+        // The spec's `waf` object comes with the WAF settings' API.
+        waf: crate::WafSettings::default(),
     }
 }
 
