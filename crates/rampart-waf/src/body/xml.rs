@@ -21,6 +21,11 @@ fn err(msg: impl std::fmt::Display) -> BodyError {
 
 pub(super) fn parse(body: &[u8]) -> Result<XmlDocument, BodyError> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    if body.trim_ascii().is_empty() {
+        // Nothing was sent (a bodyless request with an XML type): nothing
+        // to inspect, and nothing malformed either.
+        return Ok(XmlDocument::default());
+    }
     let mut reader = Reader::from_reader(body);
     {
         let config = reader.config_mut();

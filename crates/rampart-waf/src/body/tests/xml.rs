@@ -68,7 +68,6 @@ fn lone_ampersand_is_kept() {
 #[test]
 fn malformed_xml_is_an_error() {
     for bad in [
-        "",
         "<<",
         "<>",
         "just text",
@@ -83,6 +82,16 @@ fn malformed_xml_is_an_error() {
     ] {
         assert!(parse_xml(bad.as_bytes()).is_err(), "accepted {bad:?}");
     }
+}
+
+#[test]
+fn empty_body_is_an_empty_document() {
+    for empty in ["", " \r\n\t"] {
+        let doc = parse_xml(empty.as_bytes()).expect("empty is fine");
+        assert!(doc.text.is_empty() && doc.attribute_values.is_empty());
+    }
+    // A prolog alone is a document without its root.
+    assert!(parse_xml(b"<?xml version=\"1.0\"?>").is_err());
 }
 
 #[test]
