@@ -7,6 +7,7 @@
 //! the OWASP CRS regression suite; where they disagree, the choice and its
 //! reason is noted next to the code that makes it.
 
+pub mod fuzz;
 mod json;
 mod multipart;
 mod urlencoded;

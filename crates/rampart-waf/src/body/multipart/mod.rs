@@ -433,7 +433,9 @@ impl Parser<'_> {
             Some(name) if !name.is_empty() => name,
             _ => return Err(fail("Content-Disposition header missing name field.")),
         };
-        if let Some(filename) = parsed.filename() {
+        // An empty file name makes a plain field, for ModSecurity and Coraza
+        // alike (browsers send it for an empty file input).
+        if let Some(filename) = parsed.filename().filter(|f| !f.is_empty()) {
             // A backend that finds the file name by a crude search must
             // find it too, or it would treat the file as a field.
             if memchr::memmem::find(&cd, b"filename=").is_none()
