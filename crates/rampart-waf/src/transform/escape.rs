@@ -59,19 +59,19 @@ pub(super) fn js_decode(input: &[u8]) -> Cow<'_, [u8]> {
             out.push(b'\\');
             break;
         };
-        if next == b'u' {
-            if let (Some(high), Some(low)) = (hex_pair(input, i + 2), hex_pair(input, i + 4)) {
-                out.push(fold_full_width(high, low));
-                i += 6;
-                continue;
-            }
+        if next == b'u'
+            && let (Some(high), Some(low)) = (hex_pair(input, i + 2), hex_pair(input, i + 4))
+        {
+            out.push(fold_full_width(high, low));
+            i += 6;
+            continue;
         }
-        if next == b'x' {
-            if let Some(v) = hex_pair(input, i + 2) {
-                out.push(v);
-                i += 4;
-                continue;
-            }
+        if next == b'x'
+            && let Some(v) = hex_pair(input, i + 2)
+        {
+            out.push(v);
+            i += 4;
+            continue;
         }
         if is_octal(next) {
             let (mut value, mut used) = octal_run(input, i + 1, 3);
