@@ -2,11 +2,21 @@
 
 use std::borrow::Cow;
 
-use super::url::fold_full_width;
 use super::{hex_pair, hex_val, is_c_space, prefix};
 
 fn is_octal(b: u8) -> bool {
     (b'0'..=b'7').contains(&b)
+}
+
+/// The byte `jsDecode` keeps for a UTF-16 code unit `high:low`: the low
+/// byte, except that full-width ASCII (U+FF01–U+FF5E) folds to its ASCII
+/// twin so `\uff1cscript` cannot slip past `<script` patterns.
+fn fold_full_width(high: u8, low: u8) -> u8 {
+    if high == 0xff && low > 0 && low < 0x5f {
+        low + 0x20
+    } else {
+        low
+    }
 }
 
 /// The C escape letters both `jsDecode` and `escapeSeqDecode` know.
