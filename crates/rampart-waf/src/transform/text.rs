@@ -377,3 +377,20 @@ pub(super) fn parity_odd_7bit(input: &[u8]) -> Cow<'_, [u8]> {
 pub(super) fn parity_zero_7bit(input: &[u8]) -> Cow<'_, [u8]> {
     map_bytes(input, |b| b & 0x80 != 0, |b| b & 0x7f)
 }
+
+/// Coraza's `reverse`: characters in reverse order, a UTF-8 character
+/// moving as a whole; bytes that are not UTF-8 move one by one.
+pub(super) fn reverse(input: &[u8]) -> Cow<'_, [u8]> {
+    let mut units: Vec<&[u8]> = Vec::with_capacity(input.len());
+    for chunk in input.utf8_chunks() {
+        let valid = chunk.valid();
+        units.extend(valid.char_indices().map(|(at, c)| {
+            valid
+                .as_bytes()
+                .get(at..at + c.len_utf8())
+                .unwrap_or_default()
+        }));
+        units.extend(chunk.invalid().chunks(1));
+    }
+    Cow::Owned(units.iter().rev().flat_map(|u| u.iter().copied()).collect())
+}
