@@ -29,7 +29,7 @@ mod url;
 #[cfg(test)]
 mod tests;
 
-/// One `t:` transformation. Names, aliases and semantics: see [`NAMES`] and
+/// One `t:` transformation. Names, aliases and semantics: see `NAMES` and
 /// the submodules (`url`, `html`, `escape`, `text`, `path`, `codec`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transformation {
