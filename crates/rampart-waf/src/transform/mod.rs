@@ -223,6 +223,20 @@ impl Transformation {
     }
 }
 
+impl std::str::FromStr for Transformation {
+    type Err = UnknownTransformation;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::parse(name)
+    }
+}
+
+impl std::fmt::Display for Transformation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Runs `chain` left to right. The result borrows `input` unless some step
 /// rewrote it; intermediate values are dropped as soon as the next step
 /// produces its own.

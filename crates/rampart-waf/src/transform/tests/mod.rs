@@ -50,7 +50,9 @@ fn parse_is_case_insensitive_and_knows_aliases() {
 fn every_transformation_round_trips_through_its_name() {
     for t in T::ALL {
         assert_eq!(T::parse(t.name()).ok(), Some(t), "{t:?}");
+        assert_eq!(t.to_string().parse::<T>().ok(), Some(t), "{t:?}");
     }
+    assert_eq!(T::NormalizePath.to_string(), "normalizePath");
 }
 
 #[test]
