@@ -248,10 +248,8 @@ impl Operator {
             },
             Kind::Xss => {
                 let hit = rampart_libinjection::detect_xss(input);
-                if hit {
-                    if let Some(captures) = captures {
-                        captures.set_single(input);
-                    }
+                if hit && let Some(captures) = captures {
+                    captures.set_single(input);
                 }
                 hit
             }

@@ -163,10 +163,8 @@ impl StrMatch {
 
     pub(super) fn evaluate(&self, input: &[u8], captures: Option<&mut Captures>) -> bool {
         let hit = self.finder.find(input).is_some();
-        if hit {
-            if let Some(out) = captures {
-                out.set_single(&self.needle);
-            }
+        if hit && let Some(out) = captures {
+            out.set_single(&self.needle);
         }
         hit
     }

@@ -132,7 +132,7 @@ fn byte_pattern(pattern: &str) -> String {
         match chars.next() {
             Some('x') if chars.peek() == Some(&'{') => {
                 let digits: String = chars.clone().skip(1).take_while(|&d| d != '}').collect();
-                let closed = chars.clone().skip(1 + digits.len()).next() == Some('}');
+                let closed = chars.clone().nth(1 + digits.len()) == Some('}');
                 match u32::from_str_radix(&digits, 16) {
                     Ok(value) if closed && value <= 0xff && !digits.is_empty() => {
                         out.push_str(&format!("\\x{value:02x}"));

@@ -58,10 +58,12 @@ impl StrOp {
             StrKind::Within => input.is_empty() || memmem::find(param, input).is_some(),
         };
         // ModSecurity captures the argument for the "found X" operators.
-        if hit && self.kind != StrKind::Equals && self.kind != StrKind::Within {
-            if let Some(out) = captures {
-                out.set_single(param);
-            }
+        if hit
+            && self.kind != StrKind::Equals
+            && self.kind != StrKind::Within
+            && let Some(out) = captures
+        {
+            out.set_single(param);
         }
         hit
     }

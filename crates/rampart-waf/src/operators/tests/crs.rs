@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::super::{NoMacros, Operator, OperatorContext};
+use super::super::{Operator, OperatorContext};
 
 fn crs_rules() -> Option<PathBuf> {
     let dir = std::env::var_os("RAMPART_CRS_DIR")
