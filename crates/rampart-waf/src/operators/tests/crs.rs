@@ -146,7 +146,7 @@ fn crs_rx_cost() {
             (fastest, spec)
         })
         .collect();
-    slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    slowest.sort_by_key(|(took, _)| std::cmp::Reverse(*took));
     let total: std::time::Duration = slowest.iter().map(|(took, _)| *took).sum();
     eprintln!("all @rx over the {}-byte value: {total:?}", benign.len());
     for (took, spec) in slowest.iter().take(5) {
