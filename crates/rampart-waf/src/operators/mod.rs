@@ -15,10 +15,11 @@
 //! negation is applied (as ModSecurity does); on no match they are left
 //! untouched so the engine decides what a failed rule leaves in TX.
 //!
-//! Semantics follow ModSecurity v3 (with Coraza as the tie-breaker): regexes
-//! run over bytes with `.` matching newlines and `^`/`$` matching at line
-//! boundaries, phrase matching is ASCII case-insensitive, numeric operators
-//! read the leading integer of each side (0 when there is none).
+//! Semantics follow ModSecurity (v3's operators, v2's regex flags, the
+//! CRS reference; Coraza as the tie-breaker): regexes run over bytes with
+//! `.` matching newlines and `^`/`$` anchored at the ends of the value,
+//! phrase matching is ASCII case-insensitive, numeric operators read the
+//! leading integer of each side (0 when there is none).
 
 mod ip;
 mod numeric;

@@ -1,9 +1,13 @@
 //! `@rx` and `@rxGlobal`.
 //!
-//! ModSecurity compiles with PCRE `DOTALL|MULTILINE` and no UTF mode, so a
-//! pattern sees raw bytes: `\xff` is the byte 0xFF and `\w` is ASCII. The
-//! `regex` crate with Unicode off gives the same reading, runs in linear
-//! time (no PCRE match limit to hit) and refuses what RE2 refuses
+//! CRS's reference engine, ModSecurity v2, compiles with PCRE
+//! `DOTALL|DOLLAR_ENDONLY` and no UTF mode: `.` matches a newline, `^`/`$`
+//! anchor only at the ends of the value (not at line breaks: ModSecurity v3
+//! and Coraza's default add MULTILINE, which CRS issue #3277 and both
+//! projects treat as the deviation: it lets `!@rx ^\d+$` pass `1\nevil`),
+//! and a pattern sees raw bytes: `\xff` is the byte 0xFF and `\w` is ASCII.
+//! The `regex` crate with Unicode off gives the same reading, runs in
+//! linear time (no PCRE match limit to hit) and refuses what RE2 refuses
 //! (backreferences, lookaround), which CRS 4 promises not to use.
 
 use regex::bytes::{Regex, RegexBuilder};
@@ -45,7 +49,7 @@ fn build_with_limit(pattern: &str, size_limit: usize) -> Result<Regex, regex::Er
     RegexBuilder::new(&byte_pattern(pattern))
         .unicode(false)
         .dot_matches_new_line(true)
-        .multi_line(true)
+        .multi_line(false)
         .size_limit(size_limit)
         .dfa_size_limit(DFA_SIZE_LIMIT)
         .build()
