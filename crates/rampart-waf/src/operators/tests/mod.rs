@@ -4,6 +4,7 @@ mod crs;
 mod ip;
 mod numeric;
 mod phrases;
+mod props;
 mod rx;
 mod spec;
 mod strings;
