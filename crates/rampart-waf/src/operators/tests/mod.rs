@@ -1,6 +1,7 @@
 //! Operator tests, one file per operator family, plus the CRS check.
 
 mod crs;
+mod detect;
 mod ip;
 mod numeric;
 mod phrases;
