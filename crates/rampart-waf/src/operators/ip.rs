@@ -114,3 +114,17 @@ fn in_ranges(ranges: &[(u128, u128)], address: u128) -> bool {
         .and_then(|index| ranges.get(index))
         .is_some_and(|&(_, end)| address <= end)
 }
+
+fn parse_network(operator: &str, entry: &str) -> Result<IpNet, OperatorError> {
+    let parsed = if entry.contains('/') {
+        entry.parse::<IpNet>().ok()
+    } else {
+        entry.parse::<IpAddr>().map(IpNet::from).ok()
+    };
+    parsed.ok_or_else(|| {
+        OperatorError::bad(
+            operator,
+            format!("`{entry}` is not an IP address or network"),
+        )
+    })
+}
