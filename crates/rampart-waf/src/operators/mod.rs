@@ -24,6 +24,7 @@
 mod ip;
 mod numeric;
 mod phrases;
+mod prefilter;
 mod rx;
 mod strings;
 mod validate;
@@ -37,6 +38,7 @@ use std::path::Path;
 use self::ip::IpSet;
 use self::numeric::{Comparison, Numeric};
 use self::phrases::{PhraseSet, StrMatch};
+pub use self::prefilter::RequiredLiterals;
 use self::rx::Rx;
 use self::strings::{StrKind, StrOp};
 use self::validate::ByteRange;
@@ -211,6 +213,23 @@ impl Operator {
     /// for logs and debugging.
     pub fn name(&self) -> &'static str {
         self.name
+    }
+
+    /// A necessary condition for [`Operator::evaluate`] to return true:
+    /// the input holds one of these literals (ASCII case-insensitively).
+    /// `None` when no such condition is known, always for negated
+    /// operators (they match when something is absent).
+    pub fn required_literals(&self) -> Option<&RequiredLiterals> {
+        if self.negated {
+            return None;
+        }
+        match &self.kind {
+            Kind::Rx(rx) => rx.required_literals(),
+            Kind::Pm(set) => set.required_literals(),
+            Kind::StrMatch(finder) => finder.required_literals(),
+            Kind::Str(op) => op.required_literals(),
+            _ => None,
+        }
     }
 
     pub fn evaluate(

@@ -12,6 +12,7 @@
 
 use regex::bytes::{Regex, RegexBuilder};
 
+use super::prefilter::{RequiredLiterals, regex_literals};
 use super::{Captures, MAX_CAPTURES, MacroExpander, OperatorError};
 
 /// The compiled program of one rule's regex may use this much heap:
@@ -39,6 +40,7 @@ pub(super) struct Rx {
     source: Source,
     /// `@rxGlobal`: captures come from the last of all matches.
     global: bool,
+    required: Option<RequiredLiterals>,
 }
 
 pub(super) fn build(pattern: &str) -> Result<Regex, regex::Error> {
@@ -58,16 +60,26 @@ fn build_with_limit(pattern: &str, size_limit: usize) -> Result<Regex, regex::Er
 impl Rx {
     pub(super) fn compile(pattern: &str, global: bool) -> Result<Self, OperatorError> {
         let operator = if global { "rxGlobal" } else { "rx" };
+        let mut required = None;
         let source = if pattern.is_empty() {
             Source::Empty
         } else if pattern.contains("%{") {
             Source::Macro(pattern.to_owned())
         } else {
+            required = regex_literals(pattern);
             let regex =
                 build(pattern).map_err(|error| OperatorError::bad(operator, error.to_string()))?;
             Source::Static(regex)
         };
-        Ok(Self { source, global })
+        Ok(Self {
+            source,
+            global,
+            required,
+        })
+    }
+
+    pub(super) fn required_literals(&self) -> Option<&RequiredLiterals> {
+        self.required.as_ref()
     }
 
     pub(super) fn evaluate(
@@ -122,7 +134,7 @@ impl Rx {
 /// take it as the code point U+00BC, or refuse it inside a class), and a
 /// literal non-ASCII character is the sequence of its UTF-8 bytes. CRS
 /// relies on this for its byte-level UTF-8 and 8-bit evasion patterns.
-fn byte_pattern(pattern: &str) -> String {
+pub(super) fn byte_pattern(pattern: &str) -> String {
     let mut out = String::with_capacity(pattern.len());
     let mut chars = pattern.chars().peekable();
     while let Some(c) = chars.next() {

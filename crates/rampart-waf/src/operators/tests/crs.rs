@@ -54,6 +54,20 @@ fn conf_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The operator strings named `names` in every CRS rule file.
+pub(super) fn all_operators(dir: &Path, names: &[&str]) -> Vec<String> {
+    conf_files(dir)
+        .iter()
+        .flat_map(|file| {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            names
+                .iter()
+                .flat_map(|name| operators_named(&text, name))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 #[test]
 fn every_crs_operator_compiles() {
     let Some(dir) = crs_rules() else {

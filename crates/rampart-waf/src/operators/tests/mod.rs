@@ -5,6 +5,7 @@ mod detect;
 mod ip;
 mod numeric;
 mod phrases;
+mod prefilter;
 mod props;
 mod rx;
 mod spec;

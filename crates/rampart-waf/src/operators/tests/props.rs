@@ -75,4 +75,17 @@ proptest! {
         let expected = lower.contains("abc") || lower.contains("dd");
         prop_assert_eq!(matches("@pm aBc DD", input.as_bytes()), expected);
     }
+
+    #[test]
+    fn regex_hints_are_sound(
+        pattern in "(?:\\(\\?i\\)|)[abc(|)*+?.^$]{1,10}",
+        input in "[abcABC\n]{0,12}",
+    ) {
+        if let Ok(op) = compile(&format!("@rx {pattern}"))
+            && let Some(required) = op.required_literals()
+            && op.evaluate(input.as_bytes(), &NoMacros, None)
+        {
+            prop_assert!(required.may_match(input.as_bytes()), "{:?}", required);
+        }
+    }
 }
