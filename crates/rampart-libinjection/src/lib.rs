@@ -70,3 +70,5 @@ fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod upstream_vectors;

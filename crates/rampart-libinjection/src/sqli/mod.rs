@@ -63,10 +63,42 @@ fn fingerprint(input: &[u8], flags: SqliFlags) -> (Option<Vec<u8>>, bool) {
     (hit.then_some(fp), folded.mysql_comments)
 }
 
-/// The fingerprint of `input` in one context, whatever the verdict; for
-/// tests against libinjection's folding vectors.
+/// The fingerprint of `input` in one context, whatever the verdict.
 #[cfg(test)]
 pub(crate) fn raw_fingerprint(input: &[u8], flags: SqliFlags) -> Vec<u8> {
     let mut folded = fold::fold(input, flags);
     fold::fingerprint(&mut folded)
+}
+
+/// The folded tokens of `input`, one line each, printed the way
+/// libinjection's test driver prints them (`s 'quoted'`, `v @@name`).
+#[cfg(test)]
+pub(crate) fn folded_tokens(input: &[u8], flags: SqliFlags) -> Vec<String> {
+    use libinjectionrs::sqli::TokenType;
+    let folded = fold::fold(input, flags);
+    (0..folded.len)
+        .map(|i| {
+            let t = folded.tokens.get(i);
+            let value = tokens::text(t);
+            let value = value.split(|&b| b == 0).next().unwrap_or(&[]);
+            let mut line = vec![t.token_type.to_char() as u8, b' '];
+            if t.token_type == TokenType::Variable {
+                let ats = if t.count >= 2 {
+                    2
+                } else {
+                    usize::from(t.count >= 1)
+                };
+                line.extend(std::iter::repeat_n(b'@', ats));
+            }
+            let quoted = matches!(t.token_type, TokenType::String | TokenType::Variable);
+            if quoted && t.str_open != 0 {
+                line.push(t.str_open);
+            }
+            line.extend_from_slice(value);
+            if quoted && t.str_close != 0 {
+                line.push(t.str_close);
+            }
+            String::from_utf8_lossy(&line).into_owned()
+        })
+        .collect()
 }
