@@ -201,14 +201,24 @@ pub async fn get(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let decision = store(&control)?
-        .get_decision(&id)
+    Ok(Json(decision_statement(&control, &principal, &id).await?))
+}
+
+/// Decision `id`'s statement of reasons if `principal` may see its case;
+/// the API's and the dashboard's export.
+pub(crate) async fn decision_statement(
+    control: &Control,
+    principal: &Principal,
+    id: &str,
+) -> ApiResult<Value> {
+    let decision = store(control)?
+        .get_decision(id)
         .await
-        .map_err(|_| ApiError::not_found("decision", &id))?;
-    let (case, _) = visible_case(&control, &principal, &decision.case_id)
+        .map_err(|_| ApiError::not_found("decision", id))?;
+    let (case, _) = visible_case(control, principal, &decision.case_id)
         .await
-        .map_err(|_| ApiError::not_found("decision", &id))?;
-    Ok(Json(statement_of_reasons(&decision, &case)))
+        .map_err(|_| ApiError::not_found("decision", id))?;
+    Ok(statement_of_reasons(&decision, &case))
 }
 
 #[cfg(test)]
