@@ -404,6 +404,87 @@ async fn desk_loop(backend: Backend) {
         },
     )
     .await;
+
+    // The statement of reasons as DSA JSON: the desk and the owner, not
+    // another account.
+    let statement = format!("/decisions/{decided}/statement-of-reasons.json");
+    let json = agent.get(&statement);
+    assert_eq!(json.status, 200, "{}", json.text());
+    assert!(
+        json.text()
+            .contains("a dated threat against a named person")
+    );
+    assert_eq!(owner.get(&statement).status, 200);
+    assert_eq!(stranger.get(&statement).status, 404);
+
+    triage(&rampart, &mut agent, &mut owner, &site).await;
+}
+
+/// Notes, escalation and merging from the case page.
+async fn triage(rampart: &support::Rampart, agent: &mut Web, owner: &mut Web, site: &str) {
+    let admin = rampart.admin_api();
+    let file = |category: &str| {
+        let filed = admin
+            .post(
+                "/api/v1/abuse-reports",
+                &json!({
+                    "category": category, "urls": ["https://shop.test/offers"],
+                    "explanation": "unsolicited offers", "good_faith": true,
+                    "reporter": { "name": "S", "email": "s@mail.test" },
+                    "share_with_owner": "anonymous", "share_with_host": "anonymous",
+                }),
+            )
+            .expect(201);
+        filed["case_id"].as_str().unwrap_or_default().to_owned()
+    };
+    let (spam, other) = (file("spam"), file("other"));
+    let page = format!("/desk/cases/{spam}");
+
+    let empty = agent.submit(&page, &format!("{page}/notes"), &[("note_body", " ")]);
+    assert_eq!(empty.status, 422, "{}", empty.text());
+    assert!(!field_error(&empty.text(), "note_body").is_empty());
+    let noted = agent.submit(
+        &page,
+        &format!("{page}/notes"),
+        &[("note_body", "same sender as last week")],
+    );
+    assert_eq!(noted.status, 303, "{}", noted.text());
+    assert!(agent.get(&page).text().contains("same sender as last week"));
+    let tab = owner.get(&format!("/sites/{site}/abuse")).text();
+    assert!(
+        !tab.contains("same sender as last week"),
+        "notes are internal: {tab}"
+    );
+
+    let escalated = agent.submit(
+        &page,
+        &format!("{page}/escalate"),
+        &[("escalate_reason", "it links to a phishing kit")],
+    );
+    assert_eq!(escalated.status, 303, "{}", escalated.text());
+    let reference = admin.get(&format!("/api/v1/cases/{spam}")).expect(200)["reference"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(agent.get("/desk?queue=urgent").text().contains(&reference));
+
+    let other_page = format!("/desk/cases/{other}");
+    let merged = agent.submit(
+        &other_page,
+        &format!("{other_page}/merge"),
+        &[("merge_into", &spam), ("merge_reason", "the same campaign")],
+    );
+    assert_eq!(merged.status, 303, "{}", merged.text());
+    let survivor = agent.get(&page).text();
+    assert_eq!(
+        element(&survivor, "reports-title"),
+        "Reports (2)",
+        "{survivor}"
+    );
+    assert_eq!(
+        admin.get(&format!("/api/v1/cases/{other}")).expect(200)["status"],
+        "merged"
+    );
 }
 
 on_both_backends!(desk_loop);

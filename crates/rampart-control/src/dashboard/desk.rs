@@ -104,6 +104,7 @@ pub(crate) fn status_label(status: &str) -> &str {
         "received" => "Received",
         "under_review" => "Under review",
         "decided" => "Decided",
+        "merged" => "Merged into another case",
         other => other,
     }
 }

@@ -20,11 +20,12 @@ use super::desk_forms::{
     AnswerForm, DSA_CATEGORY_OPTIONS, DecisionForm, GROUND_OPTIONS, OUTCOME_OPTIONS,
     category_label, decision_field, problem_text,
 };
+use super::desk_triage::{merge_targets, triage_section};
 use super::desk_view::{appeal_item, decision_facts, is_open, reports_table};
 use super::form::{Field, checkbox, place_problems, select, text};
 use super::layout::{
-    FieldMessage, PageResult, Section, csrf_field, done_message, error_summary, form_can_fix,
-    notice, page, respond,
+    FieldMessage, FormProblems, PageResult, Section, csrf_field, done_message, error_summary,
+    form_can_fix, notice, page, respond,
 };
 use super::security_save::NoFields;
 use super::{SignedIn, store};
@@ -35,11 +36,13 @@ use crate::api::safety::cases::Assign;
 
 /// A refused post, shown beside the form that made it.
 #[derive(Default)]
-struct Problems {
-    decision: Vec<FieldMessage>,
-    decision_general: Vec<String>,
+pub(crate) struct Problems {
+    pub decision: Vec<FieldMessage>,
+    pub decision_general: Vec<String>,
     /// The appeal whose answer was refused, and why.
-    answer: Option<(String, String)>,
+    pub answer: Option<(String, String)>,
+    /// A refused note, escalation or merge (`desk_triage.rs`).
+    pub triage: FormProblems,
 }
 
 #[derive(Deserialize, Default)]
@@ -66,7 +69,7 @@ pub(crate) async fn page_get(
 }
 
 #[allow(clippy::too_many_lines)]
-async fn render(
+pub(crate) async fn render(
     control: &Control,
     signed: &SignedIn,
     id: &str,
@@ -107,6 +110,8 @@ async fn render(
         };
         decisions.push((decision, decided_by, lifted_by, people));
     }
+    let targets = merge_targets(control, signed, case).await?;
+    let notes = view.notes.clone().unwrap_or_default();
     let fresh = DecisionForm::for_category(&case.category);
     let form = form.unwrap_or(&fresh);
     let csrf = csrf_field(signed.csrf());
@@ -153,6 +158,7 @@ async fn render(
                 article.decision id={ "decision-" (decision.id) } aria-labelledby={ "decision-title-" (decision.id) } {
                     h3 id={ "decision-title-" (decision.id) } { "Decision of " (super::format::datetime_ms(decision.decided_at)) }
                     (decision_facts(decision, Some(decided_by), lifted_by.as_deref(), now))
+                    p { a href={ "/decisions/" (decision.id) "/statement-of-reasons.json" } { "Statement of reasons (DSA JSON)" } }
                     @if is_open(decision, now) {
                         form.inline method="post" action={ "/desk/decisions/" (decision.id) "/lift" } {
                             (csrf)
@@ -172,6 +178,7 @@ async fn render(
                 }
             }
         }
+        (triage_section(case, &notes, &targets, &problems.triage, &csrf))
         section.panel aria-labelledby="decide-title" {
             h2 #decide-title { "Decide" }
             (decision_form(case.id.as_str(), form, &problems, &csrf))
@@ -288,7 +295,7 @@ pub(crate) async fn decide(
     let problems = Problems {
         decision,
         decision_general,
-        answer: None,
+        ..Problems::default()
     };
     render(&control, &signed, &id, Some(&form), problems, None, status).await
 }

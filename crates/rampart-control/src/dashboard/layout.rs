@@ -140,6 +140,9 @@ pub(crate) fn done_message(code: Option<&str>) -> Option<&'static str> {
             "The decision is recorded. The edge enforces it within a second; the reporter and the owner are notified."
         }
         "decision-lifted" => "The decision is lifted. The edge stops enforcing it within a second.",
+        "note-added" => "The note was added.",
+        "case-escalated" => "The case is escalated: urgent, with the one-hour SLA.",
+        "case-merged" => "The cases were merged; this case now holds the reports of both.",
         "appeal-answered" => "The appeal is answered; the owner is shown the answer.",
         "appeal-filed" => {
             "Your appeal is filed. An agent other than the one who decided will answer it."

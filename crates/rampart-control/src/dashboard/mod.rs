@@ -21,6 +21,7 @@ mod csrf;
 mod desk;
 mod desk_case;
 mod desk_forms;
+mod desk_triage;
 mod desk_view;
 mod form;
 mod format;
@@ -170,7 +171,14 @@ pub fn router() -> Router<Arc<Control>> {
         .route("/desk/cases/{id}", get(desk_case::page_get))
         .route("/desk/cases/{id}/assign", post(desk_case::assign))
         .route("/desk/cases/{id}/decisions", post(desk_case::decide))
+        .route("/desk/cases/{id}/notes", post(desk_triage::note))
+        .route("/desk/cases/{id}/escalate", post(desk_triage::escalate))
+        .route("/desk/cases/{id}/merge", post(desk_triage::merge))
         .route("/desk/decisions/{id}/lift", post(desk_case::lift))
+        .route(
+            "/decisions/{id}/statement-of-reasons.json",
+            get(desk_triage::statement),
+        )
         .route("/desk/appeals/{id}/answer", post(desk_case::answer))
         .route("/transparency", get(transparency::page_get))
         .route("/lists", get(lists::page_get).post(lists::create))

@@ -83,7 +83,8 @@ async fn site_cases(
     site: &SiteRecord,
 ) -> Result<Vec<(CaseView, Vec<(Decision, Vec<Appeal>)>)>, ApiError> {
     let mut cases = api::safety::cases::list_cases(control, principal, None).await?;
-    cases.retain(|c| c.site_id == site.id);
+    // A merged case's reports live on in the case it was merged into.
+    cases.retain(|c| c.site_id == site.id && c.status != "merged");
     cases.sort_by_key(|c| std::cmp::Reverse(c.created_at));
     let mut out = Vec::new();
     for case in cases {
@@ -189,6 +190,7 @@ fn case_section(
             @for (i, (decision, appeals)) in decisions.iter().enumerate() {
                 article.decision id={ "decision-" (decision.id) } aria-label={ "Decision of " (datetime_ms(decision.decided_at)) } {
                     (decision_facts(decision, deciders.get(i).and_then(Option::as_deref), None, now))
+                    p { a href={ "/decisions/" (decision.id) "/statement-of-reasons.json" } { "Statement of reasons (DSA JSON)" } }
                     h4 { "Appeals" }
                     @if appeals.is_empty() {
                         p.empty { "Not appealed." }
