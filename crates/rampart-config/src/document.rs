@@ -26,6 +26,7 @@ const TOP_KEYS: &[&str] = &[
     "geoip",
     "dos",
     "dns",
+    "waf",
     "lists",
     "rules",
     "verified_bots",
@@ -141,6 +142,10 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         .table("dns", &mut d)
         .map(|t| node_security::dns(&t, &mut d))
         .unwrap_or_default();
+    let waf = root
+        .table("waf", &mut d)
+        .map(|t| crate::waf_toml::node_waf(&t, base_dir, &mut d))
+        .unwrap_or_default();
     // Lists first: every expression below is checked against their names.
     let (lists, list_names) = node_security::lists(&root, base_dir, &mut d);
     let list_names: Vec<&str> = list_names.iter().map(String::as_str).collect();
@@ -168,6 +173,7 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         geoip,
         dos,
         dns,
+        waf,
         rules,
         lists,
         verified_bots,

@@ -38,6 +38,7 @@ mod spec;
 mod tree;
 mod values;
 mod waf;
+mod waf_toml;
 
 use std::path::Path;
 
@@ -50,13 +51,16 @@ pub use security::*;
 pub use spec::{
     AutoUnderAttackSpec, BodyLimitSpec, FieldError, HealthSpec, HstsSpec, LimitsSpec,
     OriginDetails, OriginSpec, PagesSpec, RateLimitSpec, RuleSpec, SiteSpec, TimeoutsSpec, TlsSpec,
-    compile_site, compile_site_with_lists,
+    WafExclusionSpec, WafSpec, compile_file_site_with_lists, compile_site, compile_site_with_lists,
 };
 pub use spec::{
     BotRuleSpec, BotsSpec, CaptchaKeySpec, ChallengeSpec, DifficultySpec, IpPrefixSpec, ScryptSpec,
     ThresholdSpec, hex_string,
 };
-pub use waf::{BodyLimitAction, WafExclusion, WafMode, WafSettings};
+pub use waf::checks::{
+    body_limit_action_str as waf_body_limit_action_str, mode_str as waf_mode_str,
+};
+pub use waf::{BodyLimitAction, WafExclusion, WafMode, WafNodeConfig, WafSettings};
 
 /// Reads and validates a configuration file. An unreadable file is a single
 /// diagnostic at 1:1.
@@ -112,6 +116,7 @@ pub fn defaults(base_dir: &Path) -> Config {
         geoip: GeoipConfig::default(),
         dos: DosConfig::default(),
         dns: DnsConfig::default(),
+        waf: WafNodeConfig::default(),
         rules: Vec::new(),
         lists: Vec::new(),
         verified_bots: Vec::new(),

@@ -28,6 +28,8 @@ pub struct Config {
     pub dos: crate::DosConfig,
     /// `[dns]`: the resolvers used to verify bots by reverse DNS.
     pub dns: crate::DnsConfig,
+    /// `[waf]`: the node's CRS directory.
+    pub waf: crate::WafNodeConfig,
     /// `[[rules]]`: operator-wide rules, evaluated before every site's own.
     pub rules: Vec<crate::FirewallRule>,
     /// `[[lists]]` from the file, plus managed lists from the store.

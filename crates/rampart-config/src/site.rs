@@ -34,6 +34,7 @@ const SITE_KEYS: &[&str] = &[
     "challenge",
     "bots",
     "captcha",
+    "waf",
 ];
 const ORIGIN_KEYS: &[&str] = &["url", "weight", "protocol"];
 const HEALTH_KEYS: &[&str] = &["path", "interval", "timeout", "rise", "fall", "host"];
@@ -142,7 +143,10 @@ fn site(
         .unwrap_or_default();
     let security_level = security_level(t, d);
     let under_attack = t.bool("under_attack", d).unwrap_or(false);
-    let security = security_toml::site_security(t, ctx.lists, d);
+    let mut security = security_toml::site_security(t, ctx.lists, d);
+    if let Some(w) = t.table("waf", d) {
+        security.waf = crate::waf_toml::site_waf(&w, ctx.base_dir, d);
+    }
 
     Some(SiteConfig {
         name: name?.text.to_owned(),

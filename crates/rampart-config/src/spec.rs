@@ -8,6 +8,7 @@ mod challenge;
 mod compile;
 mod security;
 mod security_specs;
+mod waf;
 
 use std::fmt;
 
@@ -22,8 +23,9 @@ pub use challenge::{
     BotRuleSpec, BotsSpec, CaptchaKeySpec, ChallengeSpec, DifficultySpec, IpPrefixSpec, ScryptSpec,
     ThresholdSpec, hex as hex_string,
 };
-pub use compile::{compile_site, compile_site_with_lists};
+pub use compile::{compile_file_site_with_lists, compile_site, compile_site_with_lists};
 pub use security::{AutoUnderAttackSpec, BodyLimitSpec, LimitsSpec, RateLimitSpec, RuleSpec};
+pub use waf::{WafExclusionSpec, WafSpec};
 
 /// One site as JSON. Optional fields take the same defaults as the TOML
 /// file; enum-like values and durations are strings so that a bad one is a
@@ -86,6 +88,10 @@ pub struct SiteSpec {
     /// Captcha sitekeys (secrets as SHA-256 only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub captcha_keys: Option<Vec<CaptchaKeySpec>>,
+    /// The WAF (OWASP CRS): mode, paranoia, thresholds, body limit,
+    /// exclusions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waf: Option<WafSpec>,
 }
 
 /// `"http://127.0.0.1:9001"` or `{"url": "…", "weight": 2, "protocol": "http2"}`.
@@ -315,6 +321,7 @@ impl SiteSpec {
             challenge: challenge::challenge_spec(&site.security.challenge),
             bots: challenge::bots_spec(&site.security.bots),
             captcha_keys: challenge::captcha_specs(&site.security.captcha),
+            waf: waf::waf_spec(&site.security.waf),
         }
     }
 

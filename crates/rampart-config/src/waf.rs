@@ -78,3 +78,189 @@ impl Default for WafSettings {
         }
     }
 }
+
+/// `[waf]`: node-wide WAF settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WafNodeConfig {
+    /// `crs`: the CRS directory sites use unless their file block names
+    /// one. Checked at load: a directory holding `rules/`.
+    pub crs: Option<PathBuf>,
+}
+
+impl WafNodeConfig {
+    /// The CRS directory a site runs: its own (only a file site may name
+    /// one), else the node's `[waf] crs`. `None`: no rule set, the WAF
+    /// cannot run for this site.
+    pub fn crs_for<'a>(&'a self, site: &'a WafSettings) -> Option<&'a std::path::Path> {
+        site.crs.as_deref().or(self.crs.as_deref())
+    }
+}
+
+/// The checks shared by the TOML walk (`waf_toml.rs`), site specs
+/// (`spec/waf.rs`) and the dashboard's form.
+pub(crate) mod checks {
+    use std::ops::RangeInclusive;
+    use std::path::Path;
+
+    use super::{BodyLimitAction, WafMode};
+
+    pub(crate) const PARANOIA: RangeInclusive<i64> = 1..=4;
+    pub(crate) const THRESHOLD: RangeInclusive<i64> = 1..=10_000;
+    /// Bytes; ModSecurity's own ceiling is 1 GiB.
+    pub(crate) const BODY_LIMIT: RangeInclusive<u64> = 1..=(1 << 30);
+    pub(crate) const MAX_EXCLUSIONS: usize = 500;
+    pub(crate) const MAX_IDS: usize = 1000;
+    pub(crate) const RULE_ID: RangeInclusive<u64> = 1..=999_999_999;
+    const MAX_TAG: usize = 200;
+    const MAX_TARGET: usize = 512;
+    const MAX_PATH: usize = 2048;
+
+    pub(crate) fn mode(s: &str) -> Result<WafMode, String> {
+        match s {
+            "off" => Ok(WafMode::Off),
+            "detect" => Ok(WafMode::Detect),
+            "block" => Ok(WafMode::Block),
+            _ => Err(format!(
+                "unknown WAF mode {s:?}; use \"off\", \"detect\" (log only) or \"block\""
+            )),
+        }
+    }
+
+    pub fn mode_str(m: WafMode) -> &'static str {
+        match m {
+            WafMode::Off => "off",
+            WafMode::Detect => "detect",
+            WafMode::Block => "block",
+        }
+    }
+
+    pub(crate) fn body_limit_action(s: &str) -> Result<BodyLimitAction, String> {
+        match s {
+            "reject" => Ok(BodyLimitAction::Reject),
+            "inspect_partial" => Ok(BodyLimitAction::InspectPartial),
+            _ => Err(format!(
+                "unknown body limit action {s:?}; use \"reject\" (413) or \"inspect_partial\" (inspect the first bytes, pass the rest)"
+            )),
+        }
+    }
+
+    pub fn body_limit_action_str(a: BodyLimitAction) -> &'static str {
+        match a {
+            BodyLimitAction::Reject => "reject",
+            BodyLimitAction::InspectPartial => "inspect_partial",
+        }
+    }
+
+    /// A body limit written as bytes or a size ("128KiB"); "off" is not
+    /// allowed: the engine buffers what it inspects.
+    pub(crate) fn body_limit_text(s: &str, key: &str) -> Result<u64, String> {
+        if s.trim() == "off" {
+            return Err(format!(
+                "`{key}` cannot be \"off\": the WAF buffers what it inspects; give a size up to 1GiB, e.g. \"128KiB\", and choose `body_limit_action`"
+            ));
+        }
+        match crate::security_checks::body_size_text(s, key) {
+            Ok(Some(n)) => body_limit(n, key),
+            _ => Err(body_limit_message(key, &format!("{s:?}"))),
+        }
+    }
+
+    pub(crate) fn body_limit(n: u64, key: &str) -> Result<u64, String> {
+        if BODY_LIMIT.contains(&n) {
+            Ok(n)
+        } else {
+            Err(body_limit_message(key, &n.to_string()))
+        }
+    }
+
+    pub(crate) fn body_limit_message(key: &str, found: &str) -> String {
+        format!(
+            "`{key}` must be a number of bytes from 1 to 1GiB or a size such as \"128KiB\" or \"1MiB\"; found {found}"
+        )
+    }
+
+    pub(crate) fn rule_id(n: u64, key: &str) -> Result<u64, String> {
+        if RULE_ID.contains(&n) {
+            Ok(n)
+        } else {
+            Err(format!(
+                "`{key}`: rule ids are 1 to 999999999 (CRS rules are 6 digits, e.g. 942100); found {n}"
+            ))
+        }
+    }
+
+    fn printable(s: &str) -> bool {
+        !s.chars().any(char::is_control)
+    }
+
+    pub(crate) fn tag(s: &str, key: &str) -> Result<(), String> {
+        if s.trim().is_empty() || s.len() > MAX_TAG || !printable(s) {
+            return Err(format!(
+                "`{key}`: a tag is 1 to {MAX_TAG} printable characters, e.g. \"attack-sqli\"; found {s:?}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// `VARIABLE` or `VARIABLE:selector` as SecLang writes targets, e.g.
+    /// "ARGS:password", "REQUEST_COOKIES:/^session/", "REQUEST_HEADERS:User-Agent".
+    pub(crate) fn target(s: &str, key: &str) -> Result<(), String> {
+        let (var, selector) = match s.split_once(':') {
+            Some((v, sel)) => (v, Some(sel)),
+            None => (s, None),
+        };
+        let var_ok = !var.is_empty()
+            && var
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        let sel_ok =
+            selector.is_none_or(|sel| !sel.is_empty() && !sel.contains(char::is_whitespace));
+        if !var_ok || !sel_ok || s.len() > MAX_TARGET || !printable(s) {
+            return Err(format!(
+                "`{key}`: a target is a variable, optionally with a selector, as in SecLang: \"ARGS:password\", \"REQUEST_COOKIES:/^session/\", \"REQUEST_HEADERS:User-Agent\"; found {s:?}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// A path prefix: starts with '/', no spaces or control characters.
+    pub(crate) fn path(s: &str, key: &str) -> Result<(), String> {
+        if !s.starts_with('/')
+            || s.len() > MAX_PATH
+            || s.contains(char::is_whitespace)
+            || !printable(s)
+        {
+            return Err(format!(
+                "`{key}`: a path prefix starts with '/' and has no spaces, e.g. \"/login\"; found {s:?}"
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn exclusion_needs_rules(key: &str) -> String {
+        format!(
+            "`{key}` needs `rule_ids` or `tags`: which rules the exclusion removes (or removes `target` from)"
+        )
+    }
+
+    /// A CRS directory: exists and holds `rules/`.
+    pub(crate) fn crs_dir(path: &Path, key: &str) -> Result<(), String> {
+        match std::fs::metadata(path.join("rules")) {
+            Ok(meta) if meta.is_dir() => Ok(()),
+            _ if !path.is_dir() => Err(format!(
+                "`{key}`: {} is not a directory; give the path of a CRS checkout (holding rules/), relative to the config file",
+                path.display()
+            )),
+            _ => Err(format!(
+                "`{key}`: {} has no rules/ directory; give the top of a CRS checkout (where crs-setup.conf.example and rules/ are)",
+                path.display()
+            )),
+        }
+    }
+
+    pub(crate) fn crs_refused(key: &str) -> String {
+        format!(
+            "`{key}` cannot be set through the API: the CRS rule set is the operator's (the node's `[waf] crs`); remove the field"
+        )
+    }
+}

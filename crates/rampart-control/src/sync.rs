@@ -320,10 +320,16 @@ pub(crate) fn compile_records(records: &[SiteRecord], config: &Config) -> Vec<Si
             let compiled = serde_json::from_value::<SiteSpec>(record.spec.clone())
                 .map_err(|e| e.to_string())
                 .and_then(|spec| {
-                    compile_spec(&spec, &config.proxy.timeouts, &lists)
+                    // Only the file's sites may name their own CRS directory.
+                    let compile = if record.file_managed {
+                        rampart_config::compile_file_site_with_lists
+                    } else {
+                        compile_spec
+                    };
+                    compile(&spec, &config.proxy.timeouts, &lists)
                         .or_else(|errors| {
                             missing_lists_only(errors, &record.name, || {
-                                compile_spec(&spec, &config.proxy.timeouts, &|_| true)
+                                compile(&spec, &config.proxy.timeouts, &|_| true)
                             })
                         })
                         .map_err(|errors| {

@@ -36,6 +36,26 @@ pub fn compile_site_with_lists(
     proxy_timeouts: &Timeouts,
     lists: &dyn Fn(&str) -> bool,
 ) -> Result<SiteConfig, Vec<FieldError>> {
+    compile(spec, proxy_timeouts, lists, false)
+}
+
+/// `compile_site_with_lists` for a site the configuration file declares
+/// (provisioned into the store): its `waf.crs`, a directory the file's
+/// load already checked, is kept. Every other spec has `waf.crs` refused.
+pub fn compile_file_site_with_lists(
+    spec: &SiteSpec,
+    proxy_timeouts: &Timeouts,
+    lists: &dyn Fn(&str) -> bool,
+) -> Result<SiteConfig, Vec<FieldError>> {
+    compile(spec, proxy_timeouts, lists, true)
+}
+
+fn compile(
+    spec: &SiteSpec,
+    proxy_timeouts: &Timeouts,
+    lists: &dyn Fn(&str) -> bool,
+    file: bool,
+) -> Result<SiteConfig, Vec<FieldError>> {
     let mut e = Errors::default();
     name(&spec.name, &mut e);
     let hosts = hosts(&spec.hosts, &mut e);
@@ -75,7 +95,10 @@ pub fn compile_site_with_lists(
             )
         });
 
-    let security = super::security::compile(spec, lists, &mut e);
+    let mut security = super::security::compile(spec, lists, &mut e);
+    if let Some(w) = &spec.waf {
+        security.waf = super::waf::compile(w, file, &mut e);
+    }
 
     if !e.0.is_empty() {
         return Err(e.0);

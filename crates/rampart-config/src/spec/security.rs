@@ -202,7 +202,8 @@ pub(super) fn compile(
             .as_deref()
             .map(|k| super::challenge::captcha_keys(k, e))
             .unwrap_or_default(),
-        // The spec's `waf` object comes with the WAF settings' API.
+        // `waf` is compiled by the caller, which knows whether `crs` may
+        // be set (`spec/waf.rs`).
         waf: crate::WafSettings::default(),
     }
 }
