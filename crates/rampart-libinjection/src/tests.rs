@@ -180,7 +180,8 @@ fn a_panicking_detector_fails_closed() {
 fn work_is_linear_on_pathological_input() {
     let patterns: &[&[u8]] = &[
         b"/*", b"'", b"\"", b"`", b"<", b"<!--", b"<a ", b"<a\t", b"<x/", b"</", b"=", b"#", b"(",
-        b"&#", b"-- ", b"<a b='", b"or 1=1 ", b"\\'", b"q'[", b"N'",
+        b"&#", b"-- ", b"<a b='", b"or 1=1 ", b"\\'", b"q'[", b"N'", b"a.", b"a`", b"$a.", b"1.",
+        b"$$", b"@", b"\\", b"1,",
     ];
     const SIZE: usize = 256 * 1024;
     for pattern in patterns {
