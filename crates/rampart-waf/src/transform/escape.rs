@@ -2,11 +2,21 @@
 
 use std::borrow::Cow;
 
-use super::url::fold_full_width;
 use super::{hex_pair, hex_val, is_c_space, prefix};
 
 fn is_octal(b: u8) -> bool {
     (b'0'..=b'7').contains(&b)
+}
+
+/// The byte `jsDecode` keeps for a UTF-16 code unit `high:low`: the low
+/// byte, except that full-width ASCII (U+FF01–U+FF5E) folds to its ASCII
+/// twin so `\uff1cscript` cannot slip past `<script` patterns.
+fn fold_full_width(high: u8, low: u8) -> u8 {
+    if high == 0xff && low > 0 && low < 0x5f {
+        low + 0x20
+    } else {
+        low
+    }
 }
 
 /// The C escape letters both `jsDecode` and `escapeSeqDecode` know.
@@ -59,19 +69,19 @@ pub(super) fn js_decode(input: &[u8]) -> Cow<'_, [u8]> {
             out.push(b'\\');
             break;
         };
-        if next == b'u' {
-            if let (Some(high), Some(low)) = (hex_pair(input, i + 2), hex_pair(input, i + 4)) {
-                out.push(fold_full_width(high, low));
-                i += 6;
-                continue;
-            }
+        if next == b'u'
+            && let (Some(high), Some(low)) = (hex_pair(input, i + 2), hex_pair(input, i + 4))
+        {
+            out.push(fold_full_width(high, low));
+            i += 6;
+            continue;
         }
-        if next == b'x' {
-            if let Some(v) = hex_pair(input, i + 2) {
-                out.push(v);
-                i += 4;
-                continue;
-            }
+        if next == b'x'
+            && let Some(v) = hex_pair(input, i + 2)
+        {
+            out.push(v);
+            i += 4;
+            continue;
         }
         if is_octal(next) {
             let (mut value, mut used) = octal_run(input, i + 1, 3);

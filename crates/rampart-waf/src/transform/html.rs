@@ -87,11 +87,11 @@ pub(super) fn html_entity_decode(input: &[u8]) -> Cow<'_, [u8]> {
     let mut out = prefix(input, pos);
     let mut i = pos;
     while let Some(&b) = input.get(i) {
-        if b == b'&' {
-            if let Some(next) = decode_at(input, i + 1, &mut out) {
-                i = next;
-                continue;
-            }
+        if b == b'&'
+            && let Some(next) = decode_at(input, i + 1, &mut out)
+        {
+            i = next;
+            continue;
         }
         out.push(b);
         i += 1;
@@ -120,11 +120,9 @@ fn decode_at(input: &[u8], at: usize, out: &mut Vec<u8>) -> Option<usize> {
         out.push(byte);
         return Some(end + usize::from(semicolon));
     }
-    if semicolon {
-        if let Some(&(_, value)) = HTML5.iter().find(|(n, _)| n.as_bytes() == name) {
-            out.extend_from_slice(value);
-            return Some(end + 1);
-        }
+    if semicolon && let Some(&(_, value)) = HTML5.iter().find(|(n, _)| n.as_bytes() == name) {
+        out.extend_from_slice(value);
+        return Some(end + 1);
     }
     // Longest legacy name the run starts with: the HTML5 tokenizer's rule.
     MODSEC

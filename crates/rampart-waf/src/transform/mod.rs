@@ -18,6 +18,7 @@
 
 use std::borrow::Cow;
 
+mod bestfit;
 mod codec;
 mod escape;
 mod html;

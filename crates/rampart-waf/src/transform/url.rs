@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use super::bestfit::best_fit;
 use super::{hex_pair, prefix};
 
 /// `%HH` and `+`. Invalid or truncated escapes are kept verbatim, as
@@ -38,10 +39,9 @@ pub(super) fn url_decode(input: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
-/// `urlDecode` plus IIS's `%uHHHH`. Without a unicode map (the CRS sets
-/// none) only the low byte of the code unit is kept, except that full-width
-/// ASCII (U+FF01–U+FF5E) folds to its ASCII twin, the ModSecurity rule that
-/// stops `%uff1cscript` from slipping past `<script` patterns.
+/// `urlDecode` plus IIS's `%uHHHH`, folded to one byte: the code page 20127
+/// best fit when there is one (`%u2019` → `'`, `%uff1c` → `<`, `%u00e9` →
+/// `e`), else the low byte of the code unit, as ModSecurity does.
 pub(super) fn url_decode_uni(input: &[u8]) -> Cow<'_, [u8]> {
     let Some(pos) = input.iter().position(|&b| b == b'%' || b == b'+') else {
         return Cow::Borrowed(input);
@@ -58,7 +58,8 @@ pub(super) fn url_decode_uni(input: &[u8]) -> Cow<'_, [u8]> {
                 Some(&u @ (b'u' | b'U')) => {
                     match (hex_pair(input, i + 2), hex_pair(input, i + 4)) {
                         (Some(high), Some(low)) => {
-                            out.push(fold_full_width(high, low));
+                            let code = u32::from(high) << 8 | u32::from(low);
+                            out.push(best_fit(code).unwrap_or(low));
                             i += 6;
                         }
                         // Not four hex digits: keep `%u` and go on after it.
@@ -86,15 +87,6 @@ pub(super) fn url_decode_uni(input: &[u8]) -> Cow<'_, [u8]> {
         }
     }
     Cow::Owned(out)
-}
-
-/// The byte ModSecurity keeps for a UTF-16 code unit `high:low`.
-pub(super) fn fold_full_width(high: u8, low: u8) -> u8 {
-    if high == 0xff && low > 0 && low < 0x5f {
-        low + 0x20
-    } else {
-        low
-    }
 }
 
 fn is_url_safe(b: u8) -> bool {

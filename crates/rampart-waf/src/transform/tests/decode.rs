@@ -30,8 +30,15 @@ fn url_decode_uni() {
     check(t, b"no escapes", b"no escapes");
     check(t, b"a+%41", b"a A");
     check(t, b"%u0041%U0042", b"AB");
-    // Low byte only outside full-width.
+    // Low byte when there is no best fit.
     check(t, b"%u4e3c", b"<");
+    check(t, b"%u0100", b"A");
+    check(t, b"%u0138", b"\x38");
+    // Best fit (code page 20127): accents, typographic quotes, dashes.
+    check(t, b"%u00e9%u00C0%u00f8%u0153", b"eAoo");
+    check(t, b"%u2018OR%u2019 %u201c1%u201d%u2014", b"'OR' \"1\"-");
+    check(t, b"%u00d7%u00df%u00a0", b"\xd7\xdf ");
+    check(t, b"%u017e%u01d4%u2003%u2122", b"zu T");
     // Full-width ASCII folds: U+FF1C is < and U+FF41 is a.
     check(t, b"%uff1cscript%uFF1E", b"<script>");
     check(t, b"%uff41", b"a");
@@ -208,4 +215,14 @@ fn escape_seq_decode() {
     check(t, br"\q\u0041", b"qu0041");
     check(t, br"end\", br"end\");
     check(t, b"\\\x00", b"\x00");
+}
+
+#[test]
+fn best_fit_only_yields_printable_ascii() {
+    for code in 0..=0xffff_u32 {
+        if let Some(b) = crate::transform::bestfit::best_fit(code) {
+            assert!(b == b' ' || b.is_ascii_graphic(), "U+{code:04X} -> {b:#x}");
+        }
+    }
+    assert_eq!(crate::transform::bestfit::best_fit(0x41), None);
 }

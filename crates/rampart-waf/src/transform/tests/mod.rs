@@ -74,6 +74,16 @@ fn chain_applies_in_order_and_borrows_when_nothing_changes() {
 }
 
 #[test]
+fn chain_keeps_a_trim_of_an_owned_value() {
+    // Regression: a trim returning a borrowed subslice of an intermediate
+    // value was once taken for "unchanged" and dropped.
+    let got = apply_chain(&[T::Lowercase, T::Trim], b"  AB  ");
+    assert_eq!(got.as_ref(), b"ab");
+    let got = apply_chain(&[T::Base64Decode, T::TrimRight], b"YSAg");
+    assert_eq!(got.as_ref(), b"a");
+}
+
+#[test]
 fn crs_style_chains() {
     // 942-style: decode, strip comments, squeeze.
     let got = apply_chain(
