@@ -90,9 +90,17 @@ fn split_words(text: &str) -> Result<Vec<String>, String> {
             chars.next();
             let mut closed = false;
             while let Some(c) = chars.next() {
-                if c == '\\' && chars.peek() == Some(&first) {
-                    word.push(first);
-                    chars.next();
+                if c == '\\' {
+                    // A backslash pairs with the next character (so `\\"`
+                    // still closes the word); only the quote loses it.
+                    match chars.next() {
+                        Some(n) if n == first => word.push(n),
+                        Some(n) => {
+                            word.push('\\');
+                            word.push(n);
+                        }
+                        None => word.push('\\'),
+                    }
                 } else if c == first {
                     closed = true;
                     break;
