@@ -123,6 +123,7 @@ pub(crate) struct State {
     pub engine: EngineMode,
     pub body_processor: Option<BodyProcessor>,
     pub body_access: bool,
+    pub force_body_variable: bool,
     pub removed_ids: Vec<(u64, u64)>,
     pub removed_tags: Vec<String>,
     pub removed_targets: Vec<(RuleRef, Exclusion)>,
@@ -142,6 +143,7 @@ impl State {
             engine,
             body_processor: None,
             body_access,
+            force_body_variable: false,
             removed_ids: Vec::new(),
             removed_tags: Vec::new(),
             removed_targets: Vec::new(),
@@ -455,17 +457,13 @@ impl<'a> Collector<'a, '_> {
             Var::RequestUri => self.scalar(var, b(&r.uri), out),
             Var::RequestUriRaw => self.scalar(var, b(&r.uri_raw), out),
             Var::RequestFilename | Var::PathInfo => self.scalar(var, b(&r.filename), out),
-            Var::RequestBasename => self.scalar(var, r.basename.as_deref().and_then(b), out),
+            Var::RequestBasename => self.scalar(var, b(r.basename.as_deref().unwrap_or_default()), out),
             Var::RequestLine => self.scalar(var, b(&r.request_line), out),
             Var::RequestMethod => self.scalar(var, b(&r.method), out),
             Var::RequestProtocol => self.scalar(var, b(&r.protocol), out),
             Var::QueryString => self.scalar(var, r.query.as_deref().and_then(b), out),
             Var::RequestBody => self.scalar(var, r.body.as_deref().and_then(b), out),
-            Var::RequestBodyLength => {
-                if r.body.is_some() {
-                    self.scalar(var, o(r.body_length.to_string()), out);
-                }
-            }
+            Var::RequestBodyLength => self.scalar(var, o(r.body_length.to_string()), out),
             Var::FullRequestLength => self.scalar(
                 var,
                 o((r.full_request_length + r.body_length).to_string()),
@@ -520,10 +518,10 @@ impl<'a> Collector<'a, '_> {
                 }
             }
             Var::ReqbodyErrorMsg => self.scalar(var, r.reqbody_error_msg.as_deref().and_then(b), out),
+            // Unset reads as empty (CRS 901340 relies on that).
             Var::ReqbodyProcessor => {
-                if let Some(p) = self.state.body_processor {
-                    self.scalar(var, b(p.name().as_bytes()), out);
-                }
+                let name = self.state.body_processor.map_or("", BodyProcessor::name);
+                self.scalar(var, b(name.as_bytes()), out);
             }
             Var::Xml => {
                 if let Some(doc) = &r.xml {

@@ -33,7 +33,9 @@ struct Run<'t> {
 
 impl Transaction<'_> {
     pub(crate) fn run_phase(&mut self, phase: u8) {
-        if self.interruption.is_some() || self.state.engine == EngineMode::Off {
+        // Logging rules run even after an interruption (CRS 980170 reports
+        // blocked requests there).
+        if (self.interruption.is_some() && phase < 5) || self.state.engine == EngineMode::Off {
             return;
         }
         match self.state.allow {
@@ -91,7 +93,18 @@ impl Transaction<'_> {
         }
         let end = raw.len().min(config.body_limit);
         let body = raw.get(..end).unwrap_or(raw);
-        req.body = Some(body.to_vec());
+        // REQUEST_BODY holds the raw body for the URLENCODED and JSON
+        // processors (or when forced, for unprocessed types); XML and
+        // multipart bodies are inspected through what their processors
+        // extract (CRS's regression suite expects exactly this split).
+        let expose = match self.state.body_processor {
+            Some(BodyProcessor::UrlEncoded | BodyProcessor::Json) => true,
+            None => self.state.force_body_variable,
+            Some(BodyProcessor::Xml | BodyProcessor::Multipart) => false,
+        };
+        if expose {
+            req.body = Some(body.to_vec());
+        }
         req.body_length = body.len();
         req.full_request_length += body.len();
         let fail = |req: &mut ReqData, msg: String| {
@@ -292,6 +305,7 @@ impl Run<'_> {
                 }
                 Ctl::BodyProcessor(p) => s.body_processor = Some(*p),
                 Ctl::BodyAccess(b) => s.body_access = *b,
+                Ctl::ForceBodyVariable(b) => s.force_body_variable = *b,
                 Ctl::Ignored => {}
             }
         }

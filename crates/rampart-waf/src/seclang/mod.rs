@@ -190,6 +190,14 @@ fn unquote_action_value(value: &str) -> String {
     inner.replace("\\'", "'")
 }
 
+fn is_xml(target_so_far: &str) -> bool {
+    target_so_far
+        .trim()
+        .trim_start_matches(['!', '&'])
+        .trim_end_matches(':')
+        .eq_ignore_ascii_case("XML")
+}
+
 /// Splits a target list at `|`, except inside a `/regex/` selector.
 pub fn split_targets(text: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -218,7 +226,8 @@ pub fn split_targets(text: &str) -> Vec<String> {
                 }
                 current.clear();
             }
-            '/' if prev_colon => {
+            // XML selectors are XPath, which also starts with `/`.
+            '/' if prev_colon && !is_xml(&current) => {
                 in_regex = true;
                 current.push(c);
             }
