@@ -308,14 +308,19 @@ fn src(tag: u64, index: usize) -> Option<u64> {
     Some(tag << 40 | (index as u64 & 0xff_ffff_ffff))
 }
 
-/// `excluded(var, key)` says whether a `!` exclusion drops a value.
+/// `excluded(var, key)` says whether a `!` exclusion drops a value
+/// (`None` when the rule has no exclusions, the common case).
 pub(crate) struct Collector<'a, 'e> {
     pub req: &'a ReqData,
     pub state: &'e State,
-    pub excluded: &'e dyn Fn(Var, &[u8]) -> bool,
+    pub excluded: Option<&'e dyn Fn(Var, &[u8]) -> bool>,
 }
 
 impl<'a> Collector<'a, '_> {
+    fn is_excluded(&self, var: Var, key: &[u8]) -> bool {
+        self.excluded.is_some_and(|f| f(var, key))
+    }
+
     pub(crate) fn collect(&self, target: &Target, out: &mut Vec<VarValue<'a>>) {
         if target.count {
             let mut tmp = Vec::new();
@@ -342,7 +347,7 @@ impl<'a> Collector<'a, '_> {
         out: &mut Vec<VarValue<'a>>,
     ) {
         for (i, (k, v)) in pairs.iter().enumerate() {
-            if !sel.matches(k) || (self.excluded)(var, k) {
+            if !sel.matches(k) || self.is_excluded(var, k) {
                 continue;
             }
             let value = if names { k } else { v };
@@ -357,7 +362,7 @@ impl<'a> Collector<'a, '_> {
 
     fn list(&self, var: Var, items: &'a [Vec<u8>], sel: &Selector, out: &mut Vec<VarValue<'a>>) {
         for item in items {
-            if sel.matches(item) && !(self.excluded)(var, item) {
+            if sel.matches(item) && !self.is_excluded(var, item) {
                 out.push(VarValue {
                     var,
                     key: Cow::Borrowed(item),
@@ -376,7 +381,7 @@ impl<'a> Collector<'a, '_> {
         out: &mut Vec<VarValue<'a>>,
     ) {
         let mut push = |k: &String, v: &Vec<u8>| {
-            if !(self.excluded)(var, k.as_bytes()) {
+            if !self.is_excluded(var, k.as_bytes()) {
                 out.push(VarValue {
                     var,
                     key: Cow::Owned(k.as_bytes().to_vec()),
@@ -403,7 +408,7 @@ impl<'a> Collector<'a, '_> {
 
     fn scalar(&self, var: Var, value: Option<Cow<'a, [u8]>>, out: &mut Vec<VarValue<'a>>) {
         let Some(value) = value else { return };
-        if (self.excluded)(var, b"") {
+        if self.is_excluded(var, b"") {
             return;
         }
         let source = match &value {
@@ -471,7 +476,7 @@ impl<'a> Collector<'a, '_> {
             ),
             Var::Files | Var::FilesNames | Var::FilesSizes | Var::FilesTmpNames => {
                 for f in &r.files {
-                    if !sel.matches(&f.field_name) || (self.excluded)(var, &f.field_name) {
+                    if !sel.matches(&f.field_name) || self.is_excluded(var, &f.field_name) {
                         continue;
                     }
                     let value = match var {
@@ -494,7 +499,7 @@ impl<'a> Collector<'a, '_> {
             }
             Var::MultipartPartHeaders => {
                 for (k, v) in &r.part_headers {
-                    if sel.matches(k) && !(self.excluded)(var, k) {
+                    if sel.matches(k) && !self.is_excluded(var, k) {
                         out.push(VarValue {
                             var,
                             key: Cow::Borrowed(k),
@@ -593,7 +598,7 @@ impl<'a> Collector<'a, '_> {
             ),
             Var::MatchedVars | Var::MatchedVarsNames => {
                 for (name, value) in &self.state.matched_vars {
-                    if !sel.matches(name.as_bytes()) || (self.excluded)(var, name.as_bytes()) {
+                    if !sel.matches(name.as_bytes()) || self.is_excluded(var, name.as_bytes()) {
                         continue;
                     }
                     let v = if var == Var::MatchedVars {

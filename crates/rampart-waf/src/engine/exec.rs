@@ -29,6 +29,8 @@ struct Run<'t> {
     req: &'t ReqData,
     state: &'t mut State,
     cache: &'t mut TransformCache,
+    /// Reused for every rule's values (they borrow only the request).
+    scratch: Vec<VarValue<'t>>,
 }
 
 impl Transaction<'_> {
@@ -53,6 +55,7 @@ impl Transaction<'_> {
             req: &self.req,
             state: &mut self.state,
             cache: &mut self.cache,
+            scratch: Vec::with_capacity(32),
         };
         let mut i = 0;
         let mut skip = 0u32;
@@ -143,7 +146,7 @@ impl Transaction<'_> {
     }
 }
 
-impl Run<'_> {
+impl<'t> Run<'t> {
     fn is_removed(&self, rule: &Rule) -> bool {
         self.state
             .removed_ids
@@ -172,14 +175,16 @@ impl Run<'_> {
             self.run_actions(starter, link);
             return true;
         };
-        let req: &ReqData = self.req;
-        let mut values: Vec<VarValue<'_>> = Vec::new();
+        let req: &'t ReqData = self.req;
+        let mut values = std::mem::take(&mut self.scratch);
+        values.clear();
         {
             let state: &State = self.state;
             let is_starter = std::ptr::eq(starter, link);
+            let runtime = is_starter && !state.removed_targets.is_empty();
             let excluded = |var: Var, key: &[u8]| {
                 link.exclusions.iter().any(|e| e.excludes(var, key))
-                    || (is_starter
+                    || (runtime
                         && state.removed_targets.iter().any(|(r, e)| {
                             let applies = match r {
                                 RuleRef::Ids(lo, hi) => (*lo..=*hi).contains(&starter.id),
@@ -188,10 +193,11 @@ impl Run<'_> {
                             applies && e.excludes(var, key)
                         }))
             };
+            let any_exclusion = !link.exclusions.is_empty() || runtime;
             let collector = Collector {
                 req,
                 state,
-                excluded: &excluded,
+                excluded: any_exclusion.then_some(&excluded as &dyn Fn(Var, &[u8]) -> bool),
             };
             for t in &link.targets {
                 collector.collect(t, &mut values);
@@ -213,16 +219,15 @@ impl Run<'_> {
                         rule: Some(&starter.info),
                     },
                 };
-                let want = link.capture.then_some(&mut caps);
                 if link.multi_match {
-                    multi_match(op, chain, &v.value, &macros, want)
+                    multi_match(op, chain, &v.value, &macros, link.capture.then_some(&mut caps))
                 } else {
                     let tv = transformed(self.cache, chain, link.transforms, v);
-                    if op.evaluate(&tv, &macros, want) {
-                        Some(tv.into_owned())
-                    } else {
-                        None
-                    }
+                    // Most values do not match: test cheaply first, and
+                    // only ask for capture groups once it did.
+                    let hit = op.evaluate(&tv, &macros, None)
+                        && (!link.capture || op.evaluate(&tv, &macros, Some(&mut caps)));
+                    hit.then(|| tv.into_owned())
                 }
             };
             let Some(value) = hit else { continue };
@@ -238,6 +243,8 @@ impl Run<'_> {
             self.state.matched_vars.push((name, value));
             self.run_actions(starter, link);
         }
+        values.clear();
+        self.scratch = values;
         any
     }
 
