@@ -437,6 +437,7 @@ impl RuleSetBuilder {
         let mut targets = Vec::new();
         let mut exclusions = Vec::new();
         let mut operator = None;
+        let mut op_macros = Vec::new();
         if let Some((t, op)) = target_op {
             for spec in split_targets(t) {
                 match parse_target(&spec)? {
@@ -449,6 +450,7 @@ impl RuleSetBuilder {
             }
             let ctx = OperatorContext { base_dir };
             operator = Some(Operator::compile(op, &ctx).map_err(|e| e.to_string())?);
+            op_macros = super::macros::precompile_operator_macros(op);
         }
         let mut chain_t = if a.t_none {
             Vec::new()
@@ -485,6 +487,7 @@ impl RuleSetBuilder {
             targets,
             exclusions,
             operator,
+            op_macros,
             transforms,
             multi_match: a.multi_match,
             capture: a.capture,

@@ -312,7 +312,7 @@ fn src(tag: u64, index: usize) -> Option<u64> {
 /// (`None` when the rule has no exclusions, the common case).
 pub(crate) struct Collector<'a, 'e> {
     pub req: &'a ReqData,
-    pub state: &'e State,
+    pub state: &'a State,
     pub excluded: Option<&'e dyn Fn(Var, &[u8]) -> bool>,
 }
 
@@ -376,16 +376,16 @@ impl<'a> Collector<'a, '_> {
     fn owned_map(
         &self,
         var: Var,
-        map: &BTreeMap<String, Vec<u8>>,
+        map: &'a BTreeMap<String, Vec<u8>>,
         sel: &Selector,
         out: &mut Vec<VarValue<'a>>,
     ) {
-        let mut push = |k: &String, v: &Vec<u8>| {
+        let mut push = |k: &'a String, v: &'a Vec<u8>| {
             if !self.is_excluded(var, k.as_bytes()) {
                 out.push(VarValue {
                     var,
-                    key: Cow::Owned(k.as_bytes().to_vec()),
-                    value: Cow::Owned(v.clone()),
+                    key: Cow::Borrowed(k.as_bytes()),
+                    value: Cow::Borrowed(v),
                     source: None,
                 });
             }
@@ -588,28 +588,24 @@ impl<'a> Collector<'a, '_> {
             Var::ServerPort => self.scalar(var, b(&r.server_port), out),
             Var::ServerName => self.scalar(var, b(&r.server_name), out),
             Var::AuthType => self.scalar(var, r.auth_type.as_deref().and_then(b), out),
-            Var::MatchedVar => {
-                self.scalar(var, Some(Cow::Owned(self.state.matched_var.clone())), out)
+            Var::MatchedVar => self.scalar(var, b(&self.state.matched_var), out),
+            Var::MatchedVarName => {
+                self.scalar(var, b(self.state.matched_var_name.as_bytes()), out)
             }
-            Var::MatchedVarName => self.scalar(
-                var,
-                Some(Cow::Owned(self.state.matched_var_name.clone().into_bytes())),
-                out,
-            ),
             Var::MatchedVars | Var::MatchedVarsNames => {
                 for (name, value) in &self.state.matched_vars {
                     if !sel.matches(name.as_bytes()) || self.is_excluded(var, name.as_bytes()) {
                         continue;
                     }
-                    let v = if var == Var::MatchedVars {
-                        value.clone()
+                    let v: &[u8] = if var == Var::MatchedVars {
+                        value
                     } else {
-                        name.as_bytes().to_vec()
+                        name.as_bytes()
                     };
                     out.push(VarValue {
                         var,
-                        key: Cow::Owned(name.as_bytes().to_vec()),
-                        value: Cow::Owned(v),
+                        key: Cow::Borrowed(name.as_bytes()),
+                        value: Cow::Borrowed(v),
                         source: None,
                     });
                 }

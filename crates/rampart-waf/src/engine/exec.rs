@@ -7,7 +7,7 @@ use std::collections::hash_map::Entry as MapEntry;
 use super::data::{AllowScope, BodyProcessor, Collector, ReqData, RuleRef, State};
 use super::macros::{MacroCtx, OperatorMacros};
 use super::rule::{AllowKind, Ctl, Disruptive, Rule, SetColl, SetOp};
-use super::vars::{Var, VarValue};
+use super::vars::{Exclusion, Var, VarValue};
 use super::{
     EngineMode, Entry, InterruptAction, Interruption, MatchedRule, RuleSet, Transaction,
     TransformCache,
@@ -29,8 +29,8 @@ struct Run<'t> {
     req: &'t ReqData,
     state: &'t mut State,
     cache: &'t mut TransformCache,
-    /// Reused for every rule's values (they borrow only the request).
-    scratch: Vec<VarValue<'t>>,
+    /// The allocation reused for every rule's values.
+    scratch: Vec<VarValue<'static>>,
 }
 
 impl Transaction<'_> {
@@ -176,24 +176,37 @@ impl<'t> Run<'t> {
             return true;
         };
         let req: &'t ReqData = self.req;
-        let mut values = std::mem::take(&mut self.scratch);
-        values.clear();
-        {
+        let chain: &[Transformation] = self
+            .rs
+            .tchains
+            .get(link.transforms)
+            .map_or(&[], Vec::as_slice);
+        // Values are read and tested first, actions applied after: the
+        // values may borrow TX without copying (ModSecurity also resolves
+        // a rule's variables before evaluating it).
+        let hits = {
             let state: &State = self.state;
-            let is_starter = std::ptr::eq(starter, link);
-            let runtime = is_starter && !state.removed_targets.is_empty();
+            let mut values = recycle(std::mem::take(&mut self.scratch));
+            // Runtime `ctl:ruleRemoveTarget…` exclusions that concern this
+            // rule, resolved once rather than per value.
+            let runtime: Vec<&Exclusion> = if std::ptr::eq(starter, link) {
+                state
+                    .removed_targets
+                    .iter()
+                    .filter(|(r, _)| match r {
+                        RuleRef::Ids(lo, hi) => (*lo..=*hi).contains(&starter.id),
+                        RuleRef::Tag(t) => starter.has_tag(t),
+                    })
+                    .map(|(_, e)| e)
+                    .collect()
+            } else {
+                Vec::new()
+            };
             let excluded = |var: Var, key: &[u8]| {
                 link.exclusions.iter().any(|e| e.excludes(var, key))
-                    || (runtime
-                        && state.removed_targets.iter().any(|(r, e)| {
-                            let applies = match r {
-                                RuleRef::Ids(lo, hi) => (*lo..=*hi).contains(&starter.id),
-                                RuleRef::Tag(t) => starter.has_tag(t),
-                            };
-                            applies && e.excludes(var, key)
-                        }))
+                    || runtime.iter().any(|e| e.excludes(var, key))
             };
-            let any_exclusion = !link.exclusions.is_empty() || runtime;
+            let any_exclusion = !link.exclusions.is_empty() || !runtime.is_empty();
             let collector = Collector {
                 req,
                 state,
@@ -202,24 +215,18 @@ impl<'t> Run<'t> {
             for t in &link.targets {
                 collector.collect(t, &mut values);
             }
-        }
-        let chain: &[Transformation] = self
-            .rs
-            .tchains
-            .get(link.transforms)
-            .map_or(&[], Vec::as_slice);
-        let mut any = false;
-        for v in &values {
-            let mut caps = Captures::default();
-            let hit = {
-                let macros = OperatorMacros {
-                    ctx: MacroCtx {
-                        req,
-                        state: self.state,
-                        rule: Some(&starter.info),
-                    },
-                };
-                if link.multi_match {
+            let macros = OperatorMacros {
+                ctx: MacroCtx {
+                    req,
+                    state,
+                    rule: Some(&starter.info),
+                },
+                compiled: &link.op_macros,
+            };
+            let mut hits: Vec<Hit> = Vec::new();
+            for v in &values {
+                let mut caps = Captures::default();
+                let value = if link.multi_match {
                     multi_match(op, chain, &v.value, &macros, link.capture.then_some(&mut caps))
                 } else {
                     let tv = transformed(self.cache, chain, link.transforms, v);
@@ -228,23 +235,30 @@ impl<'t> Run<'t> {
                     let hit = op.evaluate(&tv, &macros, None)
                         && (!link.capture || op.evaluate(&tv, &macros, Some(&mut caps)));
                     hit.then(|| tv.into_owned())
-                }
-            };
-            let Some(value) = hit else { continue };
-            any = true;
-            if link.capture {
-                for (i, g) in caps.groups.iter().enumerate().take(10) {
-                    self.state.tx.insert(i.to_string(), g.clone());
+                };
+                if let Some(value) = value {
+                    hits.push(Hit {
+                        name: v.full_name(),
+                        value,
+                        groups: caps.groups,
+                    });
                 }
             }
-            let name = v.full_name();
-            self.state.matched_var.clone_from(&value);
-            self.state.matched_var_name.clone_from(&name);
-            self.state.matched_vars.push((name, value));
+            self.scratch = recycle(values);
+            hits
+        };
+        let any = !hits.is_empty();
+        for hit in hits {
+            if link.capture {
+                for (i, g) in hit.groups.into_iter().enumerate().take(10) {
+                    self.state.tx.insert(i.to_string(), g);
+                }
+            }
+            self.state.matched_var.clone_from(&hit.value);
+            self.state.matched_var_name.clone_from(&hit.name);
+            self.state.matched_vars.push((hit.name, hit.value));
             self.run_actions(starter, link);
         }
-        values.clear();
-        self.scratch = values;
         any
     }
 
@@ -256,13 +270,16 @@ impl<'t> Run<'t> {
                     state: self.state,
                     rule: Some(&starter.info),
                 };
-                let name = sv.name.expand(&ctx).to_ascii_lowercase();
+                let name: Cow<'_, str> = match &sv.static_name {
+                    Some(n) => Cow::Borrowed(n.as_str()),
+                    None => Cow::Owned(sv.name.expand(&ctx).to_ascii_lowercase()),
+                };
                 let map = match sv.coll {
                     SetColl::Tx => Some(&self.state.tx),
                     SetColl::Store(k) => self.state.stores.get(&k),
                 };
                 let current = || {
-                    map.and_then(|m| m.get(&name))
+                    map.and_then(|m| m.get(name.as_ref()))
                         .map_or(0, |v| parse_int(&String::from_utf8_lossy(v)))
                 };
                 let new = match &sv.op {
@@ -288,11 +305,14 @@ impl<'t> Run<'t> {
                 SetColl::Store(k) => self.state.stores.entry(k).or_default(),
             };
             match new {
-                Some(v) => {
-                    map.insert(name, v);
-                }
+                Some(v) => match map.get_mut(name.as_ref()) {
+                    Some(slot) => *slot = v,
+                    None => {
+                        map.insert(name.into_owned(), v);
+                    }
+                },
                 None => {
-                    map.remove(&name);
+                    map.remove(name.as_ref());
                 }
             }
         }
@@ -394,6 +414,19 @@ impl<'t> Run<'t> {
         });
         Flow::StopPhase
     }
+}
+
+/// A value that matched, kept until the rule's actions run.
+struct Hit {
+    name: String,
+    value: Vec<u8>,
+    groups: Vec<Vec<u8>>,
+}
+
+/// Empties a value buffer and hands its allocation to another lifetime.
+fn recycle<'b>(mut values: Vec<VarValue<'_>>) -> Vec<VarValue<'b>> {
+    values.clear();
+    values.into_iter().map(|_| VarValue::placeholder()).collect()
 }
 
 /// The value after the chain, cached per (value source, chain).

@@ -408,6 +408,15 @@ pub(crate) struct VarValue<'a> {
 }
 
 impl VarValue<'_> {
+    pub(crate) fn placeholder() -> VarValue<'static> {
+        VarValue {
+            var: Var::Tx,
+            key: Cow::Borrowed(b""),
+            value: Cow::Borrowed(b""),
+            source: None,
+        }
+    }
+
     /// `ARGS:foo`, `REQUEST_URI` (MATCHED_VAR_NAME).
     pub(crate) fn full_name(&self) -> String {
         if self.var.is_collection() && !self.key.is_empty() {
