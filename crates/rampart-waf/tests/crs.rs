@@ -16,7 +16,10 @@ fn crs_dir() -> Option<PathBuf> {
             manifest.join("../../../../shared/crs"),
         ],
     };
-    let found = candidates.iter().find(|d| d.join("rules").is_dir()).cloned();
+    let found = candidates
+        .iter()
+        .find(|d| d.join("rules").is_dir())
+        .cloned();
     if found.is_none() {
         eprintln!("skipping: no CRS at {candidates:?} (set RAMPART_CRS_DIR)");
     }

@@ -4,7 +4,8 @@
 use std::borrow::Cow;
 use std::collections::hash_map::Entry as MapEntry;
 
-use super::data::{AllowScope, BodyProcessor, Collector, ReqData, RuleRef, State};
+use super::collect::{Collector, ExcludeFn};
+use super::data::{AllowScope, BodyProcessor, ReqData, RuleRef, State};
 use super::macros::{MacroCtx, OperatorMacros};
 use super::rule::{AllowKind, Ctl, Disruptive, Rule, SetColl, SetOp};
 use super::vars::{Exclusion, Var, VarValue};
@@ -210,7 +211,7 @@ impl<'t> Run<'t> {
             let collector = Collector {
                 req,
                 state,
-                excluded: any_exclusion.then_some(&excluded as &dyn Fn(Var, &[u8]) -> bool),
+                excluded: any_exclusion.then_some(&excluded as &ExcludeFn<'_>),
             };
             for t in &link.targets {
                 collector.collect(t, &mut values);
@@ -227,7 +228,13 @@ impl<'t> Run<'t> {
             for v in &values {
                 let mut caps = Captures::default();
                 let value = if link.multi_match {
-                    multi_match(op, chain, &v.value, &macros, link.capture.then_some(&mut caps))
+                    multi_match(
+                        op,
+                        chain,
+                        &v.value,
+                        &macros,
+                        link.capture.then_some(&mut caps),
+                    )
                 } else {
                     let tv = transformed(self.cache, chain, link.transforms, v);
                     // Most values do not match: test cheaply first, and
@@ -426,7 +433,10 @@ struct Hit {
 /// Empties a value buffer and hands its allocation to another lifetime.
 fn recycle<'b>(mut values: Vec<VarValue<'_>>) -> Vec<VarValue<'b>> {
     values.clear();
-    values.into_iter().map(|_| VarValue::placeholder()).collect()
+    values
+        .into_iter()
+        .map(|_| VarValue::placeholder())
+        .collect()
 }
 
 /// The value after the chain, cached per (value source, chain).

@@ -135,7 +135,8 @@ fn parse_ref(name: &str) -> Result<Part, String> {
         };
         return Ok(Part::Rule(field));
     }
-    let var = Var::from_name(coll).ok_or_else(|| format!("unknown variable in macro %{{{name}}}"))?;
+    let var =
+        Var::from_name(coll).ok_or_else(|| format!("unknown variable in macro %{{{name}}}"))?;
     let sel = match key {
         Some(k) if var.is_collection() => Selector::Key(k.to_ascii_lowercase()),
         _ => Selector::All,
@@ -150,7 +151,7 @@ fn first_value(ctx: &MacroCtx<'_>, var: Var, sel: &Selector) -> Option<Vec<u8>> 
         (Var::MatchedVarName, _) => return Some(ctx.state.matched_var_name.as_bytes().to_vec()),
         _ => {}
     }
-    let collector = super::data::Collector {
+    let collector = super::collect::Collector {
         req: ctx.req,
         state: ctx.state,
         excluded: None,

@@ -18,6 +18,8 @@
 //! apply once the whole chain has matched. Markers exist in every phase.
 
 mod base;
+mod build;
+mod collect;
 mod compile;
 mod data;
 mod exec;
@@ -52,7 +54,10 @@ pub struct LoadError {
 #[derive(Debug)]
 pub(crate) enum Entry {
     /// `skip_to`: where `skipAfter` resumes (index into the phase list).
-    Rule { idx: usize, skip_to: Option<usize> },
+    Rule {
+        idx: usize,
+        skip_to: Option<usize>,
+    },
     Marker(String),
 }
 

@@ -260,7 +260,8 @@ fn parse_ctl(v: &str) -> Result<Ctl, String> {
     let value = value.trim();
     Ok(match name.trim().to_ascii_lowercase().as_str() {
         "ruleengine" => Ctl::RuleEngine(
-            EngineMode::parse(value).ok_or_else(|| format!("ctl:ruleEngine: bad mode `{value}`"))?,
+            EngineMode::parse(value)
+                .ok_or_else(|| format!("ctl:ruleEngine: bad mode `{value}`"))?,
         ),
         "ruleremovebyid" => Ctl::RemoveById(parse_id_list(value)?),
         "ruleremovebytag" => Ctl::RemoveByTag(value.to_owned()),

@@ -71,7 +71,10 @@ fn errors_name_file_and_line() {
     let e = load_err("SecRule ARGS \"@rx a\" \"phase:2\"\n");
     assert!(e.contains("without an id"), "{e}");
     let e = load_err("SecAction \"id:5,pass\"\nSecAction \"id:5,pass\"\n");
-    assert!(e.starts_with("test.conf:2: ") && e.contains("duplicate"), "{e}");
+    assert!(
+        e.starts_with("test.conf:2: ") && e.contains("duplicate"),
+        "{e}"
+    );
     let e = load_err("SecRule ARGS \"@rx a\" \"id:1,chain\"\n");
     assert!(e.contains("chain"), "{e}");
 }
@@ -102,7 +105,10 @@ fn deny_interrupts_with_status_and_records_message() {
     );
     let r = run(&rs, &request("/", &[("x-TEST", "evil")]));
     let i = r.interrupted.expect("interrupted");
-    assert_eq!((i.rule_id, i.status, i.action), (100, 418, InterruptAction::Deny));
+    assert_eq!(
+        (i.rule_id, i.status, i.action),
+        (100, 418, InterruptAction::Deny)
+    );
     let m = &r.tx.matched_rules()[0];
     assert_eq!(m.message, "bad REQUEST_HEADERS:x-TEST");
     assert_eq!(m.data, "evil");
@@ -116,7 +122,8 @@ fn deny_interrupts_with_status_and_records_message() {
 
 #[test]
 fn detection_only_records_but_does_not_interrupt() {
-    let text = "SecRuleEngine DetectionOnly\nSecRule REQUEST_URI \"@rx attack\" \"id:1,phase:1,deny\"";
+    let text =
+        "SecRuleEngine DetectionOnly\nSecRule REQUEST_URI \"@rx attack\" \"id:1,phase:1,deny\"";
     let rs = build(text);
     let r = run(&rs, &request("/attack", &[]));
     assert!(r.interrupted.is_none());
@@ -187,9 +194,15 @@ fn count_and_exclusion_targets() {
          SecRule REQUEST_HEADERS|!REQUEST_HEADERS:X-Skip \"@rx bad\" \"id:3,phase:1,pass\"\n\
          SecRule REQUEST_HEADERS|!REQUEST_HEADERS:/^x-/ \"@rx bad\" \"id:4,phase:1,pass\"",
     );
-    let r = run(&rs, &request("/", &[("X-Skip", "bad"), ("X-Two", "ok"), ("Y", "ok")]));
+    let r = run(
+        &rs,
+        &request("/", &[("X-Skip", "bad"), ("X-Two", "ok"), ("Y", "ok")]),
+    );
     assert_eq!(ids(&r), vec![1, 2]);
-    let r = run(&rs, &request("/", &[("X-Skip", "ok"), ("X-Two", "bad"), ("Y", "ok")]));
+    let r = run(
+        &rs,
+        &request("/", &[("X-Skip", "ok"), ("X-Two", "bad"), ("Y", "ok")]),
+    );
     assert_eq!(ids(&r), vec![1, 2, 3]);
 }
 
@@ -283,7 +296,10 @@ fn request_variables_follow_modsecurity() {
         &rs,
         &request(
             "/a%20b/c.php?x=%41",
-            &[("Host", "example.net:8443"), ("Cookie", " sid=a=b; theme=dark ")],
+            &[
+                ("Host", "example.net:8443"),
+                ("Cookie", " sid=a=b; theme=dark "),
+            ],
         ),
     );
     assert_eq!(ids(&r), (1..=10).collect::<Vec<_>>());
@@ -331,7 +347,10 @@ fn redirect_and_response_phases() {
     assert!(tx.process_response_headers(&resp).is_none());
     let i = tx.process_response_body(&resp).cloned().expect("redirect");
     assert_eq!(i.action, InterruptAction::Redirect);
-    assert_eq!((i.status, i.location.as_deref()), (302, Some("/sorry?id=u1")));
+    assert_eq!(
+        (i.status, i.location.as_deref()),
+        (302, Some("/sorry?id=u1"))
+    );
     assert_eq!(
         tx.matched_rules().iter().map(|m| m.id).collect::<Vec<_>>(),
         vec![1, 2]

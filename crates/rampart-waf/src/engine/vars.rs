@@ -60,6 +60,8 @@ pub(crate) enum Var {
     ServerPort,
     ServerName,
     AuthType,
+    // The SecLang name is MATCHED_VAR.
+    #[allow(clippy::enum_variant_names)]
     MatchedVar,
     MatchedVarName,
     MatchedVars,
