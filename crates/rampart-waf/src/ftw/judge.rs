@@ -190,10 +190,10 @@ pub fn judge(expected: &Output, observed: &Observation) -> Vec<Failure> {
             });
         }
     }
-    if let Some(text) = &expected.response_contains {
-        if !observed.response_text.contains(text.as_str()) {
-            failures.push(Failure::ResponseMissing(text.clone()));
-        }
+    if let Some(text) = &expected.response_contains
+        && !observed.response_text.contains(text.as_str())
+    {
+        failures.push(Failure::ResponseMissing(text.clone()));
     }
     let missing: Vec<u64> = expected
         .log
