@@ -1,0 +1,5 @@
+mod fuzz;
+mod json;
+mod multipart;
+mod urlencoded;
+mod xml;

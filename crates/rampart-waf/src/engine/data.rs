@@ -1,0 +1,708 @@
+//! What one transaction holds: the request/response as variables see it
+//! ([`ReqData`], immutable once a phase starts) and the mutable rule state
+//! ([`State`]: TX, MATCHED_*, ctl overrides).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use super::vars::{Exclusion, MultipartFlagKind, Selector, StoreKind, Target, Var, VarValue};
+use crate::body::{FilePart, MultipartFlags, XmlDocument};
+use crate::request::{HttpRequest, HttpResponse};
+
+pub(crate) type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+#[derive(Debug, Default)]
+pub(crate) struct ReqData {
+    pub method: Vec<u8>,
+    pub uri_raw: Vec<u8>,
+    pub uri: Vec<u8>,
+    pub filename: Vec<u8>,
+    pub basename: Option<Vec<u8>>,
+    pub protocol: Vec<u8>,
+    pub query: Option<Vec<u8>>,
+    pub request_line: Vec<u8>,
+    pub args_get: Pairs,
+    pub args_post: Pairs,
+    pub headers: Pairs,
+    pub cookies: Pairs,
+    pub auth_type: Option<Vec<u8>>,
+    pub body: Option<Vec<u8>>,
+    pub body_length: usize,
+    pub full_request_length: usize,
+    pub files: Vec<FilePart>,
+    pub part_headers: Pairs,
+    pub part_names: Vec<Vec<u8>>,
+    pub file_names: Vec<Vec<u8>>,
+    pub multipart_flags: Option<MultipartFlags>,
+    pub reqbody_error: Option<bool>,
+    pub reqbody_error_msg: Option<Vec<u8>>,
+    pub xml: Option<XmlDocument>,
+    pub remote_addr: Vec<u8>,
+    pub remote_port: Vec<u8>,
+    pub server_addr: Vec<u8>,
+    pub server_port: Vec<u8>,
+    pub server_name: Vec<u8>,
+    pub unique_id: Vec<u8>,
+    pub response_status: Option<Vec<u8>>,
+    pub response_protocol: Vec<u8>,
+    pub response_headers: Pairs,
+    pub response_body: Option<Vec<u8>>,
+}
+
+/// Which body processor runs in phase 2 (REQBODY_PROCESSOR).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyProcessor {
+    UrlEncoded,
+    Multipart,
+    Json,
+    Xml,
+}
+
+impl BodyProcessor {
+    pub(crate) fn parse(name: &str) -> Option<Self> {
+        match name.trim().to_ascii_uppercase().as_str() {
+            "URLENCODED" => Some(Self::UrlEncoded),
+            "MULTIPART" => Some(Self::Multipart),
+            "JSON" => Some(Self::Json),
+            "XML" => Some(Self::Xml),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::UrlEncoded => "URLENCODED",
+            Self::Multipart => "MULTIPART",
+            Self::Json => "JSON",
+            Self::Xml => "XML",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineMode {
+    On,
+    Off,
+    DetectionOnly,
+}
+
+impl EngineMode {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "on" => Some(Self::On),
+            "off" => Some(Self::Off),
+            "detectiononly" => Some(Self::DetectionOnly),
+            _ => None,
+        }
+    }
+}
+
+/// `allow` scopes: the rest of this phase, the request phases, or all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AllowScope {
+    Phase(u8),
+    Request,
+    All,
+}
+
+/// Which rules a runtime `ctl:ruleRemoveTarget…` applies to.
+#[derive(Debug, Clone)]
+pub(crate) enum RuleRef {
+    Ids(u64, u64),
+    Tag(String),
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    pub tx: BTreeMap<String, Vec<u8>>,
+    pub stores: BTreeMap<StoreKind, BTreeMap<String, Vec<u8>>>,
+    pub matched_var: Vec<u8>,
+    pub matched_var_name: String,
+    pub matched_vars: Vec<(String, Vec<u8>)>,
+    pub engine: EngineMode,
+    pub body_processor: Option<BodyProcessor>,
+    pub body_access: bool,
+    pub removed_ids: Vec<(u64, u64)>,
+    pub removed_tags: Vec<String>,
+    pub removed_targets: Vec<(RuleRef, Exclusion)>,
+    pub highest_severity: Option<u8>,
+    pub allow: Option<AllowScope>,
+    pub started: Instant,
+}
+
+impl State {
+    pub(crate) fn new(engine: EngineMode, body_access: bool) -> Self {
+        Self {
+            tx: BTreeMap::new(),
+            stores: BTreeMap::new(),
+            matched_var: Vec::new(),
+            matched_var_name: String::new(),
+            matched_vars: Vec::new(),
+            engine,
+            body_processor: None,
+            body_access,
+            removed_ids: Vec::new(),
+            removed_tags: Vec::new(),
+            removed_targets: Vec::new(),
+            highest_severity: None,
+            allow: None,
+            started: Instant::now(),
+        }
+    }
+}
+
+/// `%XX` decoded, invalid escapes kept, `+` untouched (the URI decoding
+/// ModSecurity applies to REQUEST_URI and REQUEST_FILENAME).
+pub(crate) fn percent_decode(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while let Some(&b) = input.get(i) {
+        if b == b'%'
+            && let (Some(h), Some(l)) = (
+                input.get(i + 1).and_then(|c| hex(*c)),
+                input.get(i + 2).and_then(|c| hex(*c)),
+            )
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
+        }
+        out.push(b);
+        i += 1;
+    }
+    out
+}
+
+fn hex(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
+}
+
+/// ModSecurity's cookie split: `;`-separated pairs, name left-trimmed,
+/// value after the first `=`, empty names skipped.
+fn split_cookies(value: &[u8], out: &mut Pairs) {
+    let mut value = value;
+    while let Some((last, head)) = value.split_last() {
+        if last.is_ascii_whitespace() {
+            value = head;
+        } else {
+            break;
+        }
+    }
+    for part in value.split(|&b| b == b';') {
+        let (name, val) = match part.iter().position(|&b| b == b'=') {
+            Some(p) => (part.get(..p).unwrap_or_default(), part.get(p + 1..).unwrap_or_default()),
+            None => (part, &[][..]),
+        };
+        let start = name.iter().position(|b| !b.is_ascii_whitespace());
+        let Some(start) = start else { continue };
+        let name = name.get(start..).unwrap_or_default();
+        out.push((name.to_vec(), val.to_vec()));
+    }
+}
+
+impl ReqData {
+    pub(crate) fn load_request_line(&mut self, request: &HttpRequest, unique_id: &str) {
+        self.method = request.method.as_bytes().to_vec();
+        self.uri_raw = request.uri.as_bytes().to_vec();
+        self.protocol = request.protocol.as_bytes().to_vec();
+        let decoded = percent_decode(&self.uri_raw);
+        let path_end = decoded.iter().position(|&b| b == b'?').unwrap_or(decoded.len());
+        self.filename = decoded.get(..path_end).unwrap_or_default().to_vec();
+        self.basename = self
+            .filename
+            .iter()
+            .rposition(|&b| b == b'/' || b == b'\\')
+            .and_then(|p| self.filename.get(p + 1..))
+            .filter(|b| !b.is_empty())
+            .map(<[u8]>::to_vec);
+        self.uri = strip_absolute_form(&decoded).to_vec();
+        self.query = request
+            .uri
+            .split_once('?')
+            .map(|(_, q)| q.as_bytes().to_vec());
+        self.args_get = match &self.query {
+            Some(q) if !q.is_empty() => crate::body::parse_urlencoded(q),
+            _ => Vec::new(),
+        };
+        let mut line = Vec::with_capacity(self.method.len() + self.uri_raw.len() + 10);
+        line.extend_from_slice(&self.method);
+        line.push(b' ');
+        line.extend_from_slice(&self.uri_raw);
+        line.push(b' ');
+        line.extend_from_slice(&self.protocol);
+        self.request_line = line;
+        self.headers = request
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.clone()))
+            .collect();
+        self.cookies.clear();
+        for (k, v) in &request.headers {
+            if k.eq_ignore_ascii_case("cookie") {
+                split_cookies(v, &mut self.cookies);
+            } else if k.eq_ignore_ascii_case("authorization") {
+                self.auth_type = v.split(|&b| b == b' ').next().map(<[u8]>::to_vec);
+            } else if k.eq_ignore_ascii_case("host") {
+                self.server_name = v.split(|&b| b == b':').next().unwrap_or_default().to_vec();
+            }
+        }
+        self.full_request_length = self.request_line.len()
+            + 2
+            + request
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 4)
+                .sum::<usize>()
+            + 2;
+        self.remote_addr = request.client.ip().to_string().into_bytes();
+        self.remote_port = request.client.port().to_string().into_bytes();
+        self.server_addr = request.server.ip().to_string().into_bytes();
+        self.server_port = request.server.port().to_string().into_bytes();
+        self.unique_id = unique_id.as_bytes().to_vec();
+    }
+
+    pub(crate) fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v.as_slice())
+    }
+
+    pub(crate) fn load_response_headers(&mut self, response: &HttpResponse) {
+        self.response_status = Some(response.status.to_string().into_bytes());
+        self.response_protocol = response.protocol.as_bytes().to_vec();
+        self.response_headers = response
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.clone()))
+            .collect();
+    }
+}
+
+/// `http://host/path` → `/path`, as ModSecurity reduces REQUEST_URI.
+fn strip_absolute_form(uri: &[u8]) -> &[u8] {
+    if uri.first() == Some(&b'/') {
+        return uri;
+    }
+    let Some(scheme_end) = uri.windows(3).position(|w| w == b"://") else {
+        return uri;
+    };
+    let after = scheme_end + 3;
+    match uri.get(after..).and_then(|r| r.iter().position(|&b| b == b'/')) {
+        Some(p) => uri.get(after + p..).unwrap_or(uri),
+        None => uri,
+    }
+}
+
+const SRC_ARGS_GET: u64 = 1;
+const SRC_ARGS_POST: u64 = 3;
+const SRC_HEADERS: u64 = 5;
+const SRC_COOKIES: u64 = 7;
+const SRC_RESP_HEADERS: u64 = 9;
+const SRC_SCALAR: u64 = 20;
+
+fn src(tag: u64, index: usize) -> Option<u64> {
+    Some(tag << 40 | (index as u64 & 0xff_ffff_ffff))
+}
+
+/// `excluded(var, key)` says whether a `!` exclusion drops a value.
+pub(crate) struct Collector<'a, 'e> {
+    pub req: &'a ReqData,
+    pub state: &'e State,
+    pub excluded: &'e dyn Fn(Var, &[u8]) -> bool,
+}
+
+impl<'a> Collector<'a, '_> {
+    pub(crate) fn collect(&self, target: &Target, out: &mut Vec<VarValue<'a>>) {
+        if target.count {
+            let mut tmp = Vec::new();
+            self.values(target.var, &target.selector, &mut tmp);
+            let n = tmp.len().to_string().into_bytes();
+            out.push(VarValue {
+                var: target.var,
+                key: Cow::Borrowed(b""),
+                value: Cow::Owned(n),
+                source: None,
+            });
+        } else {
+            self.values(target.var, &target.selector, out);
+        }
+    }
+
+    fn pairs(
+        &self,
+        var: Var,
+        pairs: &'a Pairs,
+        tag: u64,
+        names: bool,
+        sel: &Selector,
+        out: &mut Vec<VarValue<'a>>,
+    ) {
+        for (i, (k, v)) in pairs.iter().enumerate() {
+            if !sel.matches(k) || (self.excluded)(var, k) {
+                continue;
+            }
+            let value = if names { k } else { v };
+            out.push(VarValue {
+                var,
+                key: Cow::Borrowed(k),
+                value: Cow::Borrowed(value),
+                source: src(tag + u64::from(names), i),
+            });
+        }
+    }
+
+    fn list(&self, var: Var, items: &'a [Vec<u8>], sel: &Selector, out: &mut Vec<VarValue<'a>>) {
+        for item in items {
+            if sel.matches(item) && !(self.excluded)(var, item) {
+                out.push(VarValue {
+                    var,
+                    key: Cow::Borrowed(item),
+                    value: Cow::Borrowed(item),
+                    source: None,
+                });
+            }
+        }
+    }
+
+    fn owned_map(
+        &self,
+        var: Var,
+        map: &BTreeMap<String, Vec<u8>>,
+        sel: &Selector,
+        out: &mut Vec<VarValue<'a>>,
+    ) {
+        let mut push = |k: &String, v: &Vec<u8>| {
+            if !(self.excluded)(var, k.as_bytes()) {
+                out.push(VarValue {
+                    var,
+                    key: Cow::Owned(k.as_bytes().to_vec()),
+                    value: Cow::Owned(v.clone()),
+                    source: None,
+                });
+            }
+        };
+        match sel {
+            Selector::Key(key) => {
+                if let Some((k, v)) = map.get_key_value(key.as_str()) {
+                    push(k, v);
+                }
+            }
+            _ => {
+                for (k, v) in map {
+                    if sel.matches(k.as_bytes()) {
+                        push(k, v);
+                    }
+                }
+            }
+        }
+    }
+
+    fn scalar(&self, var: Var, value: Option<Cow<'a, [u8]>>, out: &mut Vec<VarValue<'a>>) {
+        let Some(value) = value else { return };
+        if (self.excluded)(var, b"") {
+            return;
+        }
+        let source = match &value {
+            Cow::Borrowed(_) => scalar_source(var),
+            Cow::Owned(_) => None,
+        };
+        out.push(VarValue {
+            var,
+            key: Cow::Borrowed(b""),
+            value,
+            source,
+        });
+    }
+
+    pub(crate) fn values(&self, var: Var, sel: &Selector, out: &mut Vec<VarValue<'a>>) {
+        let r = self.req;
+        let b = |v: &'a [u8]| Some(Cow::Borrowed(v));
+        let o = |v: String| Some(Cow::Owned(v.into_bytes()));
+        match var {
+            Var::Args => {
+                self.pairs(var, &r.args_get, SRC_ARGS_GET, false, sel, out);
+                self.pairs(var, &r.args_post, SRC_ARGS_POST, false, sel, out);
+            }
+            Var::ArgsGet => self.pairs(var, &r.args_get, SRC_ARGS_GET, false, sel, out),
+            Var::ArgsPost => self.pairs(var, &r.args_post, SRC_ARGS_POST, false, sel, out),
+            Var::ArgsNames => {
+                self.pairs(var, &r.args_get, SRC_ARGS_GET, true, sel, out);
+                self.pairs(var, &r.args_post, SRC_ARGS_POST, true, sel, out);
+            }
+            Var::ArgsGetNames => self.pairs(var, &r.args_get, SRC_ARGS_GET, true, sel, out),
+            Var::ArgsPostNames => self.pairs(var, &r.args_post, SRC_ARGS_POST, true, sel, out),
+            Var::ArgsCombinedSize => {
+                let n: usize = r
+                    .args_get
+                    .iter()
+                    .chain(&r.args_post)
+                    .map(|(k, v)| k.len() + v.len())
+                    .sum();
+                self.scalar(var, o(n.to_string()), out);
+            }
+            Var::RequestHeaders => self.pairs(var, &r.headers, SRC_HEADERS, false, sel, out),
+            Var::RequestHeadersNames => self.pairs(var, &r.headers, SRC_HEADERS, true, sel, out),
+            Var::RequestCookies => self.pairs(var, &r.cookies, SRC_COOKIES, false, sel, out),
+            Var::RequestCookiesNames => self.pairs(var, &r.cookies, SRC_COOKIES, true, sel, out),
+            Var::ResponseHeaders => {
+                self.pairs(var, &r.response_headers, SRC_RESP_HEADERS, false, sel, out)
+            }
+            Var::ResponseHeadersNames => {
+                self.pairs(var, &r.response_headers, SRC_RESP_HEADERS, true, sel, out)
+            }
+            Var::RequestUri => self.scalar(var, b(&r.uri), out),
+            Var::RequestUriRaw => self.scalar(var, b(&r.uri_raw), out),
+            Var::RequestFilename | Var::PathInfo => self.scalar(var, b(&r.filename), out),
+            Var::RequestBasename => self.scalar(var, r.basename.as_deref().and_then(b), out),
+            Var::RequestLine => self.scalar(var, b(&r.request_line), out),
+            Var::RequestMethod => self.scalar(var, b(&r.method), out),
+            Var::RequestProtocol => self.scalar(var, b(&r.protocol), out),
+            Var::QueryString => self.scalar(var, r.query.as_deref().and_then(b), out),
+            Var::RequestBody => self.scalar(var, r.body.as_deref().and_then(b), out),
+            Var::RequestBodyLength => {
+                if r.body.is_some() {
+                    self.scalar(var, o(r.body_length.to_string()), out);
+                }
+            }
+            Var::FullRequestLength => self.scalar(
+                var,
+                o((r.full_request_length + r.body_length).to_string()),
+                out,
+            ),
+            Var::Files | Var::FilesNames | Var::FilesSizes | Var::FilesTmpNames => {
+                for f in &r.files {
+                    if !sel.matches(&f.field_name) || (self.excluded)(var, &f.field_name) {
+                        continue;
+                    }
+                    let value = match var {
+                        Var::Files => Cow::Borrowed(f.file_name.as_slice()),
+                        Var::FilesSizes => Cow::Owned(f.size.to_string().into_bytes()),
+                        Var::FilesTmpNames => Cow::Borrowed(&b""[..]),
+                        _ => Cow::Borrowed(f.field_name.as_slice()),
+                    };
+                    out.push(VarValue {
+                        var,
+                        key: Cow::Borrowed(&f.field_name),
+                        value,
+                        source: None,
+                    });
+                }
+            }
+            Var::FilesCombinedSize => {
+                let n: usize = r.files.iter().map(|f| f.size).sum();
+                self.scalar(var, o(n.to_string()), out);
+            }
+            Var::MultipartPartHeaders => {
+                for (k, v) in &r.part_headers {
+                    if sel.matches(k) && !(self.excluded)(var, k) {
+                        out.push(VarValue {
+                            var,
+                            key: Cow::Borrowed(k),
+                            value: Cow::Borrowed(v),
+                            source: None,
+                        });
+                    }
+                }
+            }
+            Var::MultipartFilename => self.list(var, &r.file_names, sel, out),
+            Var::MultipartName => self.list(var, &r.part_names, sel, out),
+            Var::MultipartFlag(kind) => {
+                if let Some(flags) = &r.multipart_flags {
+                    let on = flag(flags, kind);
+                    self.scalar(var, b(if on { b"1" } else { b"0" }), out);
+                }
+            }
+            Var::ReqbodyError => {
+                if let Some(e) = r.reqbody_error {
+                    self.scalar(var, b(if e { b"1" } else { b"0" }), out);
+                }
+            }
+            Var::ReqbodyErrorMsg => self.scalar(var, r.reqbody_error_msg.as_deref().and_then(b), out),
+            Var::ReqbodyProcessor => {
+                if let Some(p) = self.state.body_processor {
+                    self.scalar(var, b(p.name().as_bytes()), out);
+                }
+            }
+            Var::Xml => {
+                if let Some(doc) = &r.xml {
+                    let attrs = matches!(sel, Selector::Key(k) if k.contains('@'));
+                    let items = if attrs {
+                        &doc.attribute_values
+                    } else {
+                        &doc.text
+                    };
+                    let key: &'static [u8] = if attrs { b"//@*" } else { b"/*" };
+                    for v in items {
+                        out.push(VarValue {
+                            var,
+                            key: Cow::Borrowed(key),
+                            value: Cow::Borrowed(v),
+                            source: None,
+                        });
+                    }
+                }
+            }
+            Var::Tx => self.owned_map(var, &self.state.tx, sel, out),
+            Var::Store(kind) => {
+                if let Some(map) = self.state.stores.get(&kind) {
+                    self.owned_map(var, map, sel, out);
+                }
+            }
+            Var::ResponseStatus => self.scalar(var, r.response_status.as_deref().and_then(b), out),
+            Var::ResponseBody => self.scalar(var, r.response_body.as_deref().and_then(b), out),
+            Var::ResponseProtocol => {
+                if r.response_status.is_some() {
+                    self.scalar(var, b(&r.response_protocol), out);
+                }
+            }
+            Var::ResponseContentType | Var::ResponseContentLength => {
+                let name: &[u8] = if var == Var::ResponseContentType {
+                    b"content-type"
+                } else {
+                    b"content-length"
+                };
+                let v = r
+                    .response_headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.as_slice());
+                self.scalar(var, v.and_then(b), out);
+            }
+            Var::StatusLine => {
+                if let Some(s) = &r.response_status {
+                    let mut line = r.response_protocol.clone();
+                    line.push(b' ');
+                    line.extend_from_slice(s);
+                    self.scalar(var, Some(Cow::Owned(line)), out);
+                }
+            }
+            Var::UniqueId => self.scalar(var, b(&r.unique_id), out),
+            Var::RemoteAddr | Var::RemoteHost => self.scalar(var, b(&r.remote_addr), out),
+            Var::RemotePort => self.scalar(var, b(&r.remote_port), out),
+            Var::ServerAddr => self.scalar(var, b(&r.server_addr), out),
+            Var::ServerPort => self.scalar(var, b(&r.server_port), out),
+            Var::ServerName => self.scalar(var, b(&r.server_name), out),
+            Var::AuthType => self.scalar(var, r.auth_type.as_deref().and_then(b), out),
+            Var::MatchedVar => {
+                self.scalar(var, Some(Cow::Owned(self.state.matched_var.clone())), out)
+            }
+            Var::MatchedVarName => self.scalar(
+                var,
+                Some(Cow::Owned(self.state.matched_var_name.clone().into_bytes())),
+                out,
+            ),
+            Var::MatchedVars | Var::MatchedVarsNames => {
+                for (name, value) in &self.state.matched_vars {
+                    if !sel.matches(name.as_bytes()) || (self.excluded)(var, name.as_bytes()) {
+                        continue;
+                    }
+                    let v = if var == Var::MatchedVars {
+                        value.clone()
+                    } else {
+                        name.as_bytes().to_vec()
+                    };
+                    out.push(VarValue {
+                        var,
+                        key: Cow::Owned(name.as_bytes().to_vec()),
+                        value: Cow::Owned(v),
+                        source: None,
+                    });
+                }
+            }
+            Var::Duration => {
+                let ms = self.state.started.elapsed().as_millis();
+                self.scalar(var, o(ms.to_string()), out);
+            }
+            Var::HighestSeverity => {
+                let s = self.state.highest_severity.map_or(255, u16::from);
+                self.scalar(var, o(s.to_string()), out);
+            }
+            Var::Time
+            | Var::TimeDay
+            | Var::TimeEpoch
+            | Var::TimeHour
+            | Var::TimeMin
+            | Var::TimeMon
+            | Var::TimeSec
+            | Var::TimeWday
+            | Var::TimeYear => self.scalar(var, o(time_var(var)), out),
+            Var::WebserverErrorLog => {}
+            Var::InboundDataError | Var::OutboundDataError => self.scalar(var, b(b"0"), out),
+        }
+    }
+}
+
+fn scalar_source(var: Var) -> Option<u64> {
+    let n = match var {
+        Var::RequestUri => 1,
+        Var::RequestUriRaw => 2,
+        Var::RequestFilename | Var::PathInfo => 3,
+        Var::RequestBasename => 4,
+        Var::RequestLine => 5,
+        Var::RequestMethod => 6,
+        Var::RequestProtocol => 7,
+        Var::QueryString => 8,
+        Var::RequestBody => 9,
+        Var::ResponseBody => 10,
+        _ => return None,
+    };
+    src(SRC_SCALAR, n)
+}
+
+fn flag(flags: &MultipartFlags, kind: MultipartFlagKind) -> bool {
+    match kind {
+        MultipartFlagKind::StrictError => flags.strict_error,
+        MultipartFlagKind::UnmatchedBoundary => flags.unmatched_boundary,
+        MultipartFlagKind::BoundaryQuoted => flags.boundary_quoted,
+        MultipartFlagKind::BoundaryWhitespace => flags.boundary_whitespace,
+        MultipartFlagKind::DataBefore => flags.data_before,
+        MultipartFlagKind::DataAfter => flags.data_after,
+        MultipartFlagKind::HeaderFolding => flags.header_folding,
+        MultipartFlagKind::LfLine => flags.lf_line,
+        MultipartFlagKind::CrlfLfLines => flags.crlf_lf_lines,
+        MultipartFlagKind::MissingSemicolon => flags.missing_semicolon,
+        MultipartFlagKind::InvalidQuoting => flags.invalid_quoting,
+        MultipartFlagKind::InvalidPart => flags.invalid_part,
+        MultipartFlagKind::InvalidHeaderFolding => flags.invalid_header_folding,
+        MultipartFlagKind::FileLimitExceeded => flags.file_limit_exceeded,
+    }
+}
+
+/// TIME_* in UTC (no time-zone database on the request path).
+fn time_var(var: Var) -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (hour, min, sec) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    let (year, month, day) = civil_from_days(days);
+    let wday = (days + 4) % 7;
+    match var {
+        Var::TimeEpoch => secs.to_string(),
+        Var::TimeYear => year.to_string(),
+        Var::TimeMon => format!("{month:02}"),
+        Var::TimeDay => format!("{day:02}"),
+        Var::TimeHour => format!("{hour:02}"),
+        Var::TimeMin => format!("{min:02}"),
+        Var::TimeSec => format!("{sec:02}"),
+        Var::TimeWday => wday.to_string(),
+        _ => format!("{hour:02}:{min:02}:{sec:02}"),
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
