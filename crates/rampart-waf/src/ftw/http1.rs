@@ -100,7 +100,7 @@ pub fn parse_request(raw: &[u8], strictness: Strictness) -> Result<ParsedRequest
         }
     }
     let rest = raw.get(pos..).unwrap_or_default();
-    let body = read_body(&headers, &version, rest, strictness)?;
+    let body = read_body(&mut headers, &version, rest, strictness)?;
     Ok(ParsedRequest {
         method,
         target,
@@ -313,9 +313,12 @@ fn header_values<'h>(
         .map(|(_, v)| v.as_slice())
 }
 
-/// Body framing as RFC 9112 §6.3 has it and hyper implements it.
+/// Body framing as RFC 9112 §6.3 has it and hyper implements it. A
+/// Transfer-Encoding makes the server drop Content-Length from the headers
+/// (hyper and Apache both do, so the WAF never sees the pair); a repeated
+/// Content-Length of the same value is dropped too.
 fn read_body(
-    headers: &[(String, Vec<u8>)],
+    headers: &mut Vec<(String, Vec<u8>)>,
     version: &str,
     rest: &[u8],
     strictness: Strictness,
@@ -325,33 +328,52 @@ fn read_body(
         if version == "HTTP/1.0" && strictness == Strictness::Hyper {
             return Err(reject(400, "Transfer-Encoding in an HTTP/1.0 request"));
         }
+        // The last Transfer-Encoding line decides, and in it the last coding.
         let last_coding = te
             .last()
-            .and_then(|v| v.split(|&b| b == b',').next_back())
+            .and_then(|v| v.rsplit(|&b| b == b',').next())
             .map(trim_ows)
             .unwrap_or_default();
         if !last_coding.eq_ignore_ascii_case(b"chunked") {
             return Err(reject(400, "Transfer-Encoding without chunked last"));
         }
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-length"));
         return decode_chunked(rest);
     }
     let mut length: Option<u64> = None;
-    for value in header_values(headers, "content-length") {
-        for part in value.split(|&b| b == b',') {
-            let part = trim_ows(part);
-            if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
-                return Err(reject(400, "invalid Content-Length"));
+    let mut keep = Vec::with_capacity(headers.len());
+    for (name, value) in headers.drain(..) {
+        if !name.eq_ignore_ascii_case("content-length") {
+            keep.push((name, value));
+            continue;
+        }
+        let lenient_value;
+        let digits: &[u8] = match strictness {
+            Strictness::Hyper => &value,
+            // Only `1, 1` lists are tolerated beyond hyper.
+            Strictness::Lenient => {
+                lenient_value = value
+                    .split(|&b| b == b',')
+                    .next()
+                    .map(trim_ows)
+                    .unwrap_or_default()
+                    .to_vec();
+                &lenient_value
             }
-            let n: u64 = std::str::from_utf8(part)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| reject(400, "invalid Content-Length"))?;
-            if length.is_some_and(|prev| prev != n) {
+        };
+        let n = parse_digits(digits).ok_or_else(|| reject(400, "invalid Content-Length"))?;
+        match length {
+            Some(prev) if prev != n => {
                 return Err(reject(400, "conflicting Content-Length values"));
             }
-            length = Some(n);
+            Some(_) => {}
+            None => {
+                length = Some(n);
+                keep.push((name, value));
+            }
         }
     }
+    *headers = keep;
     match length {
         None => Ok(Vec::new()),
         Some(n) => {
@@ -365,6 +387,20 @@ fn read_body(
             }
         }
     }
+}
+
+/// Digits only: no sign, no spaces, no list (hyper's `from_digits`).
+fn parse_digits(bytes: &[u8]) -> Option<u64> {
+    if bytes.is_empty() {
+        return None;
+    }
+    bytes.iter().try_fold(0u64, |acc, &b| {
+        if b.is_ascii_digit() {
+            acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        } else {
+            None
+        }
+    })
 }
 
 fn decode_chunked(mut rest: &[u8]) -> Result<Vec<u8>, Rejection> {

@@ -39,52 +39,11 @@ SecAction "id:900005,\
   setvar:tx.combined_file_sizes=65535"
 "#;
 
-/// Engine settings a ModSecurity deployment has before CRS: the rule
-/// engine on, bodies inspected both ways, and the XML and JSON body
-/// processors selected by Content-Type (the rules the recommended
-/// ModSecurity configuration ships as 200000 and 200001).
-const BASE_CONFIG: &str = r#"
-SecRuleEngine On
-SecRequestBodyAccess On
-SecRequestBodyLimit 13107200
-SecRequestBodyNoFilesLimit 131072
-SecRequestBodyLimitAction Reject
-SecResponseBodyAccess On
-SecResponseBodyMimeType text/plain text/html text/xml
-SecResponseBodyLimit 524288
-SecResponseBodyLimitAction ProcessPartial
-SecRule REQUEST_HEADERS:Content-Type "@rx ^(?:application(?:/soap\+|/)|text/)xml" \
-    "id:200000,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML"
-SecRule REQUEST_HEADERS:Content-Type "@rx ^application/json" \
-    "id:200001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
-"#;
-
-/// The rule set under test: base configuration, `crs-setup.conf.example`,
-/// the suite's setup rule, then `rules/*.conf` in name order (as an
-/// `Include rules/*.conf` would load them).
+/// The rule set under test: the engine's recommended base configuration,
+/// `crs-setup.conf.example`, the suite's setup rule, then `rules/*.conf`
+/// in name order (as an `Include rules/*.conf` would load them).
 pub fn load_rules(crs_dir: &Path) -> Result<RuleSet, FtwError> {
-    let mut builder = RuleSetBuilder::new();
-    builder.add_directives(Path::new("<ftw base config>"), crs_dir, BASE_CONFIG)?;
-    let setup = crs_dir.join("crs-setup.conf.example");
-    if setup.is_file() {
-        builder.add_file(&setup)?;
-    }
-    builder.add_directives(Path::new("<ftw setup>"), crs_dir, FTW_SETUP)?;
-    let rules_dir = crs_dir.join("rules");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&rules_dir)
-        .map_err(|source| FtwError::Io {
-            path: rules_dir.clone(),
-            source,
-        })?
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "conf"))
-        .collect();
-    files.sort();
-    for file in files {
-        builder.add_file(&file)?;
-    }
-    Ok(builder.build()?)
+    Ok(RuleSetBuilder::load_crs(crs_dir, FTW_SETUP)?)
 }
 
 /// Every test file under `tests/regression/tests`, in path order.
@@ -358,6 +317,8 @@ fn evaluate(
     if interruption.is_none() {
         interruption = tx.process_response_body(&response).cloned();
     }
+    // Phase 5 runs whatever happened before (the 980xxx reporting rules).
+    tx.process_logging();
     let mut logged_ids = BTreeSet::new();
     let mut log = String::new();
     for rule in tx.matched_rules().iter().filter(|r| r.logged) {

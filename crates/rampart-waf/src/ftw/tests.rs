@@ -335,6 +335,12 @@ fn chunked_bodies_and_transfer_encoding_precedence() {
     .unwrap();
     assert_eq!(req.body, b"foo=bar");
     assert_eq!(
+        req.headers.len(),
+        1,
+        "Content-Length is dropped when chunked"
+    );
+    assert_eq!(req.headers[0].0, "Transfer-Encoding");
+    assert_eq!(
         parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
         Err(400)
     );
@@ -363,10 +369,16 @@ fn content_length_rules() {
         Err(400)
     );
     assert_eq!(
-        parse("GET / HTTP/1.1\r\nContent-Length: 2, 2\r\n\r\nab")
-            .unwrap()
-            .body,
-        b"ab"
+        parse("GET / HTTP/1.1\r\nContent-Length: 2, 2\r\n\r\nab"),
+        Err(400)
+    );
+    let twice = parse("GET / HTTP/1.1\r\nContent-Length: 2\r\nA: b\r\ncontent-length: 2\r\n\r\nab")
+        .unwrap();
+    assert_eq!(twice.body, b"ab");
+    assert_eq!(
+        twice.headers.len(),
+        2,
+        "the repeated Content-Length is dropped"
     );
     assert_eq!(
         parse("GET / HTTP/1.1\r\nContent-Length: 10\r\n\r\nab"),
