@@ -1,6 +1,8 @@
 //! Runs the CRS regression suite in process:
 //! `cargo run -p rampart-waf --example test_crs -- /path/to/crs [--rule 942100]
-//! [--test 3] [--overrides FILE] [--lenient]`.
+//! [--test 3] [--overrides FILE] [--no-bundled-overrides] [--lenient]`.
+//! Rampart's bundled overrides (front-end deviations) apply unless
+//! `--no-bundled-overrides` or `--lenient` is given.
 //! Exits 1 when a test failed, 2 on a usage or load error.
 
 use std::path::PathBuf;
@@ -9,14 +11,18 @@ use std::process::ExitCode;
 use rampart_waf::ftw::{RunOptions, Strictness, run_suite};
 
 fn usage() -> ExitCode {
-    eprintln!("usage: test_crs CRS_DIR [--rule ID] [--test ID] [--overrides FILE] [--lenient]");
+    eprintln!("usage: test_crs CRS_DIR [--rule ID] [--test ID] [--overrides FILE]");
+    eprintln!("                [--no-bundled-overrides] [--lenient]");
     ExitCode::from(2)
 }
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut crs_dir: Option<PathBuf> = None;
-    let mut options = RunOptions::default();
+    let mut options = RunOptions {
+        bundled_overrides: true,
+        ..RunOptions::default()
+    };
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--rule" | "--test" => {
@@ -36,6 +42,7 @@ fn main() -> ExitCode {
                 options.overrides = Some(PathBuf::from(path));
             }
             "--lenient" => options.strictness = Strictness::Lenient,
+            "--no-bundled-overrides" => options.bundled_overrides = false,
             _ if crs_dir.is_none() && !arg.starts_with("--") => crs_dir = Some(PathBuf::from(arg)),
             _ => return usage(),
         }

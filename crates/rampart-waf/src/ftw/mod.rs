@@ -11,7 +11,8 @@
 //! Entry point: [`run_suite`]. Known deviations can be listed in an
 //! overrides file in the `coraza-overrides.yaml` format
 //! ([`RunOptions::overrides`]); an override with an `output` replaces the
-//! test's expectations, one without is skipped with its reason.
+//! test's expectations, one without is skipped with its reason. Rampart's
+//! own list ([`BUNDLED_OVERRIDES`]) covers the front end's deviations only.
 
 pub mod backend;
 pub mod http1;
@@ -58,7 +59,15 @@ pub struct RunOptions {
     pub overrides: Option<PathBuf>,
     /// How strictly requests are read before the WAF (default: as hyper).
     pub strictness: Strictness,
+    /// Apply [`BUNDLED_OVERRIDES`] (hyper front-end deviations) before
+    /// `overrides`; ignored with [`Strictness::Lenient`], which they do not
+    /// describe.
+    pub bundled_overrides: bool,
 }
+
+/// Rampart's own overrides: where its hyper front end reads a request
+/// differently from the Apache the suite was written against.
+pub const BUNDLED_OVERRIDES: &str = include_str!("rampart-overrides.yaml");
 
 /// Runs the regression suite found under `crs_dir/tests/regression/tests`
 /// against the rules in `crs_dir` (see [`runner::load_rules`]).

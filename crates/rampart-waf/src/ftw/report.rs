@@ -94,10 +94,19 @@ impl SuiteReport {
         sorted
     }
 
+    /// Tests that ran against an override's expectations.
+    pub fn overridden(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| o.overridden.is_some() && !matches!(o.result, TestResult::Skipped(_)))
+            .count()
+    }
+
     /// The summary lines only, the last being exactly `N passed, M failed`.
     pub fn summary(&self) -> String {
         format!(
-            "{} skipped\n{} passed, {} failed",
+            "{} ran with overridden expectations\n{} skipped\n{} passed, {} failed",
+            self.overridden(),
             self.skipped(),
             self.passed(),
             self.failed()

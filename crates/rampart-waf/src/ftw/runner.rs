@@ -96,10 +96,20 @@ pub fn load_overrides(path: &Path) -> Result<OverridesFile, FtwError> {
 }
 
 pub(super) fn run(crs_dir: &Path, options: &RunOptions) -> Result<SuiteReport, FtwError> {
-    let overrides = match &options.overrides {
-        Some(path) => load_overrides(path)?,
-        None => OverridesFile::default(),
-    };
+    let mut overrides = OverridesFile::default();
+    if options.bundled_overrides && options.strictness == Strictness::Hyper {
+        overrides =
+            serde_norway::from_str(super::BUNDLED_OVERRIDES).map_err(|e| FtwError::Yaml {
+                path: PathBuf::from("<bundled overrides>"),
+                message: e.to_string(),
+            })?;
+    }
+    if let Some(path) = &options.overrides {
+        // Listed after the bundled ones, so they win (the last match does).
+        overrides
+            .test_overrides
+            .extend(load_overrides(path)?.test_overrides);
+    }
     let files = test_files(crs_dir)?;
     let started = Instant::now();
     let rules = load_rules(crs_dir)?;

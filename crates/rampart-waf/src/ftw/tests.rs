@@ -681,3 +681,26 @@ fn report_counts_and_last_line() {
     assert!(printed.contains("FAIL 1-2: expected ids not logged: 1"));
     assert!(printed.contains("FAIL 2-1 (stage 2): unexpected ids logged: 5"));
 }
+
+#[test]
+fn bundled_overrides_parse_and_name_real_tests() {
+    let bundled: super::schema::OverridesFile =
+        serde_norway::from_str(super::BUNDLED_OVERRIDES).unwrap();
+    assert!(bundled.test_overrides.len() > 10);
+    assert!(
+        bundled
+            .test_overrides
+            .iter()
+            .all(|o| o.reason.is_some() && o.output.is_some())
+    );
+    assert_eq!(
+        bundled
+            .find(920430, 8)
+            .unwrap()
+            .output
+            .as_ref()
+            .unwrap()
+            .status,
+        vec![400]
+    );
+}
