@@ -2,7 +2,8 @@
 //! `cargo run -p rampart-waf --example test_crs -- /path/to/crs [--rule 942100]
 //! [--test 3] [--overrides FILE] [--no-bundled-overrides] [--lenient]`.
 //! Rampart's bundled overrides (front-end deviations) apply unless
-//! `--no-bundled-overrides` or `--lenient` is given.
+//! `--no-bundled-overrides` or `--lenient` is given; `--verbose` also
+//! prints each failed stage's request and synthesised log.
 //! Exits 1 when a test failed, 2 on a usage or load error.
 
 use std::path::PathBuf;
@@ -12,13 +13,14 @@ use rampart_waf::ftw::{RunOptions, Strictness, run_suite};
 
 fn usage() -> ExitCode {
     eprintln!("usage: test_crs CRS_DIR [--rule ID] [--test ID] [--overrides FILE]");
-    eprintln!("                [--no-bundled-overrides] [--lenient]");
+    eprintln!("                [--no-bundled-overrides] [--lenient] [--verbose]");
     ExitCode::from(2)
 }
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut crs_dir: Option<PathBuf> = None;
+    let mut verbose = false;
     let mut options = RunOptions {
         bundled_overrides: true,
         ..RunOptions::default()
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
             }
             "--lenient" => options.strictness = Strictness::Lenient,
             "--no-bundled-overrides" => options.bundled_overrides = false,
+            "--verbose" | "-v" => verbose = true,
             _ if crs_dir.is_none() && !arg.starts_with("--") => crs_dir = Some(PathBuf::from(arg)),
             _ => return usage(),
         }
@@ -52,6 +55,9 @@ fn main() -> ExitCode {
     };
     match run_suite(&crs_dir, &options) {
         Ok(report) => {
+            if verbose {
+                print!("{}", report.details());
+            }
             println!("{report}");
             if report.failed() == 0 {
                 ExitCode::SUCCESS

@@ -24,6 +24,9 @@ pub struct TestOutcome {
     pub result: TestResult,
     /// Set when an override replaced the test's expectations.
     pub overridden: Option<String>,
+    /// For each failed stage: the request sent, the status and the
+    /// synthesised log, for [`SuiteReport::details`].
+    pub details: Vec<(usize, String)>,
 }
 
 impl TestOutcome {
@@ -92,6 +95,21 @@ impl SuiteReport {
         let mut sorted: Vec<_> = counts.into_iter().collect();
         sorted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         sorted
+    }
+
+    /// The failed tests with what was sent and logged, for debugging.
+    pub fn details(&self) -> String {
+        let mut out = String::new();
+        for outcome in self.failures() {
+            for (stage, text) in &outcome.details {
+                out.push_str(&format!(
+                    "==== {} stage {stage} ({})\n{text}\n",
+                    outcome.name(),
+                    outcome.file.display()
+                ));
+            }
+        }
+        out
     }
 
     /// Tests that ran against an override's expectations.

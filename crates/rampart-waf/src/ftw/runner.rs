@@ -162,6 +162,7 @@ fn run_file(
                 test_id: 0,
                 result: TestResult::Skipped("empty test file".to_owned()),
                 overridden: None,
+                details: Vec::new(),
             });
             return Ok(());
         }
@@ -172,6 +173,7 @@ fn run_file(
                 test_id: 0,
                 result: TestResult::Failed(vec![(0, Failure::Input(format!("YAML: {e}")))]),
                 overridden: None,
+                details: Vec::new(),
             });
             return Ok(());
         }
@@ -195,6 +197,7 @@ fn run_file(
             test_id,
             result: TestResult::Passed,
             overridden: None,
+            details: Vec::new(),
         };
         if file.meta.enabled == Some(false) {
             outcome.result = TestResult::Skipped("disabled in the test file".to_owned());
@@ -222,14 +225,18 @@ fn run_file(
         for (stage_index, stage) in case.stages.iter().enumerate() {
             let expected = replaced.unwrap_or(&stage.output);
             let unique_id = format!("ftw-{rule_id}-{test_id}-{}", stage_index + 1);
-            for failure in run_stage(
+            let (stage_failures, details) = run_stage(
                 rules,
                 &stage.input,
                 expected,
                 &unique_id,
                 options.strictness,
-            ) {
+            );
+            for failure in stage_failures {
                 failures.push((stage_index + 1, failure));
+            }
+            if let Some(details) = details {
+                outcome.details.push((stage_index + 1, details));
             }
         }
         if !failures.is_empty() {
@@ -240,16 +247,20 @@ fn run_file(
     Ok(())
 }
 
+/// How much of a failing stage's request the details show.
+const DETAIL_REQUEST_BYTES: usize = 2048;
+
+/// The stage's failures, and when there are some, what was sent and logged.
 fn run_stage(
     rules: &RuleSet,
     input: &Input,
     expected: &Output,
     unique_id: &str,
     strictness: Strictness,
-) -> Vec<Failure> {
+) -> (Vec<Failure>, Option<String>) {
     let bytes = match raw::build_request(input) {
         Ok(bytes) => bytes,
-        Err(e) => return vec![Failure::Input(e.to_string())],
+        Err(e) => return (vec![Failure::Input(e.to_string())], None),
     };
     let observed = match http1::parse_request(&bytes, strictness) {
         Err(rejection) => Observation {
@@ -271,12 +282,25 @@ fn run_stage(
                         .map(|s| (*s).to_owned())
                         .or_else(|| payload.downcast_ref::<String>().cloned())
                         .unwrap_or_default();
-                    return vec![Failure::Panic(why)];
+                    return (vec![Failure::Panic(why)], None);
                 }
             }
         }
     };
-    judge::judge(expected, &observed)
+    let failures = judge::judge(expected, &observed);
+    if failures.is_empty() {
+        return (failures, None);
+    }
+    let shown = bytes.get(..DETAIL_REQUEST_BYTES).unwrap_or(&bytes);
+    let mut details = format!("request:\n{}", String::from_utf8_lossy(shown));
+    if shown.len() < bytes.len() {
+        details.push_str(&format!("\n… ({} bytes in all)", bytes.len()));
+    }
+    details.push_str(&format!(
+        "\nstatus {}\nlog:\n{}",
+        observed.status, observed.log
+    ));
+    (failures, Some(details))
 }
 
 /// Client and server addresses: go-ftw connects from the loopback to
