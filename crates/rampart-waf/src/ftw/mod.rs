@@ -8,6 +8,18 @@
 //! suite's backend (albedo) is emulated ([`backend`]) for phases 3–4, and the
 //! rules the engine logged stand in for the error.log ([`judge`]).
 //!
+//! Judgement, as go-ftw does it where it can be done in process:
+//! `expect_ids` / `no_expect_ids` look at the rules the engine reports as
+//! *logged* (a `nolog` rule is not in an error.log either); `match_regex`
+//! and the old `log_contains` run over the synthesised log; a `status` is
+//! compared with what the client would get (the backend's status, an
+//! interruption's, or the front end's refusal). Where the suite expects
+//! Apache's 400 for a malformed request and hyper refuses it with another
+//! 4xx/5xx (408 for a truncated body, 431 for too many headers), the
+//! refusal counts as the expected one; `expect_error` is met by a refusal.
+//! A refused request that was expected to reach the WAF fails with the
+//! refusal as its cause, not as a list of missing ids.
+//!
 //! Entry point: [`run_suite`]. Known deviations can be listed in an
 //! overrides file in the `coraza-overrides.yaml` format
 //! ([`RunOptions::overrides`]); an override with an `output` replaces the
