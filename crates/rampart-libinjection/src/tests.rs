@@ -85,23 +85,11 @@ fn into_outfile_is_caught_whatever_its_case() {
     }
 }
 
+// Phrases whose two-word prefix is itself a table entry of type
+// "bareword" (AT TIME ZONE, CREATE OR REPLACE, IN BOOLEAN MODE,
+// LOCK IN SHARE MODE, …) fold into one token; libinjectionrs 0.1.1's own
+// folding does not, which is why this crate folds itself.
 #[test]
-fn only_non_upper_into_triggers_the_second_pass() {
-    assert!(mentions_non_upper_into(b"x into y"));
-    assert!(mentions_non_upper_into(b"x iNTO y"));
-    assert!(!mentions_non_upper_into(b"x INTO y"));
-    assert!(!mentions_non_upper_into(b"int"));
-    assert!(!mentions_non_upper_into(b""));
-}
-
-// libinjectionrs 0.1.1 never folds a phrase whose two-word prefix is itself
-// a table entry of type "bareword" (AT TIME ZONE, CREATE OR REPLACE,
-// IN BOOLEAN MODE, IS [NOT] DISTINCT FROM, LOCK IN SHARE MODE,
-// NEXT/PREVIOUS VALUE FOR): its word lookup answers "bareword" both for
-// those entries and for unknown words, so the merge is dropped. These pin
-// the C library's answers and will pass once the port is fixed.
-#[test]
-#[ignore = "libinjectionrs 0.1.1 does not fold phrases of three or more words"]
 fn three_word_phrases_fold_like_libinjection() {
     let cases: &[(&str, &str)] = &[
         ("1' IN BOOLEAN MODE) RLIKE (SELECT 1)#", "sk)o("),
@@ -110,6 +98,10 @@ fn three_word_phrases_fold_like_libinjection() {
             "1kUEn",
         ),
         ("x' AT TIME ZONE 'UTC'--", "sksc"),
+        (
+            "1'; CREATE OR REPLACE FUNCTION SLEEP(int) RETURNS int AS '/lib/libc.so.6','sleep' language 'C' STRICT; SELECT sleep(5)--",
+            "s;Tkf",
+        ),
     ];
     for (input, fp) in cases {
         assert_eq!(

@@ -7,6 +7,7 @@
 //! the OWASP CRS regression suite; where they disagree, the choice and its
 //! reason is noted next to the code that makes it.
 
+pub mod fuzz;
 mod json;
 mod multipart;
 mod urlencoded;
@@ -91,7 +92,9 @@ pub struct Multipart {
     pub args: Vec<(Vec<u8>, Vec<u8>)>,
     pub files: Vec<FilePart>,
     /// Every part's headers as (part field name, "Name: value") for
-    /// MULTIPART_PART_HEADERS.
+    /// MULTIPART_PART_HEADERS. The line is kept as sent (only its line
+    /// break removed, folded continuations joined with a space), so rules
+    /// see odd characters in header names.
     pub part_headers: Vec<(Vec<u8>, Vec<u8>)>,
     /// Field names of every part, files included (MULTIPART_NAME…).
     pub part_names: Vec<Vec<u8>>,

@@ -123,6 +123,7 @@ pub(crate) struct State {
     pub engine: EngineMode,
     pub body_processor: Option<BodyProcessor>,
     pub body_access: bool,
+    pub force_body_variable: bool,
     pub removed_ids: Vec<(u64, u64)>,
     pub removed_tags: Vec<String>,
     pub removed_targets: Vec<(RuleRef, Exclusion)>,
@@ -142,6 +143,7 @@ impl State {
             engine,
             body_processor: None,
             body_access,
+            force_body_variable: false,
             removed_ids: Vec::new(),
             removed_tags: Vec::new(),
             removed_targets: Vec::new(),
@@ -306,14 +308,19 @@ fn src(tag: u64, index: usize) -> Option<u64> {
     Some(tag << 40 | (index as u64 & 0xff_ffff_ffff))
 }
 
-/// `excluded(var, key)` says whether a `!` exclusion drops a value.
+/// `excluded(var, key)` says whether a `!` exclusion drops a value
+/// (`None` when the rule has no exclusions, the common case).
 pub(crate) struct Collector<'a, 'e> {
     pub req: &'a ReqData,
     pub state: &'e State,
-    pub excluded: &'e dyn Fn(Var, &[u8]) -> bool,
+    pub excluded: Option<&'e dyn Fn(Var, &[u8]) -> bool>,
 }
 
 impl<'a> Collector<'a, '_> {
+    fn is_excluded(&self, var: Var, key: &[u8]) -> bool {
+        self.excluded.is_some_and(|f| f(var, key))
+    }
+
     pub(crate) fn collect(&self, target: &Target, out: &mut Vec<VarValue<'a>>) {
         if target.count {
             let mut tmp = Vec::new();
@@ -340,7 +347,7 @@ impl<'a> Collector<'a, '_> {
         out: &mut Vec<VarValue<'a>>,
     ) {
         for (i, (k, v)) in pairs.iter().enumerate() {
-            if !sel.matches(k) || (self.excluded)(var, k) {
+            if !sel.matches(k) || self.is_excluded(var, k) {
                 continue;
             }
             let value = if names { k } else { v };
@@ -355,7 +362,7 @@ impl<'a> Collector<'a, '_> {
 
     fn list(&self, var: Var, items: &'a [Vec<u8>], sel: &Selector, out: &mut Vec<VarValue<'a>>) {
         for item in items {
-            if sel.matches(item) && !(self.excluded)(var, item) {
+            if sel.matches(item) && !self.is_excluded(var, item) {
                 out.push(VarValue {
                     var,
                     key: Cow::Borrowed(item),
@@ -374,7 +381,7 @@ impl<'a> Collector<'a, '_> {
         out: &mut Vec<VarValue<'a>>,
     ) {
         let mut push = |k: &String, v: &Vec<u8>| {
-            if !(self.excluded)(var, k.as_bytes()) {
+            if !self.is_excluded(var, k.as_bytes()) {
                 out.push(VarValue {
                     var,
                     key: Cow::Owned(k.as_bytes().to_vec()),
@@ -401,7 +408,7 @@ impl<'a> Collector<'a, '_> {
 
     fn scalar(&self, var: Var, value: Option<Cow<'a, [u8]>>, out: &mut Vec<VarValue<'a>>) {
         let Some(value) = value else { return };
-        if (self.excluded)(var, b"") {
+        if self.is_excluded(var, b"") {
             return;
         }
         let source = match &value {
@@ -455,17 +462,13 @@ impl<'a> Collector<'a, '_> {
             Var::RequestUri => self.scalar(var, b(&r.uri), out),
             Var::RequestUriRaw => self.scalar(var, b(&r.uri_raw), out),
             Var::RequestFilename | Var::PathInfo => self.scalar(var, b(&r.filename), out),
-            Var::RequestBasename => self.scalar(var, r.basename.as_deref().and_then(b), out),
+            Var::RequestBasename => self.scalar(var, b(r.basename.as_deref().unwrap_or_default()), out),
             Var::RequestLine => self.scalar(var, b(&r.request_line), out),
             Var::RequestMethod => self.scalar(var, b(&r.method), out),
             Var::RequestProtocol => self.scalar(var, b(&r.protocol), out),
             Var::QueryString => self.scalar(var, r.query.as_deref().and_then(b), out),
             Var::RequestBody => self.scalar(var, r.body.as_deref().and_then(b), out),
-            Var::RequestBodyLength => {
-                if r.body.is_some() {
-                    self.scalar(var, o(r.body_length.to_string()), out);
-                }
-            }
+            Var::RequestBodyLength => self.scalar(var, o(r.body_length.to_string()), out),
             Var::FullRequestLength => self.scalar(
                 var,
                 o((r.full_request_length + r.body_length).to_string()),
@@ -473,7 +476,7 @@ impl<'a> Collector<'a, '_> {
             ),
             Var::Files | Var::FilesNames | Var::FilesSizes | Var::FilesTmpNames => {
                 for f in &r.files {
-                    if !sel.matches(&f.field_name) || (self.excluded)(var, &f.field_name) {
+                    if !sel.matches(&f.field_name) || self.is_excluded(var, &f.field_name) {
                         continue;
                     }
                     let value = match var {
@@ -496,7 +499,7 @@ impl<'a> Collector<'a, '_> {
             }
             Var::MultipartPartHeaders => {
                 for (k, v) in &r.part_headers {
-                    if sel.matches(k) && !(self.excluded)(var, k) {
+                    if sel.matches(k) && !self.is_excluded(var, k) {
                         out.push(VarValue {
                             var,
                             key: Cow::Borrowed(k),
@@ -520,10 +523,10 @@ impl<'a> Collector<'a, '_> {
                 }
             }
             Var::ReqbodyErrorMsg => self.scalar(var, r.reqbody_error_msg.as_deref().and_then(b), out),
+            // Unset reads as empty (CRS 901340 relies on that).
             Var::ReqbodyProcessor => {
-                if let Some(p) = self.state.body_processor {
-                    self.scalar(var, b(p.name().as_bytes()), out);
-                }
+                let name = self.state.body_processor.map_or("", BodyProcessor::name);
+                self.scalar(var, b(name.as_bytes()), out);
             }
             Var::Xml => {
                 if let Some(doc) = &r.xml {
@@ -595,7 +598,7 @@ impl<'a> Collector<'a, '_> {
             ),
             Var::MatchedVars | Var::MatchedVarsNames => {
                 for (name, value) in &self.state.matched_vars {
-                    if !sel.matches(name.as_bytes()) || (self.excluded)(var, name.as_bytes()) {
+                    if !sel.matches(name.as_bytes()) || self.is_excluded(var, name.as_bytes()) {
                         continue;
                     }
                     let v = if var == Var::MatchedVars {

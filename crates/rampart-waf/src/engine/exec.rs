@@ -29,11 +29,15 @@ struct Run<'t> {
     req: &'t ReqData,
     state: &'t mut State,
     cache: &'t mut TransformCache,
+    /// Reused for every rule's values (they borrow only the request).
+    scratch: Vec<VarValue<'t>>,
 }
 
 impl Transaction<'_> {
     pub(crate) fn run_phase(&mut self, phase: u8) {
-        if self.interruption.is_some() || self.state.engine == EngineMode::Off {
+        // Logging rules run even after an interruption (CRS 980170 reports
+        // blocked requests there).
+        if (self.interruption.is_some() && phase < 5) || self.state.engine == EngineMode::Off {
             return;
         }
         match self.state.allow {
@@ -51,6 +55,7 @@ impl Transaction<'_> {
             req: &self.req,
             state: &mut self.state,
             cache: &mut self.cache,
+            scratch: Vec::with_capacity(32),
         };
         let mut i = 0;
         let mut skip = 0u32;
@@ -91,7 +96,18 @@ impl Transaction<'_> {
         }
         let end = raw.len().min(config.body_limit);
         let body = raw.get(..end).unwrap_or(raw);
-        req.body = Some(body.to_vec());
+        // REQUEST_BODY holds the raw body for the URLENCODED and JSON
+        // processors (or when forced, for unprocessed types); XML and
+        // multipart bodies are inspected through what their processors
+        // extract (CRS's regression suite expects exactly this split).
+        let expose = match self.state.body_processor {
+            Some(BodyProcessor::UrlEncoded | BodyProcessor::Json) => true,
+            None => self.state.force_body_variable,
+            Some(BodyProcessor::Xml | BodyProcessor::Multipart) => false,
+        };
+        if expose {
+            req.body = Some(body.to_vec());
+        }
         req.body_length = body.len();
         req.full_request_length += body.len();
         let fail = |req: &mut ReqData, msg: String| {
@@ -130,7 +146,7 @@ impl Transaction<'_> {
     }
 }
 
-impl Run<'_> {
+impl<'t> Run<'t> {
     fn is_removed(&self, rule: &Rule) -> bool {
         self.state
             .removed_ids
@@ -159,14 +175,16 @@ impl Run<'_> {
             self.run_actions(starter, link);
             return true;
         };
-        let req: &ReqData = self.req;
-        let mut values: Vec<VarValue<'_>> = Vec::new();
+        let req: &'t ReqData = self.req;
+        let mut values = std::mem::take(&mut self.scratch);
+        values.clear();
         {
             let state: &State = self.state;
             let is_starter = std::ptr::eq(starter, link);
+            let runtime = is_starter && !state.removed_targets.is_empty();
             let excluded = |var: Var, key: &[u8]| {
                 link.exclusions.iter().any(|e| e.excludes(var, key))
-                    || (is_starter
+                    || (runtime
                         && state.removed_targets.iter().any(|(r, e)| {
                             let applies = match r {
                                 RuleRef::Ids(lo, hi) => (*lo..=*hi).contains(&starter.id),
@@ -175,10 +193,11 @@ impl Run<'_> {
                             applies && e.excludes(var, key)
                         }))
             };
+            let any_exclusion = !link.exclusions.is_empty() || runtime;
             let collector = Collector {
                 req,
                 state,
-                excluded: &excluded,
+                excluded: any_exclusion.then_some(&excluded as &dyn Fn(Var, &[u8]) -> bool),
             };
             for t in &link.targets {
                 collector.collect(t, &mut values);
@@ -200,16 +219,15 @@ impl Run<'_> {
                         rule: Some(&starter.info),
                     },
                 };
-                let want = link.capture.then_some(&mut caps);
                 if link.multi_match {
-                    multi_match(op, chain, &v.value, &macros, want)
+                    multi_match(op, chain, &v.value, &macros, link.capture.then_some(&mut caps))
                 } else {
                     let tv = transformed(self.cache, chain, link.transforms, v);
-                    if op.evaluate(&tv, &macros, want) {
-                        Some(tv.into_owned())
-                    } else {
-                        None
-                    }
+                    // Most values do not match: test cheaply first, and
+                    // only ask for capture groups once it did.
+                    let hit = op.evaluate(&tv, &macros, None)
+                        && (!link.capture || op.evaluate(&tv, &macros, Some(&mut caps)));
+                    hit.then(|| tv.into_owned())
                 }
             };
             let Some(value) = hit else { continue };
@@ -225,6 +243,8 @@ impl Run<'_> {
             self.state.matched_vars.push((name, value));
             self.run_actions(starter, link);
         }
+        values.clear();
+        self.scratch = values;
         any
     }
 
@@ -292,6 +312,7 @@ impl Run<'_> {
                 }
                 Ctl::BodyProcessor(p) => s.body_processor = Some(*p),
                 Ctl::BodyAccess(b) => s.body_access = *b,
+                Ctl::ForceBodyVariable(b) => s.force_body_variable = *b,
                 Ctl::Ignored => {}
             }
         }

@@ -150,11 +150,10 @@ fn first_value(ctx: &MacroCtx<'_>, var: Var, sel: &Selector) -> Option<Vec<u8>> 
         (Var::MatchedVarName, _) => return Some(ctx.state.matched_var_name.as_bytes().to_vec()),
         _ => {}
     }
-    let never = |_: Var, _: &[u8]| false;
     let collector = super::data::Collector {
         req: ctx.req,
         state: ctx.state,
-        excluded: &never,
+        excluded: None,
     };
     let mut out = Vec::new();
     collector.values(var, sel, &mut out);

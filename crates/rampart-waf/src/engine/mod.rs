@@ -72,7 +72,7 @@ impl RuleSet {
             unique_id: unique_id.to_owned(),
             req: ReqData::default(),
             state: State::new(self.config.engine, self.config.body_access),
-            cache: HashMap::new(),
+            cache: TransformCache::default(),
             matched: Vec::new(),
             interruption: None,
         }
@@ -121,7 +121,33 @@ pub struct Interruption {
 
 /// Transformed values by (value source, transformation chain); `None`
 /// means the chain left the value unchanged.
-pub(crate) type TransformCache = HashMap<(u64, usize), Option<Vec<u8>>>;
+pub(crate) type TransformCache =
+    HashMap<(u64, usize), Option<Vec<u8>>, std::hash::BuildHasherDefault<KeyHasher>>;
+
+/// The cache's keys are small integers chosen by the engine, not by the
+/// client, so a multiply-mix hash is enough and much cheaper than SipHash.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
 
 #[derive(Debug)]
 pub struct Transaction<'r> {

@@ -55,8 +55,8 @@ pub(crate) enum Ctl {
     RemoveTargetByTag(String, Exclusion),
     BodyProcessor(BodyProcessor),
     BodyAccess(bool),
-    /// Accepted without effect here (audit logging, forceRequestBodyVariable:
-    /// REQUEST_BODY is always filled).
+    ForceBodyVariable(bool),
+    /// Accepted without effect in an embedded engine (audit logging).
     Ignored,
 }
 
@@ -270,10 +270,7 @@ fn parse_ctl(v: &str) -> Result<Ctl, String> {
                 .ok_or_else(|| format!("ctl:requestBodyProcessor: unknown `{value}`"))?,
         ),
         "requestbodyaccess" => Ctl::BodyAccess(on_off(value)?),
-        "forcerequestbodyvariable" => {
-            on_off(value)?;
-            Ctl::Ignored
-        }
+        "forcerequestbodyvariable" => Ctl::ForceBodyVariable(on_off(value)?),
         "auditengine" | "auditlogparts" | "debugloglevel" | "requestbodylimit"
         | "responsebodyaccess" | "hashengine" => Ctl::Ignored,
         other => return Err(format!("unsupported ctl `{other}`")),

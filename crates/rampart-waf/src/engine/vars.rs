@@ -411,7 +411,13 @@ impl VarValue<'_> {
     /// `ARGS:foo`, `REQUEST_URI` (MATCHED_VAR_NAME).
     pub(crate) fn full_name(&self) -> String {
         if self.var.is_collection() && !self.key.is_empty() {
-            format!("{}:{}", self.var.name(), String::from_utf8_lossy(&self.key))
+            let name = self.var.name();
+            let key = String::from_utf8_lossy(&self.key);
+            let mut out = String::with_capacity(name.len() + 1 + key.len());
+            out.push_str(name);
+            out.push(':');
+            out.push_str(&key);
+            out
         } else {
             self.var.name().to_owned()
         }

@@ -9,9 +9,13 @@ use ipnet::IpNet;
 use super::OperatorError;
 use super::phrases::{data_files, data_lines};
 
+/// Networks as sorted, merged, inclusive address ranges, so a lookup is a
+/// binary search however long an `@ipMatchFromFile` list is.
 #[derive(Debug)]
 pub(super) struct IpSet {
-    networks: Vec<IpNet>,
+    /// IPv4 ranges, widened to `u128` to share the code with IPv6.
+    v4: Vec<(u128, u128)>,
+    v6: Vec<(u128, u128)>,
 }
 
 impl IpSet {
@@ -46,7 +50,21 @@ impl IpSet {
         if networks.is_empty() {
             return Err(OperatorError::bad(operator, "no address or network given"));
         }
-        Ok(Self { networks })
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        for network in networks {
+            match network {
+                IpNet::V4(net) => v4.push((
+                    u128::from(u32::from(net.network())),
+                    u128::from(u32::from(net.broadcast())),
+                )),
+                IpNet::V6(net) => v6.push((u128::from(net.network()), u128::from(net.broadcast()))),
+            }
+        }
+        Ok(Self {
+            v4: merge(v4),
+            v6: merge(v6),
+        })
     }
 
     pub(super) fn evaluate(&self, input: &[u8]) -> bool {
@@ -62,15 +80,44 @@ impl IpSet {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4),
             IpAddr::V4(_) => None,
         };
-        self.networks.iter().any(|network| {
-            network.contains(&address) || mapped.is_some_and(|v4| network.contains(&v4))
-        })
+        self.contains(address) || mapped.is_some_and(|v4| self.contains(v4))
     }
+
+    fn contains(&self, address: IpAddr) -> bool {
+        match address {
+            IpAddr::V4(v4) => in_ranges(&self.v4, u128::from(u32::from(v4))),
+            IpAddr::V6(v6) => in_ranges(&self.v6, u128::from(v6)),
+        }
+    }
+}
+
+/// Sorts ranges and joins overlapping or adjacent ones, so that at most
+/// one range can hold a given address.
+fn merge(mut ranges: Vec<(u128, u128)>) -> Vec<(u128, u128)> {
+    ranges.sort_unstable();
+    let mut merged: Vec<(u128, u128)> = Vec::with_capacity(ranges.len());
+    for (start, end) in ranges {
+        match merged.last_mut() {
+            Some(last) if start <= last.1.saturating_add(1) => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    merged
+}
+
+fn in_ranges(ranges: &[(u128, u128)], address: u128) -> bool {
+    // The last range starting at or before the address is the only one
+    // that can hold it.
+    let after = ranges.partition_point(|&(start, _)| start <= address);
+    after
+        .checked_sub(1)
+        .and_then(|index| ranges.get(index))
+        .is_some_and(|&(_, end)| address <= end)
 }
 
 fn parse_network(operator: &str, entry: &str) -> Result<IpNet, OperatorError> {
     let parsed = if entry.contains('/') {
-        entry.parse::<IpNet>().map(|network| network.trunc()).ok()
+        entry.parse::<IpNet>().ok()
     } else {
         entry.parse::<IpAddr>().map(IpNet::from).ok()
     };

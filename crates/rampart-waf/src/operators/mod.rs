@@ -15,14 +15,16 @@
 //! negation is applied (as ModSecurity does); on no match they are left
 //! untouched so the engine decides what a failed rule leaves in TX.
 //!
-//! Semantics follow ModSecurity v3 (with Coraza as the tie-breaker): regexes
-//! run over bytes with `.` matching newlines and `^`/`$` matching at line
-//! boundaries, phrase matching is ASCII case-insensitive, numeric operators
-//! read the leading integer of each side (0 when there is none).
+//! Semantics follow ModSecurity (v3's operators, v2's regex flags, the
+//! CRS reference; Coraza as the tie-breaker): regexes run over bytes with
+//! `.` matching newlines and `^`/`$` anchored at the ends of the value,
+//! phrase matching is ASCII case-insensitive, numeric operators read the
+//! leading integer of each side (0 when there is none).
 
 mod ip;
 mod numeric;
 mod phrases;
+mod prefilter;
 mod rx;
 mod strings;
 mod validate;
@@ -36,6 +38,7 @@ use std::path::Path;
 use self::ip::IpSet;
 use self::numeric::{Comparison, Numeric};
 use self::phrases::{PhraseSet, StrMatch};
+pub use self::prefilter::RequiredLiterals;
 use self::rx::Rx;
 use self::strings::{StrKind, StrOp};
 use self::validate::ByteRange;
@@ -210,6 +213,23 @@ impl Operator {
     /// for logs and debugging.
     pub fn name(&self) -> &'static str {
         self.name
+    }
+
+    /// A necessary condition for [`Operator::evaluate`] to return true:
+    /// the input holds one of these literals (ASCII case-insensitively).
+    /// `None` when no such condition is known, always for negated
+    /// operators (they match when something is absent).
+    pub fn required_literals(&self) -> Option<&RequiredLiterals> {
+        if self.negated {
+            return None;
+        }
+        match &self.kind {
+            Kind::Rx(rx) => rx.required_literals(),
+            Kind::Pm(set) => set.required_literals(),
+            Kind::StrMatch(finder) => finder.required_literals(),
+            Kind::Str(op) => op.required_literals(),
+            _ => None,
+        }
     }
 
     pub fn evaluate(

@@ -11,11 +11,13 @@ use std::path::Path;
 use aho_corasick::{AhoCorasick, MatchKind};
 use memchr::memmem;
 
+use super::prefilter::RequiredLiterals;
 use super::{Captures, OperatorError};
 
 #[derive(Debug)]
 pub(super) struct PhraseSet {
     automaton: AhoCorasick,
+    required: Option<RequiredLiterals>,
 }
 
 impl PhraseSet {
@@ -55,7 +57,15 @@ impl PhraseSet {
             .match_kind(MatchKind::LeftmostLongest)
             .build(phrases)
             .map_err(|error| OperatorError::bad(operator, error.to_string()))?;
-        Ok(Self { automaton })
+        let required = RequiredLiterals::new(phrases.iter().map(|p| p.as_ref().to_vec()));
+        Ok(Self {
+            automaton,
+            required,
+        })
+    }
+
+    pub(super) fn required_literals(&self) -> Option<&RequiredLiterals> {
+        self.required.as_ref()
     }
 
     pub(super) fn evaluate(&self, input: &[u8], captures: Option<&mut Captures>) -> bool {
@@ -151,6 +161,7 @@ fn hex_value(byte: u8) -> Option<u8> {
 pub(super) struct StrMatch {
     needle: Vec<u8>,
     finder: memmem::Finder<'static>,
+    required: Option<RequiredLiterals>,
 }
 
 impl StrMatch {
@@ -158,7 +169,12 @@ impl StrMatch {
         Self {
             needle: argument.as_bytes().to_vec(),
             finder: memmem::Finder::new(argument.as_bytes()).into_owned(),
+            required: RequiredLiterals::new([argument.as_bytes().to_vec()]),
         }
+    }
+
+    pub(super) fn required_literals(&self) -> Option<&RequiredLiterals> {
+        self.required.as_ref()
     }
 
     pub(super) fn evaluate(&self, input: &[u8], captures: Option<&mut Captures>) -> bool {

@@ -1,13 +1,18 @@
 //! `@rx` and `@rxGlobal`.
 //!
-//! ModSecurity compiles with PCRE `DOTALL|MULTILINE` and no UTF mode, so a
-//! pattern sees raw bytes: `\xff` is the byte 0xFF and `\w` is ASCII. The
-//! `regex` crate with Unicode off gives the same reading, runs in linear
-//! time (no PCRE match limit to hit) and refuses what RE2 refuses
+//! CRS's reference engine, ModSecurity v2, compiles with PCRE
+//! `DOTALL|DOLLAR_ENDONLY` and no UTF mode: `.` matches a newline, `^`/`$`
+//! anchor only at the ends of the value (not at line breaks: ModSecurity v3
+//! and Coraza's default add MULTILINE, which CRS issue #3277 and both
+//! projects treat as the deviation: it lets `!@rx ^\d+$` pass `1\nevil`),
+//! and a pattern sees raw bytes: `\xff` is the byte 0xFF and `\w` is ASCII.
+//! The `regex` crate with Unicode off gives the same reading, runs in
+//! linear time (no PCRE match limit to hit) and refuses what RE2 refuses
 //! (backreferences, lookaround), which CRS 4 promises not to use.
 
 use regex::bytes::{Regex, RegexBuilder};
 
+use super::prefilter::{RequiredLiterals, regex_literals};
 use super::{Captures, MAX_CAPTURES, MacroExpander, OperatorError};
 
 /// The compiled program of one rule's regex may use this much heap:
@@ -17,8 +22,9 @@ const SIZE_LIMIT: usize = 64 << 20;
 /// be the client's, so it gets a much smaller budget.
 const RUNTIME_SIZE_LIMIT: usize = 1 << 20;
 /// Lazy DFA cache per regex and thread; past it the regex falls back to a
-/// slower engine instead of growing.
-const DFA_SIZE_LIMIT: usize = 4 << 20;
+/// slower engine instead of growing. With ~300 CRS regexes per thread,
+/// more buys nothing measurable (CRS inputs are short) and risks memory.
+const DFA_SIZE_LIMIT: usize = 2 << 20;
 
 #[derive(Debug)]
 enum Source {
@@ -34,6 +40,7 @@ pub(super) struct Rx {
     source: Source,
     /// `@rxGlobal`: captures come from the last of all matches.
     global: bool,
+    required: Option<RequiredLiterals>,
 }
 
 pub(super) fn build(pattern: &str) -> Result<Regex, regex::Error> {
@@ -44,7 +51,7 @@ fn build_with_limit(pattern: &str, size_limit: usize) -> Result<Regex, regex::Er
     RegexBuilder::new(&byte_pattern(pattern))
         .unicode(false)
         .dot_matches_new_line(true)
-        .multi_line(true)
+        .multi_line(false)
         .size_limit(size_limit)
         .dfa_size_limit(DFA_SIZE_LIMIT)
         .build()
@@ -53,16 +60,26 @@ fn build_with_limit(pattern: &str, size_limit: usize) -> Result<Regex, regex::Er
 impl Rx {
     pub(super) fn compile(pattern: &str, global: bool) -> Result<Self, OperatorError> {
         let operator = if global { "rxGlobal" } else { "rx" };
+        let mut required = None;
         let source = if pattern.is_empty() {
             Source::Empty
         } else if pattern.contains("%{") {
             Source::Macro(pattern.to_owned())
         } else {
+            required = regex_literals(pattern);
             let regex =
                 build(pattern).map_err(|error| OperatorError::bad(operator, error.to_string()))?;
             Source::Static(regex)
         };
-        Ok(Self { source, global })
+        Ok(Self {
+            source,
+            global,
+            required,
+        })
+    }
+
+    pub(super) fn required_literals(&self) -> Option<&RequiredLiterals> {
+        self.required.as_ref()
     }
 
     pub(super) fn evaluate(
@@ -117,7 +134,7 @@ impl Rx {
 /// take it as the code point U+00BC, or refuse it inside a class), and a
 /// literal non-ASCII character is the sequence of its UTF-8 bytes. CRS
 /// relies on this for its byte-level UTF-8 and 8-bit evasion patterns.
-fn byte_pattern(pattern: &str) -> String {
+pub(super) fn byte_pattern(pattern: &str) -> String {
     let mut out = String::with_capacity(pattern.len());
     let mut chars = pattern.chars().peekable();
     while let Some(c) = chars.next() {

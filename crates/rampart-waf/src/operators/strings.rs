@@ -4,6 +4,7 @@
 
 use memchr::memmem;
 
+use super::prefilter::RequiredLiterals;
 use super::{Arg, Captures, MacroExpander};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +25,7 @@ pub(super) struct StrOp {
     arg: Arg,
     /// Prebuilt searcher for a static `@contains` argument.
     finder: Option<memmem::Finder<'static>>,
+    required: Option<RequiredLiterals>,
 }
 
 impl StrOp {
@@ -35,7 +37,21 @@ impl StrOp {
             }
             _ => None,
         };
-        Self { kind, arg, finder }
+        // Every kind but `@within` matches only inputs holding the argument.
+        let required = match (&arg, kind) {
+            (_, StrKind::Within) | (Arg::Macro(_), _) => None,
+            (Arg::Static(text), _) => RequiredLiterals::new([text.as_bytes().to_vec()]),
+        };
+        Self {
+            kind,
+            arg,
+            finder,
+            required,
+        }
+    }
+
+    pub(super) fn required_literals(&self) -> Option<&RequiredLiterals> {
+        self.required.as_ref()
     }
 
     pub(super) fn evaluate(

@@ -90,9 +90,17 @@ fn split_words(text: &str) -> Result<Vec<String>, String> {
             chars.next();
             let mut closed = false;
             while let Some(c) = chars.next() {
-                if c == '\\' && chars.peek() == Some(&first) {
-                    word.push(first);
-                    chars.next();
+                if c == '\\' {
+                    // A backslash pairs with the next character (so `\\"`
+                    // still closes the word); only the quote loses it.
+                    match chars.next() {
+                        Some(n) if n == first => word.push(n),
+                        Some(n) => {
+                            word.push('\\');
+                            word.push(n);
+                        }
+                        None => word.push('\\'),
+                    }
                 } else if c == first {
                     closed = true;
                     break;
@@ -182,6 +190,14 @@ fn unquote_action_value(value: &str) -> String {
     inner.replace("\\'", "'")
 }
 
+fn is_xml(target_so_far: &str) -> bool {
+    target_so_far
+        .trim()
+        .trim_start_matches(['!', '&'])
+        .trim_end_matches(':')
+        .eq_ignore_ascii_case("XML")
+}
+
 /// Splits a target list at `|`, except inside a `/regex/` selector.
 pub fn split_targets(text: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -210,7 +226,8 @@ pub fn split_targets(text: &str) -> Vec<String> {
                 }
                 current.clear();
             }
-            '/' if prev_colon => {
+            // XML selectors are XPath, which also starts with `/`.
+            '/' if prev_colon && !is_xml(&current) => {
                 in_regex = true;
                 current.push(c);
             }

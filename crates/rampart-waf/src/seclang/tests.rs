@@ -42,9 +42,16 @@ fn malformed_action_is_refused() {
 
 #[test]
 fn targets_split_but_not_inside_regex_selectors() {
-    let t = split_targets("ARGS|!ARGS:/^(a|b)$/|REQUEST_HEADERS:User-Agent|&TX:x");
+    let t = split_targets("ARGS|XML:/*|XML://@*|!ARGS:/^(a|b)$/|REQUEST_HEADERS:User-Agent|&TX:x");
     assert_eq!(
         t,
-        vec!["ARGS", "!ARGS:/^(a|b)$/", "REQUEST_HEADERS:User-Agent", "&TX:x"]
+        vec![
+            "ARGS",
+            "XML:/*",
+            "XML://@*",
+            "!ARGS:/^(a|b)$/",
+            "REQUEST_HEADERS:User-Agent",
+            "&TX:x"
+        ]
     );
 }

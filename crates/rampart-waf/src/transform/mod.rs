@@ -29,6 +29,8 @@ mod url;
 #[cfg(test)]
 mod tests;
 
+/// One `t:` transformation. Names, aliases and semantics: see `NAMES` and
+/// the submodules (`url`, `html`, `escape`, `text`, `path`, `codec`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transformation {
     None,
@@ -67,6 +69,7 @@ pub enum Transformation {
     ParityEven7bit,
     ParityOdd7bit,
     ParityZero7bit,
+    Reverse,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,11 +117,12 @@ const NAMES: &[(&str, Transformation)] = &[
     ("parityEven7bit", Transformation::ParityEven7bit),
     ("parityOdd7bit", Transformation::ParityOdd7bit),
     ("parityZero7bit", Transformation::ParityZero7bit),
+    ("reverse", Transformation::Reverse),
 ];
 
 impl Transformation {
     /// Every transformation once (aliases excluded), for exhaustive tests.
-    pub const ALL: [Transformation; 36] = [
+    pub const ALL: [Transformation; 37] = [
         Self::None,
         Self::Lowercase,
         Self::Uppercase,
@@ -155,6 +159,7 @@ impl Transformation {
         Self::ParityEven7bit,
         Self::ParityOdd7bit,
         Self::ParityZero7bit,
+        Self::Reverse,
     ];
 
     pub fn parse(name: &str) -> Result<Self, UnknownTransformation> {
@@ -212,8 +217,23 @@ impl Transformation {
             Self::ParityEven7bit => text::parity_even_7bit(input),
             Self::ParityOdd7bit => text::parity_odd_7bit(input),
             Self::ParityZero7bit => text::parity_zero_7bit(input),
+            Self::Reverse => text::reverse(input),
         };
         settle(input, out)
+    }
+}
+
+impl std::str::FromStr for Transformation {
+    type Err = UnknownTransformation;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::parse(name)
+    }
+}
+
+impl std::fmt::Display for Transformation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

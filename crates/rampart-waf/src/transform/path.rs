@@ -11,6 +11,10 @@ use std::borrow::Cow;
 /// Whether cleaning could change `input`: an empty inner segment, or a `.`
 /// or `..` segment. Lets the common clean URL path skip all allocation.
 fn may_need_cleaning(input: &[u8]) -> bool {
+    // Most values have neither a dot nor a double slash: decide in one pass.
+    if memchr::memchr(b'.', input).is_none() && memchr::memmem::find(input, b"//").is_none() {
+        return false;
+    }
     let last = input.split(|&b| b == b'/').count().saturating_sub(1);
     input
         .split(|&b| b == b'/')

@@ -75,59 +75,79 @@ fn char_at(input: &[u8], i: usize) -> (usize, bool) {
     }
 }
 
-/// Start of the first character for which `changes(start, is_space,
-/// next_is_space)` holds.
-fn first_change(input: &[u8], changes: impl Fn(usize, bool, bool) -> bool) -> Option<usize> {
-    let mut i = 0;
-    while i < input.len() {
-        let (n, space) = char_at(input, i);
-        let next_space = i + n < input.len() && char_at(input, i + n).1;
-        if changes(i, space, next_space) {
-            return Some(i);
-        }
-        i += n;
+/// Length of the whitespace character at `input[i]`, if there is one.
+fn space_at(input: &[u8], i: usize) -> Option<usize> {
+    match input.get(i) {
+        Some(&b) if b.is_ascii() => is_c_space(b).then_some(1),
+        Some(_) => match char_at(input, i) {
+            (n, true) => Some(n),
+            _ => None,
+        },
+        None => None,
     }
-    None
+}
+
+/// The next run of whitespace at or after `from`, as `start..end`. ASCII is
+/// scanned byte by byte without decoding; only non-ASCII bytes pay for it.
+fn next_run(input: &[u8], from: usize) -> Option<(usize, usize)> {
+    let mut i = from;
+    while let Some(&b) = input.get(i) {
+        if b.is_ascii() {
+            if is_c_space(b) {
+                break;
+            }
+            i += 1;
+            continue;
+        }
+        match char_at(input, i) {
+            (_, true) => break,
+            (n, false) => i += n,
+        }
+    }
+    let start = i;
+    let mut end = start;
+    while let Some(n) = space_at(input, end) {
+        end += n;
+    }
+    (end > start).then_some((start, end))
 }
 
 /// Every run of whitespace becomes one space (a lone tab included).
 pub(super) fn compress_whitespace(input: &[u8]) -> Cow<'_, [u8]> {
-    // Only a plain space with no whitespace after it is already canonical.
-    let changes = |i: usize, space: bool, next_space: bool| {
-        space && (next_space || input.get(i) != Some(&b' '))
-    };
-    let Some(pos) = first_change(input, changes) else {
-        return Cow::Borrowed(input);
-    };
-    let mut out = prefix(input, pos);
-    let mut in_space = false;
-    let mut i = pos;
-    while i < input.len() {
-        let (n, space) = char_at(input, i);
-        if !space {
-            out.extend_from_slice(input.get(i..i + n).unwrap_or_default());
-        } else if !in_space {
-            out.push(b' ');
+    // Only a single plain space is already canonical.
+    let mut from = 0;
+    let (start, end) = loop {
+        let Some((start, end)) = next_run(input, from) else {
+            return Cow::Borrowed(input);
+        };
+        if end - start != 1 || input.get(start) != Some(&b' ') {
+            break (start, end);
         }
-        in_space = space;
-        i += n;
+        from = end;
+    };
+    let mut out = prefix(input, start);
+    out.push(b' ');
+    let mut copied = end;
+    while let Some((start, end)) = next_run(input, copied) {
+        out.extend_from_slice(input.get(copied..start).unwrap_or_default());
+        out.push(b' ');
+        copied = end;
     }
+    out.extend_from_slice(input.get(copied..).unwrap_or_default());
     Cow::Owned(out)
 }
 
 pub(super) fn remove_whitespace(input: &[u8]) -> Cow<'_, [u8]> {
-    let Some(pos) = first_change(input, |_, space, _| space) else {
+    let Some((start, end)) = next_run(input, 0) else {
         return Cow::Borrowed(input);
     };
-    let mut out = prefix(input, pos);
-    let mut i = pos;
-    while i < input.len() {
-        let (n, space) = char_at(input, i);
-        if !space {
-            out.extend_from_slice(input.get(i..i + n).unwrap_or_default());
-        }
-        i += n;
+    let mut out = prefix(input, start);
+    let mut copied = end;
+    while let Some((start, end)) = next_run(input, copied) {
+        out.extend_from_slice(input.get(copied..start).unwrap_or_default());
+        copied = end;
     }
+    out.extend_from_slice(input.get(copied..).unwrap_or_default());
     Cow::Owned(out)
 }
 
@@ -356,4 +376,21 @@ pub(super) fn parity_odd_7bit(input: &[u8]) -> Cow<'_, [u8]> {
 
 pub(super) fn parity_zero_7bit(input: &[u8]) -> Cow<'_, [u8]> {
     map_bytes(input, |b| b & 0x80 != 0, |b| b & 0x7f)
+}
+
+/// Coraza's `reverse`: characters in reverse order, a UTF-8 character
+/// moving as a whole; bytes that are not UTF-8 move one by one.
+pub(super) fn reverse(input: &[u8]) -> Cow<'_, [u8]> {
+    let mut units: Vec<&[u8]> = Vec::with_capacity(input.len());
+    for chunk in input.utf8_chunks() {
+        let valid = chunk.valid();
+        units.extend(valid.char_indices().map(|(at, c)| {
+            valid
+                .as_bytes()
+                .get(at..at + c.len_utf8())
+                .unwrap_or_default()
+        }));
+        units.extend(chunk.invalid().chunks(1));
+    }
+    Cow::Owned(units.iter().rev().flat_map(|u| u.iter().copied()).collect())
 }

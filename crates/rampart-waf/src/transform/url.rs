@@ -10,7 +10,7 @@ use super::{hex_pair, prefix};
 /// `%HH` and `+`. Invalid or truncated escapes are kept verbatim, as
 /// ModSecurity does: an attacker's `%zz` must still be visible to the rules.
 pub(super) fn url_decode(input: &[u8]) -> Cow<'_, [u8]> {
-    let Some(pos) = input.iter().position(|&b| b == b'%' || b == b'+') else {
+    let Some(pos) = memchr::memchr2(b'%', b'+', input) else {
         return Cow::Borrowed(input);
     };
     let mut out = prefix(input, pos);
@@ -43,7 +43,7 @@ pub(super) fn url_decode(input: &[u8]) -> Cow<'_, [u8]> {
 /// best fit when there is one (`%u2019` → `'`, `%uff1c` → `<`, `%u00e9` →
 /// `e`), else the low byte of the code unit, as ModSecurity does.
 pub(super) fn url_decode_uni(input: &[u8]) -> Cow<'_, [u8]> {
-    let Some(pos) = input.iter().position(|&b| b == b'%' || b == b'+') else {
+    let Some(pos) = memchr::memchr2(b'%', b'+', input) else {
         return Cow::Borrowed(input);
     };
     let mut out = prefix(input, pos);

@@ -68,6 +68,8 @@ impl Part {
 struct Parser<'a> {
     body: &'a [u8],
     boundary: Vec<u8>,
+    /// `--` + boundary, searched for inside non-boundary lines.
+    dash_boundary: memchr::memmem::Finder<'static>,
     limits: MultipartLimits,
     out: Multipart,
     current: Option<Part>,
@@ -92,8 +94,11 @@ pub(super) fn parse(content_type: &[u8], body: &[u8], limits: MultipartLimits) -
             return out;
         }
     };
+    let mut dash_boundary = b"--".to_vec();
+    dash_boundary.extend_from_slice(&boundary);
     let mut parser = Parser {
         body,
+        dash_boundary: memchr::memmem::Finder::new(&dash_boundary).into_owned(),
         boundary,
         limits,
         out: Multipart {
@@ -261,10 +266,7 @@ impl Parser<'_> {
     }
 
     fn contains_boundary(&self, line: &[u8]) -> bool {
-        let mut needle = Vec::with_capacity(self.boundary.len() + 2);
-        needle.extend_from_slice(b"--");
-        needle.extend_from_slice(&self.boundary);
-        memchr::memmem::find(line, &needle).is_some()
+        self.dash_boundary.find(line).is_some()
     }
 
     /// A boundary line starting at `pos`: closes the current part, opens
@@ -433,7 +435,9 @@ impl Parser<'_> {
             Some(name) if !name.is_empty() => name,
             _ => return Err(fail("Content-Disposition header missing name field.")),
         };
-        if let Some(filename) = parsed.filename() {
+        // An empty file name makes a plain field, for ModSecurity and Coraza
+        // alike (browsers send it for an empty file input).
+        if let Some(filename) = parsed.filename().filter(|f| !f.is_empty()) {
             // A backend that finds the file name by a crude search must
             // find it too, or it would treat the file as a field.
             if memchr::memmem::find(&cd, b"filename=").is_none()

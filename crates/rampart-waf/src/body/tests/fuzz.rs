@@ -33,6 +33,23 @@ proptest! {
     }
 
     #[test]
+    fn fuzz_entry_points_hold_their_invariants(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        fuzz::urlencoded(&bytes);
+        fuzz::json(&bytes);
+        fuzz::xml(&bytes);
+        fuzz::multipart(&bytes);
+    }
+
+    #[test]
+    fn fuzz_multipart_reaches_parts(
+        bytes in syntax_bytes(b"-b\r\n:;=\"' \tContent-Disposition: form-data; name=filename*"),
+    ) {
+        let mut data = b"multipart/form-data; boundary=b\n--b\r\n".to_vec();
+        data.extend_from_slice(&bytes);
+        fuzz::multipart(&data);
+    }
+
+    #[test]
     fn json_syntax_soup_never_panics(bytes in syntax_bytes(b"{}[],:\"\\u0123456789-+.eEtrufalsn \n")) {
         let _ = parse_json(&bytes, 8);
     }

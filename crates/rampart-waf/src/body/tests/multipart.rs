@@ -385,13 +385,14 @@ fn part_whose_headers_never_end_is_invalid() {
 }
 
 #[test]
-fn empty_values_and_files() {
-    let m = parse(b"--boundary\nContent-Disposition: form-data; name=\"a\"\n\n--boundary\nContent-Disposition: form-data; name=\"f\"; filename=\"\"\n\n\n--boundary--\n");
+fn empty_values_and_empty_file_names() {
+    let m = parse(b"--boundary\nContent-Disposition: form-data; name=\"a\"\n\n--boundary\nContent-Disposition: form-data; name=\"f\"; filename=\"\"\n\nx\n--boundary--\n");
     assert_eq!(m.error, None);
-    assert_eq!(args(&m), vec![p("a", "")]);
-    // An empty filename is still a file part, as for ModSecurity.
-    assert_eq!(m.files.len(), 1);
-    assert_eq!(m.files[0].size, 0);
+    // An empty file name makes the part a field, as in ModSecurity/Coraza,
+    // but MULTIPART_FILENAME still saw it.
+    assert_eq!(args(&m), vec![p("a", ""), p("f", "x")]);
+    assert!(m.files.is_empty());
+    assert_eq!(m.file_names, vec![Vec::<u8>::new()]);
 }
 
 #[test]

@@ -54,6 +54,20 @@ fn conf_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The operator strings named `names` in every CRS rule file.
+pub(super) fn all_operators(dir: &Path, names: &[&str]) -> Vec<String> {
+    conf_files(dir)
+        .iter()
+        .flat_map(|file| {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            names
+                .iter()
+                .flat_map(|name| operators_named(&text, name))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 #[test]
 fn every_crs_operator_compiles() {
     let Some(dir) = crs_rules() else {
@@ -81,4 +95,84 @@ fn every_crs_operator_compiles() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// Measures compile time and per-value matching cost of every CRS `@rx`
+/// (run with `--release --ignored --nocapture`); asserts nothing about speed.
+#[test]
+#[ignore = "measurement"]
+fn crs_rx_cost() {
+    use std::time::Instant;
+    let Some(dir) = crs_rules() else { return };
+    let context = OperatorContext { base_dir: &dir };
+    let specs: Vec<String> = conf_files(&dir)
+        .iter()
+        .flat_map(|file| operators_named(&std::fs::read_to_string(file).unwrap_or_default(), "rx"))
+        .collect();
+    let started = Instant::now();
+    let operators: Vec<Operator> = specs
+        .iter()
+        .filter_map(|spec| Operator::compile(spec, &context).ok())
+        .collect();
+    eprintln!(
+        "compiled {} @rx in {:?}",
+        operators.len(),
+        started.elapsed()
+    );
+    let benign = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
+                  Chrome/120.0 Safari/537.36 q=search+terms+for+a+normal+user&page=2&sort=asc"
+        .repeat(8);
+    let inputs: [&[u8]; 3] = [
+        benign.as_bytes(),
+        b"1' union select password from users--",
+        b"<script>alert(document.cookie)</script>",
+    ];
+    let macros = super::super::NoMacros;
+    for input in inputs {
+        let skippable = operators
+            .iter()
+            .filter(|op| op.required_literals().is_some_and(|r| !r.may_match(input)))
+            .count();
+        eprintln!(
+            "{} bytes: the literal hint rules out {skippable} of {} @rx",
+            input.len(),
+            operators.len()
+        );
+        let started = Instant::now();
+        let rounds = 20;
+        let mut hits = 0;
+        for _ in 0..rounds {
+            hits = operators
+                .iter()
+                .filter(|op| op.evaluate(input, &macros, None))
+                .count();
+        }
+        let per_op = started.elapsed() / (rounds * operators.len()) as u32;
+        eprintln!(
+            "{} bytes: {hits} rules match, {per_op:?} per @rx (warm)",
+            input.len()
+        );
+    }
+    let mut slowest: Vec<(std::time::Duration, &String)> = operators
+        .iter()
+        .zip(&specs)
+        .map(|(op, spec)| {
+            // The fastest of several runs: the machine is shared.
+            let fastest = (0..20)
+                .map(|_| {
+                    let started = Instant::now();
+                    op.evaluate(benign.as_bytes(), &macros, None);
+                    started.elapsed()
+                })
+                .min()
+                .unwrap_or_default();
+            (fastest, spec)
+        })
+        .collect();
+    slowest.sort_by_key(|(took, _)| std::cmp::Reverse(*took));
+    let total: std::time::Duration = slowest.iter().map(|(took, _)| *took).sum();
+    eprintln!("all @rx over the {}-byte value: {total:?}", benign.len());
+    for (took, spec) in slowest.iter().take(5) {
+        eprintln!("{took:?} {}", spec.chars().take(90).collect::<String>());
+    }
 }

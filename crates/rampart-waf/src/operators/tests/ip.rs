@@ -51,3 +51,22 @@ fn from_file() {
     assert!(compile_in("@ipMatchFromFile bad.txt", &dir).is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn overlapping_and_adjacent_networks() {
+    let spec = "@ipMatch 10.0.0.0/24,10.0.0.128/25,10.0.1.0/24,10.0.3.7,0.0.0.0/32,255.255.255.255";
+    assert!(matches(spec, b"10.0.0.200"));
+    assert!(matches(spec, b"10.0.1.255"));
+    assert!(!matches(spec, b"10.0.2.0"));
+    assert!(matches(spec, b"10.0.3.7"));
+    assert!(!matches(spec, b"10.0.3.8"));
+    assert!(matches(spec, b"0.0.0.0"));
+    assert!(matches(spec, b"255.255.255.255"));
+    assert!(!matches(spec, b"9.255.255.255"));
+    assert!(matches("@ipMatch 0.0.0.0/0", b"203.0.113.9"));
+    assert!(matches("@ipMatch ::/0", b"2001:db8::1"));
+    assert!(
+        !matches("@ipMatch ::/0", b"203.0.113.9"),
+        "v6 networks do not hold v4"
+    );
+}

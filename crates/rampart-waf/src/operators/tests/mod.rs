@@ -1,9 +1,12 @@
 //! Operator tests, one file per operator family, plus the CRS check.
 
 mod crs;
+mod detect;
 mod ip;
 mod numeric;
 mod phrases;
+mod prefilter;
+mod props;
 mod rx;
 mod spec;
 mod strings;

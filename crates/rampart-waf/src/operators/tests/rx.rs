@@ -37,11 +37,22 @@ fn no_match_leaves_captures_alone() {
 }
 
 #[test]
-fn dot_matches_newline_and_anchors_match_lines() {
+fn dot_matches_newline() {
     // PCRE_DOTALL
     assert!(matches("@rx a.b", b"a\nb"));
-    // PCRE_MULTILINE
-    assert!(matches("@rx ^second$", b"first\nsecond\nthird"));
+}
+
+#[test]
+fn anchors_are_the_ends_of_the_value_not_lines() {
+    // ModSecurity v2 (no PCRE_MULTILINE): an allow-list cannot be escaped
+    // with a newline.
+    assert!(matches("!@rx ^\\d+$", b"123\nevil"));
+    assert!(!matches("@rx ^second$", b"first\nsecond\nthird"));
+    // PCRE_DOLLAR_ENDONLY: `$` does not match before a final newline.
+    assert!(!matches("@rx ^abc$", b"abc\n"));
+    assert!(matches("@rx ^abc$", b"abc"));
+    // Inline flags still work for rules that want lines.
+    assert!(matches("@rx (?m)^second$", b"first\nsecond\nthird"));
 }
 
 #[test]

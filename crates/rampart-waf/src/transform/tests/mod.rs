@@ -39,6 +39,7 @@ fn parse_is_case_insensitive_and_knows_aliases() {
     assert_eq!(T::parse("normalizePathWin").ok(), Some(T::NormalizePathWin));
     assert_eq!(T::parse("utf8toUnicode").ok(), Some(T::Utf8ToUnicode));
     assert_eq!(T::parse("sha1").ok(), Some(T::Sha1));
+    assert_eq!(T::parse("Reverse").ok(), Some(T::Reverse));
     let err = T::parse("alert").err().map(|e| e.to_string());
     assert_eq!(err.as_deref(), Some("unknown transformation `alert`"));
     assert!(T::parse("").is_err());
@@ -49,7 +50,9 @@ fn parse_is_case_insensitive_and_knows_aliases() {
 fn every_transformation_round_trips_through_its_name() {
     for t in T::ALL {
         assert_eq!(T::parse(t.name()).ok(), Some(t), "{t:?}");
+        assert_eq!(t.to_string().parse::<T>().ok(), Some(t), "{t:?}");
     }
+    assert_eq!(T::NormalizePath.to_string(), "normalizePath");
 }
 
 #[test]

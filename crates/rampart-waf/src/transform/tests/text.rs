@@ -132,3 +132,14 @@ fn parity() {
     check(T::ParityEven7bit, b"\xc1\x43", b"\x41\xc3");
     check(T::ParityOdd7bit, b"\x41\xc3", b"\xc1\x43");
 }
+
+#[test]
+fn reverse() {
+    let t = T::Reverse;
+    check(t, b"", b"");
+    check(t, b"a", b"a");
+    check(t, b"abba", b"abba");
+    check(t, b"tceles", b"select");
+    check(t, "d\u{e9}j\u{e0}".as_bytes(), "\u{e0}j\u{e9}d".as_bytes());
+    check(t, b"a\xff\xfeb", b"b\xfe\xffa");
+}
