@@ -34,5 +34,6 @@ fn text(bytes: &[u8]) -> String {
 }
 
 mod requests;
+mod suite;
 mod verdicts;
 mod yaml;
