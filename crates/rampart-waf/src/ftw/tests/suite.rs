@@ -4,7 +4,7 @@
 use super::*;
 use crate::ftw::{RunOptions, Strictness, run_suite};
 
-fn result_of<'r>(report: &'r SuiteReport, test_id: u64) -> &'r TestResult {
+fn result_of(report: &SuiteReport, test_id: u64) -> &TestResult {
     &report
         .outcomes
         .iter()
