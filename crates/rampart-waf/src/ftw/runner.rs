@@ -2,6 +2,7 @@
 //! wire bytes go-ftw would send, read back as the server would, through
 //! phases 1–2, the emulated backend, then phases 3–4.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -225,18 +226,15 @@ fn run_file(
         for (stage_index, stage) in case.stages.iter().enumerate() {
             let expected = replaced.unwrap_or(&stage.output);
             let unique_id = format!("ftw-{rule_id}-{test_id}-{}", stage_index + 1);
-            let (stage_failures, details) = run_stage(
-                rules,
-                &stage.input,
-                expected,
-                &unique_id,
-                options.strictness,
-            );
-            for failure in stage_failures {
-                failures.push((stage_index + 1, failure));
-            }
-            if let Some(details) = details {
-                outcome.details.push((stage_index + 1, details));
+            for input in stage_inputs(&stage.input) {
+                let (stage_failures, details) =
+                    run_stage(rules, &input, expected, &unique_id, options.strictness);
+                for failure in stage_failures {
+                    failures.push((stage_index + 1, failure));
+                }
+                if let Some(details) = details {
+                    outcome.details.push((stage_index + 1, details));
+                }
             }
         }
         if !failures.is_empty() {
@@ -245,6 +243,24 @@ fn run_file(
         outcomes.push(outcome);
     }
     Ok(())
+}
+
+/// One input per request the stage sends: `uris` repeats it per target.
+pub(super) fn stage_inputs(input: &Input) -> Vec<Cow<'_, Input>> {
+    if input.uris.is_empty() {
+        return vec![Cow::Borrowed(input)];
+    }
+    input
+        .uris
+        .iter()
+        .map(|uri| {
+            Cow::Owned(Input {
+                uri: Some(uri.clone()),
+                uris: Vec::new(),
+                ..input.clone()
+            })
+        })
+        .collect()
 }
 
 /// How much of a failing stage's request the details show.

@@ -88,6 +88,9 @@ pub struct Input {
     pub method: Option<String>,
     #[serde(default, deserialize_with = "opt_scalar")]
     pub uri: Option<String>,
+    /// The same stage once per target (`uri` is then ignored).
+    #[serde(default)]
+    pub uris: Vec<String>,
     #[serde(default, deserialize_with = "opt_scalar")]
     pub version: Option<String>,
     /// One value per name, as go-ftw keeps them (a Go map): YAML scalars of

@@ -149,3 +149,20 @@ fn bundled_overrides_parse_and_name_real_tests() {
         vec![400]
     );
 }
+
+#[test]
+fn uris_list() {
+    let file = parse_yaml(
+        "rule_id: 1\ntests:\n  - test_id: 1\n    stages:\n      - input:\n          uris: ['/a', '/b?c']\n        output: {}\n",
+    );
+    let input = &file.tests[0].stages[0].input;
+    assert_eq!(input.uris, vec!["/a", "/b?c"]);
+    let each: Vec<String> = crate::ftw::runner::stage_inputs(input)
+        .iter()
+        .map(|i| i.uri().to_owned())
+        .collect();
+    assert_eq!(each, vec!["/a", "/b?c"]);
+    let single = crate::ftw::runner::stage_inputs(&file.tests[0].stages[0].input.clone());
+    assert_eq!(single.len(), 2);
+    assert_eq!(crate::ftw::runner::stage_inputs(&Input::default()).len(), 1);
+}
