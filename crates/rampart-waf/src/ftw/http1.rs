@@ -135,7 +135,12 @@ fn split_request_line(
             if version != b"HTTP/1.1" && version != b"HTTP/1.0" {
                 return Err(bad("unsupported HTTP version"));
             }
-            check_target(target).map_err(|why| reject(400, format!("invalid URI: {why}")))?;
+            check_target(target).map_err(|why| {
+                // hyper answers an over-long target with 414, any other URI
+                // error with 400.
+                let status = if why == TARGET_TOO_LONG { 414 } else { 400 };
+                reject(status, format!("invalid URI: {why}"))
+            })?;
             Ok((
                 ascii(method),
                 String::from_utf8_lossy(target).into_owned(),
@@ -220,11 +225,13 @@ fn check_authority(authority: &[u8]) -> Result<(), &'static str> {
     }
 }
 
+const TARGET_TOO_LONG: &str = "request-target too long";
+
 /// `http` 1.x: path and query characters per the WHATWG URL states, bytes
 /// above 0x7F accepted when the whole is UTF-8, the fragment cut off.
 fn check_path_and_query(bytes: &[u8]) -> Result<(), &'static str> {
     if bytes.len() >= usize::from(u16::MAX) {
-        return Err("request-target too long");
+        return Err(TARGET_TOO_LONG);
     }
     let mut in_query = false;
     let mut end = bytes.len();

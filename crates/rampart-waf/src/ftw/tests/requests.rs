@@ -257,6 +257,8 @@ fn what_hyper_refuses() {
     assert_eq!(parse("GET / HTTP/1.1\r\nBad Name: x\r\n\r\n"), Err(400));
     assert_eq!(parse("GET / HTTP/1.1\r\nA: x\r\n folded\r\n\r\n"), Err(400));
     assert_eq!(parse("GET / HTTP/1.1\r\nHost: h\r\n"), Err(408));
+    let long = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(70_000));
+    assert_eq!(parse(&long), Err(414));
     let many: String = (0..101).map(|i| format!("H{i}: v\r\n")).collect();
     assert_eq!(parse(&format!("GET / HTTP/1.1\r\n{many}\r\n")), Err(431));
 }
