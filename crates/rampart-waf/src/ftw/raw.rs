@@ -48,7 +48,7 @@ pub fn build_request(input: &Input) -> Result<Vec<u8>, BuildError> {
         input.method(),
         input.uri(),
         input.version(),
-        input.headers.clone().into_iter().collect(),
+        input.headers.clone(),
         data,
         input.autocomplete(),
     ))

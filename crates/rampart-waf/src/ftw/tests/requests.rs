@@ -65,6 +65,12 @@ fn form_encoding_matches_go_ftw() {
         "a=1+2&b=%2Fetc%2Fpasswd"
     );
     assert_eq!(text(&encode_form(b"novalue&k=v=w")), "novalue&k=v%3Dw");
+    // Only the first `=` of a pair separates; the rest is value.
+    assert_eq!(
+        text(&encode_form(b"c4= ;c3=t;$c1")),
+        "c4=+%3Bc3%3Dt%3B%24c1"
+    );
+    assert_eq!(text(&encode_form(b"foo bar")), "foo+bar");
     // Already escaped data is left alone.
     assert_eq!(text(&encode_form(b"a=%3C&b=<")), "a=%3C&b=<");
     assert_eq!(text(&encode_form(b"a=1+1")), "a=1+1");
