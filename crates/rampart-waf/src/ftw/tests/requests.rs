@@ -317,3 +317,31 @@ fn lenient_reads_what_hyper_refuses() {
     assert_eq!(req.headers[0].1, b"x y");
     assert!(lenient("GET\r\n\r\n").is_err());
 }
+
+proptest::proptest! {
+    #[test]
+    fn reading_arbitrary_bytes_never_panics(raw in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+        let _ = parse_request(&raw, Strictness::Hyper);
+        let _ = parse_request(&raw, Strictness::Lenient);
+    }
+
+    #[test]
+    fn what_go_ftw_writes_reads_back(
+        method in "[A-Z]{1,8}",
+        path in "/[a-z0-9/._-]{0,20}",
+        value in "[ -~]{0,20}",
+        body in "[a-z0-9=&]{0,40}",
+    ) {
+        let mut hdrs = BTreeMap::new();
+        hdrs.insert("X-Test".to_owned(), value.clone());
+        // Not form data, so the body goes out as written.
+        hdrs.insert("Content-Type".to_owned(), "text/plain".to_owned());
+        let bytes = assemble(&method, &path, "HTTP/1.1", hdrs, body.clone().into_bytes(), true);
+        let req = parse_request(&bytes, Strictness::Hyper).unwrap();
+        proptest::prop_assert_eq!(&req.method, &method);
+        proptest::prop_assert_eq!(&req.target, &path);
+        proptest::prop_assert_eq!(req.body, body.into_bytes());
+        let x = req.headers.iter().find(|(n, _)| n == "X-Test").map(|(_, v)| v.clone());
+        proptest::prop_assert_eq!(x, Some(value.trim_matches(' ').as_bytes().to_vec()));
+    }
+}
