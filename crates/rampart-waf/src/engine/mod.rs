@@ -7,13 +7,40 @@
 //! * [`RuleSet::transaction`] starts one request's evaluation;
 //!   [`Transaction::process_request_headers`] runs phase 1,
 //!   [`Transaction::process_request_body`] phase 2,
-//!   [`Transaction::process_response_headers`] / `_body` phases 3 and 4.
+//!   [`Transaction::process_response_headers`] / `_body` phases 3 and 4,
+//!   [`Transaction::process_logging`] phase 5.
 //!   Each returns the interruption if a disruptive action fired (in
 //!   `DetectionOnly` none is returned, but matches are still recorded).
+//!
+//! Semantics follow ModSecurity v3: non-disruptive actions (`setvar`,
+//! `ctl`, `capture`) run for every matching value of every chain link as
+//! it matches; the chain starter's disruptive action, `msg` and `logdata`
+//! apply once the whole chain has matched. Markers exist in every phase.
 
-use std::path::{Path, PathBuf};
+mod base;
+mod build;
+mod collect;
+mod compile;
+mod data;
+mod exec;
+mod macros;
+mod rule;
+mod vars;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+pub use base::recommended_base;
+pub use compile::RuleSetBuilder;
+pub use data::EngineMode;
 
 use crate::request::{HttpRequest, HttpResponse};
+use crate::transform::Transformation;
+use compile::Config;
+use data::{ReqData, State};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}:{line}: {message}", file.display())]
@@ -23,39 +50,24 @@ pub struct LoadError {
     pub message: String,
 }
 
-#[derive(Debug, Default)]
-pub struct RuleSetBuilder {}
-
-impl RuleSetBuilder {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Parses directives from memory. `origin` names the text in errors;
-    /// `Include` and data files resolve against `base_dir`.
-    pub fn add_directives(
-        &mut self,
-        origin: &Path,
-        base_dir: &Path,
-        text: &str,
-    ) -> Result<(), LoadError> {
-        let _ = (origin, base_dir, text);
-        Ok(())
-    }
-
-    /// Reads one file (its `Include`s relative to it).
-    pub fn add_file(&mut self, path: &Path) -> Result<(), LoadError> {
-        let _ = path;
-        Ok(())
-    }
-
-    pub fn build(self) -> Result<RuleSet, LoadError> {
-        Ok(RuleSet {})
-    }
+/// A phase's evaluation order: rules and markers as they appeared.
+#[derive(Debug)]
+pub(crate) enum Entry {
+    /// `skip_to`: where `skipAfter` resumes (index into the phase list).
+    Rule {
+        idx: usize,
+        skip_to: Option<usize>,
+    },
+    Marker(String),
 }
 
 #[derive(Debug)]
-pub struct RuleSet {}
+pub struct RuleSet {
+    pub(crate) phases: [Vec<Entry>; 5],
+    pub(crate) rules: Vec<rule::Rule>,
+    pub(crate) tchains: Vec<Vec<Transformation>>,
+    pub(crate) config: Config,
+}
 
 impl RuleSet {
     /// `unique_id` becomes UNIQUE_ID (the reference shown on block pages).
@@ -63,9 +75,22 @@ impl RuleSet {
         Transaction {
             rules: self,
             unique_id: unique_id.to_owned(),
+            req: ReqData::default(),
+            state: State::new(self.config.engine, self.config.body_access),
+            cache: TransformCache::default(),
             matched: Vec::new(),
             interruption: None,
         }
+    }
+
+    /// Number of rules (chain starters) after removals.
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// The configured `SecRuleEngine` mode.
+    pub fn engine_mode(&self) -> EngineMode {
+        self.config.engine
     }
 }
 
@@ -99,10 +124,43 @@ pub struct Interruption {
     pub location: Option<String>,
 }
 
+/// Transformed values by (value source, transformation chain); `None`
+/// means the chain left the value unchanged.
+pub(crate) type TransformCache =
+    HashMap<(u64, usize), Option<Vec<u8>>, std::hash::BuildHasherDefault<KeyHasher>>;
+
+/// The cache's keys are small integers chosen by the engine, not by the
+/// client, so a multiply-mix hash is enough and much cheaper than SipHash.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
 #[derive(Debug)]
 pub struct Transaction<'r> {
     rules: &'r RuleSet,
     unique_id: String,
+    req: ReqData,
+    state: State,
+    cache: TransformCache,
     matched: Vec<MatchedRule>,
     interruption: Option<Interruption>,
 }
@@ -110,26 +168,63 @@ pub struct Transaction<'r> {
 impl Transaction<'_> {
     /// Phase 1 (request line and headers; `request.body` is ignored here).
     pub fn process_request_headers(&mut self, request: &HttpRequest) -> Option<&Interruption> {
-        let _ = (request, self.rules, &self.unique_id);
+        self.req.load_request_line(request, &self.unique_id);
+        if let Some(ct) = self.req.header("content-type") {
+            let ct = ct.to_ascii_lowercase();
+            if ct.starts_with(b"multipart/form-data") {
+                self.state.body_processor = Some(data::BodyProcessor::Multipart);
+            } else if ct.starts_with(b"application/x-www-form-urlencoded") {
+                self.state.body_processor = Some(data::BodyProcessor::UrlEncoded);
+            }
+        }
+        self.run_phase(1);
         self.interruption.as_ref()
     }
 
     /// Phase 2 (the body processors run first, on `request.body`).
     pub fn process_request_body(&mut self, request: &HttpRequest) -> Option<&Interruption> {
-        let _ = request;
+        if self.interruption.is_none() && self.state.engine != EngineMode::Off {
+            self.load_body(&request.body);
+        }
+        self.run_phase(2);
         self.interruption.as_ref()
     }
 
     /// Phase 3.
     pub fn process_response_headers(&mut self, response: &HttpResponse) -> Option<&Interruption> {
-        let _ = response;
+        self.req.load_response_headers(response);
+        self.run_phase(3);
         self.interruption.as_ref()
     }
 
-    /// Phase 4.
+    /// Phase 4 (RESPONSE_BODY when `SecResponseBodyAccess On` and the
+    /// content type is one of `SecResponseBodyMimeType`).
     pub fn process_response_body(&mut self, response: &HttpResponse) -> Option<&Interruption> {
-        let _ = response;
+        let config = &self.rules.config;
+        if config.response_body_access {
+            let ct = response
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                .map(|(_, v)| String::from_utf8_lossy(v).to_ascii_lowercase());
+            let mime = ct
+                .as_deref()
+                .and_then(|c| c.split(';').next())
+                .map(str::trim)
+                .unwrap_or("");
+            if config.response_mime.iter().any(|m| m == mime) {
+                let end = response.body.len().min(config.response_body_limit);
+                self.req.response_body = response.body.get(..end).map(<[u8]>::to_vec);
+            }
+        }
+        self.run_phase(4);
         self.interruption.as_ref()
+    }
+
+    /// Phase 5 (logging): never interrupts, but its rules (CRS 980xxx)
+    /// still match.
+    pub fn process_logging(&mut self) {
+        self.run_phase(5);
     }
 
     pub fn matched_rules(&self) -> &[MatchedRule] {
@@ -140,9 +235,21 @@ impl Transaction<'_> {
         self.interruption.as_ref()
     }
 
-    /// A TX variable as text (`tx.blocking_inbound_anomaly_score` …).
+    /// A TX variable as text (`tx.blocking_inbound_anomaly_score` …);
+    /// the `tx.` prefix is optional and names are case-insensitive.
     pub fn tx_var(&self, name: &str) -> Option<String> {
-        let _ = name;
-        None
+        let key = name
+            .get(..3)
+            .filter(|p| p.eq_ignore_ascii_case("tx."))
+            .map_or(name, |_| name.get(3..).unwrap_or_default());
+        self.state
+            .tx
+            .get(&key.to_ascii_lowercase())
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+
+    /// The engine mode now in force (after any `ctl:ruleEngine`).
+    pub fn engine_mode(&self) -> EngineMode {
+        self.state.engine
     }
 }

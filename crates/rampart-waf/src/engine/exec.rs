@@ -1,0 +1,524 @@
+//! Running a phase: rule order, chains, transformations (cached per
+//! transaction), operators, actions, `ctl`, and the body processors.
+
+use std::borrow::Cow;
+use std::collections::hash_map::Entry as MapEntry;
+
+use super::collect::{Collector, ExcludeFn};
+use super::data::{AllowScope, BodyProcessor, ReqData, RuleRef, State};
+use super::macros::{MacroCtx, OperatorMacros};
+use super::rule::{AllowKind, Ctl, Disruptive, Rule, SetColl, SetOp};
+use super::vars::{Exclusion, Var, VarValue};
+use super::{
+    EngineMode, Entry, InterruptAction, Interruption, MatchedRule, RuleSet, Transaction,
+    TransformCache,
+};
+use crate::body;
+use crate::operators::Captures;
+use crate::transform::Transformation;
+
+/// What a fully matched rule asks the phase loop to do.
+enum Flow {
+    Continue,
+    StopPhase,
+}
+
+/// The transaction split into what rules read and what they change, so
+/// values borrowed from the request can live while the state mutates.
+struct Run<'t> {
+    rs: &'t RuleSet,
+    req: &'t ReqData,
+    state: &'t mut State,
+    cache: &'t mut TransformCache,
+    /// The allocation reused for every rule's values.
+    scratch: Vec<VarValue<'static>>,
+}
+
+impl Transaction<'_> {
+    pub(crate) fn run_phase(&mut self, phase: u8) {
+        // Logging rules run even after an interruption (CRS 980170 reports
+        // blocked requests there).
+        if (self.interruption.is_some() && phase < 5) || self.state.engine == EngineMode::Off {
+            return;
+        }
+        match self.state.allow {
+            Some(AllowScope::All) if phase < 5 => return,
+            Some(AllowScope::Request) if phase <= 2 => return,
+            Some(AllowScope::Phase(p)) if p == phase => return,
+            _ => {}
+        }
+        let rs = self.rules;
+        let Some(list) = rs.phases.get(usize::from(phase).wrapping_sub(1)) else {
+            return;
+        };
+        let mut run = Run {
+            rs,
+            req: &self.req,
+            state: &mut self.state,
+            cache: &mut self.cache,
+            scratch: Vec::with_capacity(32),
+        };
+        let mut i = 0;
+        let mut skip = 0u32;
+        while let Some(entry) = list.get(i) {
+            i += 1;
+            let Entry::Rule { idx, skip_to } = entry else {
+                continue;
+            };
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            let Some(rule) = rs.rules.get(*idx) else {
+                continue;
+            };
+            if run.is_removed(rule) || !run.eval_rule(rule) {
+                continue;
+            }
+            self.matched.push(run.record(rule));
+            match run.disrupt(rule, phase, &mut self.interruption) {
+                Flow::StopPhase => return,
+                Flow::Continue => {}
+            }
+            if let Some(to) = skip_to {
+                i = *to;
+            } else if rule.skip > 0 {
+                skip = rule.skip;
+            }
+        }
+    }
+
+    pub(crate) fn load_body(&mut self, raw: &[u8]) {
+        let config = &self.rules.config;
+        let req = &mut self.req;
+        req.reqbody_error = Some(false);
+        if !self.state.body_access {
+            return;
+        }
+        let end = raw.len().min(config.body_limit);
+        let body = raw.get(..end).unwrap_or(raw);
+        // REQUEST_BODY holds the raw body for the URLENCODED and JSON
+        // processors (or when forced, for unprocessed types); XML and
+        // multipart bodies are inspected through what their processors
+        // extract (CRS's regression suite expects exactly this split).
+        let expose = match self.state.body_processor {
+            Some(BodyProcessor::UrlEncoded | BodyProcessor::Json) => true,
+            None => self.state.force_body_variable,
+            Some(BodyProcessor::Xml | BodyProcessor::Multipart) => false,
+        };
+        if expose {
+            req.body = Some(body.to_vec());
+        }
+        req.body_length = body.len();
+        req.full_request_length += body.len();
+        let fail = |req: &mut ReqData, msg: String| {
+            req.reqbody_error = Some(true);
+            req.reqbody_error_msg = Some(msg.into_bytes());
+        };
+        match self.state.body_processor {
+            Some(BodyProcessor::UrlEncoded) => req.args_post = body::parse_urlencoded(body),
+            Some(BodyProcessor::Multipart) => {
+                let ct = req.header("content-type").unwrap_or_default().to_vec();
+                let m = body::parse_multipart(&ct, body, body::MultipartLimits::default());
+                req.args_post = m.args;
+                req.files = m.files;
+                req.part_headers = m.part_headers;
+                req.part_names = m.part_names;
+                req.file_names = m.file_names;
+                req.multipart_flags = Some(m.flags);
+                if let Some(e) = m.error {
+                    fail(req, format!("Multipart parsing error: {e}"));
+                }
+            }
+            Some(BodyProcessor::Json) => match body::parse_json(body, config.json_depth) {
+                Ok(args) => req.args_post = args,
+                Err(e) if !body.is_empty() => fail(req, format!("JSON parsing error: {e}")),
+                Err(_) => {}
+            },
+            Some(BodyProcessor::Xml) => match body::parse_xml(body) {
+                Ok(doc) => req.xml = Some(doc),
+                Err(e) => fail(req, format!("XML parsing error: {e}")),
+            },
+            None => {}
+        }
+        let limit = config.args_limit;
+        let room = limit.saturating_sub(req.args_get.len());
+        req.args_post.truncate(room);
+    }
+}
+
+impl<'t> Run<'t> {
+    fn is_removed(&self, rule: &Rule) -> bool {
+        self.state
+            .removed_ids
+            .iter()
+            .any(|&(lo, hi)| (lo..=hi).contains(&rule.id))
+            || self.state.removed_tags.iter().any(|t| rule.has_tag(t))
+    }
+
+    /// True when every link of the chain matched.
+    fn eval_rule(&mut self, rule: &Rule) -> bool {
+        self.state.matched_vars.clear();
+        let mut link = rule;
+        loop {
+            if !self.eval_link(rule, link) {
+                return false;
+            }
+            match &link.chain {
+                Some(next) => link = next,
+                None => return true,
+            }
+        }
+    }
+
+    fn eval_link(&mut self, starter: &Rule, link: &Rule) -> bool {
+        let Some(op) = &link.operator else {
+            self.run_actions(starter, link);
+            return true;
+        };
+        let req: &'t ReqData = self.req;
+        let chain: &[Transformation] = self
+            .rs
+            .tchains
+            .get(link.transforms)
+            .map_or(&[], Vec::as_slice);
+        // Values are read and tested first, actions applied after: the
+        // values may borrow TX without copying (ModSecurity also resolves
+        // a rule's variables before evaluating it).
+        let hits = {
+            let state: &State = self.state;
+            let mut values = recycle(std::mem::take(&mut self.scratch));
+            // Runtime `ctl:ruleRemoveTarget…` exclusions that concern this
+            // rule, resolved once rather than per value.
+            let runtime: Vec<&Exclusion> = if std::ptr::eq(starter, link) {
+                state
+                    .removed_targets
+                    .iter()
+                    .filter(|(r, _)| match r {
+                        RuleRef::Ids(lo, hi) => (*lo..=*hi).contains(&starter.id),
+                        RuleRef::Tag(t) => starter.has_tag(t),
+                    })
+                    .map(|(_, e)| e)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let excluded = |var: Var, key: &[u8]| {
+                link.exclusions.iter().any(|e| e.excludes(var, key))
+                    || runtime.iter().any(|e| e.excludes(var, key))
+            };
+            let any_exclusion = !link.exclusions.is_empty() || !runtime.is_empty();
+            let collector = Collector {
+                req,
+                state,
+                excluded: any_exclusion.then_some(&excluded as &ExcludeFn<'_>),
+            };
+            for t in &link.targets {
+                collector.collect(t, &mut values);
+            }
+            let macros = OperatorMacros {
+                ctx: MacroCtx {
+                    req,
+                    state,
+                    rule: Some(&starter.info),
+                },
+                compiled: &link.op_macros,
+            };
+            let mut hits: Vec<Hit> = Vec::new();
+            for v in &values {
+                let mut caps = Captures::default();
+                let value = if link.multi_match {
+                    multi_match(
+                        op,
+                        chain,
+                        &v.value,
+                        &macros,
+                        link.capture.then_some(&mut caps),
+                    )
+                } else {
+                    let tv = transformed(self.cache, chain, link.transforms, v);
+                    // Most values do not match: test cheaply first, and
+                    // only ask for capture groups once it did.
+                    let hit = op.evaluate(&tv, &macros, None)
+                        && (!link.capture || op.evaluate(&tv, &macros, Some(&mut caps)));
+                    hit.then(|| tv.into_owned())
+                };
+                if let Some(value) = value {
+                    hits.push(Hit {
+                        name: v.full_name(),
+                        value,
+                        groups: caps.groups,
+                    });
+                }
+            }
+            self.scratch = recycle(values);
+            hits
+        };
+        let any = !hits.is_empty();
+        for hit in hits {
+            if link.capture {
+                for (i, g) in hit.groups.into_iter().enumerate().take(10) {
+                    self.state.tx.insert(i.to_string(), g);
+                }
+            }
+            self.state.matched_var.clone_from(&hit.value);
+            self.state.matched_var_name.clone_from(&hit.name);
+            self.state.matched_vars.push((hit.name, hit.value));
+            self.run_actions(starter, link);
+        }
+        any
+    }
+
+    fn run_actions(&mut self, starter: &Rule, link: &Rule) {
+        for sv in &link.setvars {
+            let (name, new) = {
+                let ctx = MacroCtx {
+                    req: self.req,
+                    state: self.state,
+                    rule: Some(&starter.info),
+                };
+                let name: Cow<'_, str> = match &sv.static_name {
+                    Some(n) => Cow::Borrowed(n.as_str()),
+                    None => Cow::Owned(sv.name.expand(&ctx).to_ascii_lowercase()),
+                };
+                let map = match sv.coll {
+                    SetColl::Tx => Some(&self.state.tx),
+                    SetColl::Store(k) => self.state.stores.get(&k),
+                };
+                let current = || {
+                    map.and_then(|m| m.get(name.as_ref()))
+                        .map_or(0, |v| parse_int(&String::from_utf8_lossy(v)))
+                };
+                let new = match &sv.op {
+                    SetOp::Set(m) => Some(m.expand(&ctx).into_owned().into_bytes()),
+                    SetOp::Add(m) => Some(
+                        current()
+                            .saturating_add(parse_int(&m.expand(&ctx)))
+                            .to_string()
+                            .into_bytes(),
+                    ),
+                    SetOp::Sub(m) => Some(
+                        current()
+                            .saturating_sub(parse_int(&m.expand(&ctx)))
+                            .to_string()
+                            .into_bytes(),
+                    ),
+                    SetOp::Delete => None,
+                };
+                (name, new)
+            };
+            let map = match sv.coll {
+                SetColl::Tx => &mut self.state.tx,
+                SetColl::Store(k) => self.state.stores.entry(k).or_default(),
+            };
+            match new {
+                Some(v) => match map.get_mut(name.as_ref()) {
+                    Some(slot) => *slot = v,
+                    None => {
+                        map.insert(name.into_owned(), v);
+                    }
+                },
+                None => {
+                    map.remove(name.as_ref());
+                }
+            }
+        }
+        for ctl in &link.ctls {
+            let s = &mut *self.state;
+            match ctl {
+                Ctl::RuleEngine(m) => s.engine = *m,
+                Ctl::RemoveById(ids) => s.removed_ids.extend(ids.iter().copied()),
+                Ctl::RemoveByTag(t) => s.removed_tags.push(t.clone()),
+                Ctl::RemoveTargetById(ids, e) => {
+                    for &(lo, hi) in ids {
+                        s.removed_targets.push((RuleRef::Ids(lo, hi), e.clone()));
+                    }
+                }
+                Ctl::RemoveTargetByTag(t, e) => {
+                    s.removed_targets.push((RuleRef::Tag(t.clone()), e.clone()));
+                }
+                Ctl::BodyProcessor(p) => s.body_processor = Some(*p),
+                Ctl::BodyAccess(b) => s.body_access = *b,
+                Ctl::ForceBodyVariable(b) => s.force_body_variable = *b,
+                Ctl::Ignored => {}
+            }
+        }
+    }
+
+    fn record(&mut self, rule: &Rule) -> MatchedRule {
+        let ctx = MacroCtx {
+            req: self.req,
+            state: self.state,
+            rule: Some(&rule.info),
+        };
+        let message = rule
+            .msg
+            .as_ref()
+            .map(|m| m.expand(&ctx).into_owned())
+            .unwrap_or_default();
+        let data = rule
+            .logdata
+            .as_ref()
+            .map(|m| m.expand(&ctx).into_owned())
+            .unwrap_or_default();
+        if let Some(sev) = rule.info.severity {
+            let h = &mut self.state.highest_severity;
+            *h = Some(h.map_or(sev, |cur| cur.min(sev)));
+        }
+        MatchedRule {
+            id: rule.id,
+            phase: rule.phase,
+            message,
+            data,
+            severity: rule.info.severity,
+            tags: rule.tags.clone(),
+            logged: rule.log,
+        }
+    }
+
+    fn disrupt(&mut self, rule: &Rule, phase: u8, slot: &mut Option<Interruption>) -> Flow {
+        if self.state.engine != EngineMode::On {
+            return Flow::Continue;
+        }
+        let (action, status, location) = match &rule.disruptive {
+            Disruptive::Pass | Disruptive::Block => return Flow::Continue,
+            Disruptive::Allow(kind) => {
+                self.state.allow = Some(match kind {
+                    AllowKind::All => AllowScope::All,
+                    AllowKind::Request => AllowScope::Request,
+                    AllowKind::Phase => AllowScope::Phase(phase),
+                });
+                return Flow::StopPhase;
+            }
+            Disruptive::Deny => (InterruptAction::Deny, rule.status.unwrap_or(403), None),
+            Disruptive::Drop => (InterruptAction::Drop, rule.status.unwrap_or(403), None),
+            Disruptive::Redirect(m) => {
+                let ctx = MacroCtx {
+                    req: self.req,
+                    state: self.state,
+                    rule: Some(&rule.info),
+                };
+                let status = rule
+                    .status
+                    .filter(|s| matches!(s, 301 | 302 | 303 | 307 | 308))
+                    .unwrap_or(302);
+                (
+                    InterruptAction::Redirect,
+                    status,
+                    Some(m.expand(&ctx).into_owned()),
+                )
+            }
+        };
+        if phase == 5 {
+            // Too late to stop anything: the response has gone.
+            return Flow::Continue;
+        }
+        *slot = Some(Interruption {
+            rule_id: rule.id,
+            status,
+            action,
+            location,
+        });
+        Flow::StopPhase
+    }
+}
+
+/// A value that matched, kept until the rule's actions run.
+struct Hit {
+    name: String,
+    value: Vec<u8>,
+    groups: Vec<Vec<u8>>,
+}
+
+/// Empties a value buffer and hands its allocation to another lifetime.
+fn recycle<'b>(mut values: Vec<VarValue<'_>>) -> Vec<VarValue<'b>> {
+    values.clear();
+    values
+        .into_iter()
+        .map(|_| VarValue::placeholder())
+        .collect()
+}
+
+/// The value after the chain, cached per (value source, chain).
+fn transformed<'v>(
+    cache: &'v mut TransformCache,
+    chain: &[Transformation],
+    chain_id: usize,
+    v: &'v VarValue<'_>,
+) -> Cow<'v, [u8]> {
+    if chain.is_empty() {
+        return Cow::Borrowed(&v.value);
+    }
+    let Some(source) = v.source else {
+        return Cow::Owned(apply_chain(chain, &v.value).into_owned());
+    };
+    match cache.entry((source, chain_id)) {
+        MapEntry::Occupied(e) => match e.into_mut() {
+            Some(t) => Cow::Borrowed(t.as_slice()),
+            None => Cow::Borrowed(&v.value),
+        },
+        MapEntry::Vacant(e) => {
+            let result = match apply_chain(chain, &v.value) {
+                Cow::Borrowed(_) => None,
+                Cow::Owned(o) => Some(o),
+            };
+            match e.insert(result) {
+                Some(t) => Cow::Borrowed(t.as_slice()),
+                None => Cow::Borrowed(&v.value),
+            }
+        }
+    }
+}
+
+fn apply_chain<'a>(chain: &[Transformation], input: &'a [u8]) -> Cow<'a, [u8]> {
+    let mut current: Cow<'a, [u8]> = Cow::Borrowed(input);
+    for t in chain {
+        current = match current {
+            Cow::Borrowed(b) => t.apply(b),
+            Cow::Owned(o) => Cow::Owned(t.apply(&o).into_owned()),
+        };
+    }
+    current
+}
+
+/// `multiMatch`: the operator sees the value before the chain and after
+/// every transformation that changed it.
+fn multi_match(
+    op: &crate::operators::Operator,
+    chain: &[Transformation],
+    input: &[u8],
+    macros: &OperatorMacros<'_>,
+    mut caps: Option<&mut Captures>,
+) -> Option<Vec<u8>> {
+    if op.evaluate(input, macros, caps.as_deref_mut()) {
+        return Some(input.to_vec());
+    }
+    let mut current = input.to_vec();
+    for t in chain {
+        let next = match t.apply(&current) {
+            Cow::Borrowed(_) => continue,
+            Cow::Owned(o) => o,
+        };
+        current = next;
+        if op.evaluate(&current, macros, caps.as_deref_mut()) {
+            return Some(current);
+        }
+    }
+    None
+}
+
+/// ModSecurity's lenient number parse: optional sign, leading digits,
+/// anything else 0.
+fn parse_int(text: &str) -> i64 {
+    let t = text.trim();
+    let (neg, digits) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let mut n: i64 = 0;
+    for c in digits.chars() {
+        let Some(d) = c.to_digit(10) else { break };
+        n = n.saturating_mul(10).saturating_add(i64::from(d));
+    }
+    if neg { -n } else { n }
+}
