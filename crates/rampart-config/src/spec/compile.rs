@@ -128,6 +128,14 @@ fn compile(
 pub(super) struct Errors(Vec<FieldError>);
 
 impl Errors {
+    pub(super) fn into_result<T>(self, value: T) -> Result<T, Vec<FieldError>> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.0)
+        }
+    }
+
     pub(super) fn len(&self) -> usize {
         self.0.len()
     }

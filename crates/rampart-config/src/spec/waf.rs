@@ -212,21 +212,35 @@ fn exclusions(specs: &[WafExclusionSpec], e: &mut Errors) -> Vec<WafExclusion> {
 
 /// The spec of compiled settings; `None` when they are the defaults.
 pub(super) fn waf_spec(w: &WafSettings) -> Option<WafSpec> {
-    if *w == WafSettings::default() {
-        return None;
+    (*w != WafSettings::default()).then(|| WafSpec::from_settings(w))
+}
+
+impl WafSpec {
+    /// Checks this object alone, as `compile_site` would within a spec:
+    /// every problem with its field (`waf.mode`, …). `file` allows `crs`
+    /// (the configuration file's sites only).
+    pub fn settings(&self, file: bool) -> Result<WafSettings, Vec<super::FieldError>> {
+        let mut e = Errors::default();
+        let out = compile(self, file, &mut e);
+        e.into_result(out)
     }
-    Some(WafSpec {
-        mode: Some(checks::mode_str(w.mode).to_owned()),
-        paranoia: Some(u32::from(w.paranoia)),
-        inbound_threshold: Some(w.inbound_threshold),
-        outbound_threshold: Some(w.outbound_threshold),
-        request_body_limit: Some(BodyLimitSpec::Bytes(w.request_body_limit)),
-        body_limit_action: Some(checks::body_limit_action_str(w.body_limit_action).to_owned()),
-        inspect_responses: Some(w.inspect_responses),
-        crs: w.crs.as_ref().map(|p| p.display().to_string()),
-        exclusions: (!w.exclusions.is_empty())
-            .then(|| w.exclusions.iter().map(exclusion_spec).collect()),
-    })
+
+    /// Every setting written out (what the API's GET shows), the size in
+    /// bytes. `crs` only when the settings name one (a file site).
+    pub fn from_settings(w: &WafSettings) -> WafSpec {
+        WafSpec {
+            mode: Some(checks::mode_str(w.mode).to_owned()),
+            paranoia: Some(u32::from(w.paranoia)),
+            inbound_threshold: Some(w.inbound_threshold),
+            outbound_threshold: Some(w.outbound_threshold),
+            request_body_limit: Some(BodyLimitSpec::Bytes(w.request_body_limit)),
+            body_limit_action: Some(checks::body_limit_action_str(w.body_limit_action).to_owned()),
+            inspect_responses: Some(w.inspect_responses),
+            crs: w.crs.as_ref().map(|p| p.display().to_string()),
+            exclusions: (!w.exclusions.is_empty())
+                .then(|| w.exclusions.iter().map(exclusion_spec).collect()),
+        }
+    }
 }
 
 pub(super) fn exclusion_spec(x: &WafExclusion) -> WafExclusionSpec {

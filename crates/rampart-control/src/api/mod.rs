@@ -17,6 +17,7 @@ pub mod sites;
 pub mod tokens;
 pub mod transparency;
 pub mod users;
+pub mod waf;
 
 use std::sync::Arc;
 
@@ -70,6 +71,7 @@ pub fn router(control: Arc<Control>) -> Router {
             "/sites/{site}/rate_limits",
             get(security::get_site_rate_limits).put(security::put_site_rate_limits),
         )
+        .route("/sites/{site}/waf", get(waf::get).put(waf::put))
         .route(
             "/sites/{site}/captcha_keys",
             get(captcha::list).post(captcha::create),
@@ -274,6 +276,7 @@ async fn audit(
         security::get_operator_rules, security::put_operator_rules,
         security::get_site_rules, security::put_site_rules,
         security::get_site_rate_limits, security::put_site_rate_limits,
+        waf::get, waf::put,
         captcha::list, captcha::create, captcha::patch, captcha::new_secret_for, captcha::delete,
         safety::reports::create, safety::reports::status,
         safety::cases::list, safety::cases::get, safety::cases::assign,
