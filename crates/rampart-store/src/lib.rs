@@ -23,6 +23,7 @@ mod notifications;
 mod open;
 mod rows;
 mod safety;
+mod security_events;
 mod sessions;
 mod sites;
 mod tokens;
@@ -46,6 +47,10 @@ pub use open::{Backend, Store};
 pub use safety::{
     AbuseReport, CATEGORIES, Case, CaseNote, CaseQueue, Decision, ENFORCED_OUTCOMES,
     MAX_NOTE_CHARS, NewAbuseReport, NewDecision, OUTCOMES, ReportStatus, priority_of,
+};
+pub use security_events::{
+    DEFAULT_RETENTION_MS as SECURITY_EVENTS_RETENTION_MS, MAX_EVENTS_PER_SITE, SecurityEventRecord,
+    SecurityEventWrite, SecurityRuleHit,
 };
 pub use sessions::{SESSION_IDLE_MS, SESSION_MAX_MS, Session};
 pub use transparency::TransparencyReport;

@@ -69,6 +69,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "case notes, escalation and merge",
         sql: crate::safety::TRIAGE_SCHEMA,
     },
+    Migration {
+        version: 11,
+        name: "security events",
+        sql: crate::security_events::SCHEMA,
+    },
 ];
 
 const V1: &str = r"

@@ -13,6 +13,7 @@ mod lists;
 mod notifications;
 mod safety;
 mod schema;
+mod security_events;
 mod sessions;
 mod sites;
 mod transparency;
@@ -82,4 +83,5 @@ both_backends!(
     safety::racing_reports_share_one_case,
     transparency::transparency_counts_the_period,
     appeals::appeals_are_answered_by_another_agent,
+    security_events::security_events_list_find_and_bound,
 );
