@@ -44,6 +44,9 @@ pub enum FlushError {
 #[derive(Default)]
 pub(crate) struct Pending {
     buckets: Mutex<Vec<MinuteBucket>>,
+    /// Security events drained from the edge and not yet committed
+    /// (`security_events.rs`), flushed on the same cadence.
+    pub(crate) security_events: Mutex<Vec<rampart_store::SecurityEventWrite>>,
 }
 
 impl Control {
@@ -139,6 +142,10 @@ pub async fn run_analytics_flush(control: Arc<Control>, mut shutdown: watch::Rec
         }
         let result = control.flush_analytics(false).await;
         report(&mut failing, result);
+        // The store's state is already reported by the analytics flush.
+        if let Err(error) = control.flush_security_events().await {
+            tracing::debug!("security events flush: {error}");
+        }
         if last_purge.is_none_or(|at| at.elapsed() >= PURGE_INTERVAL) {
             match control.purge_analytics().await {
                 Ok(deleted) => {
@@ -155,6 +162,9 @@ pub async fn run_analytics_flush(control: Arc<Control>, mut shutdown: watch::Rec
     }
     // Logs its own failure.
     let _ = control.flush_analytics_now().await;
+    if let Err(error) = control.flush_security_events().await {
+        tracing::warn!("security events flush at shutdown: {error}");
+    }
 }
 
 fn report(failing: &mut bool, result: Result<usize, FlushError>) {

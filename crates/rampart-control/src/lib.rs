@@ -26,6 +26,7 @@ mod list_cache;
 pub mod notify;
 mod password;
 mod persisted;
+mod security_events;
 mod signing_keys;
 mod start;
 mod sync;
