@@ -13,6 +13,7 @@ pub mod notifications;
 mod ops;
 pub mod safety;
 pub mod security;
+pub mod security_events;
 pub mod sites;
 pub mod tokens;
 pub mod transparency;
@@ -72,6 +73,8 @@ pub fn router(control: Arc<Control>) -> Router {
             get(security::get_site_rate_limits).put(security::put_site_rate_limits),
         )
         .route("/sites/{site}/waf", get(waf::get).put(waf::put))
+        .route("/sites/{site}/security-events", get(security_events::list))
+        .route("/security-events/{reference}", get(security_events::get))
         .route(
             "/sites/{site}/captcha_keys",
             get(captcha::list).post(captcha::create),
@@ -276,7 +279,7 @@ async fn audit(
         security::get_operator_rules, security::put_operator_rules,
         security::get_site_rules, security::put_site_rules,
         security::get_site_rate_limits, security::put_site_rate_limits,
-        waf::get, waf::put,
+        waf::get, waf::put, security_events::list, security_events::get,
         captcha::list, captcha::create, captcha::patch, captcha::new_secret_for, captcha::delete,
         safety::reports::create, safety::reports::status,
         safety::cases::list, safety::cases::get, safety::cases::assign,
