@@ -17,6 +17,8 @@ pub enum EdgeBody {
     /// A client request body: counted for the access log, held to the
     /// site's size limit and the node's minimum data rate.
     Guarded(Box<GuardedBody>),
+    /// What was already read of a body (by the WAF), then the rest.
+    Prefixed(Option<Bytes>, Box<EdgeBody>),
 }
 
 /// Why a body stream failed: hyper's error, or Rampart cut a client's
@@ -58,6 +60,10 @@ impl Body for EdgeBody {
                 .poll_frame(cx)
                 .map(|f| f.map(|r| r.map_err(BodyError::Hyper))),
             EdgeBody::Guarded(inner) => Pin::new(&mut **inner).poll_frame(cx),
+            EdgeBody::Prefixed(prefix, rest) => match prefix.take() {
+                Some(data) => Poll::Ready(Some(Ok(Frame::data(data)))),
+                None => Pin::new(&mut **rest).poll_frame(cx),
+            },
         }
     }
 
@@ -67,6 +73,7 @@ impl Body for EdgeBody {
             EdgeBody::Full(data) => data.is_none(),
             EdgeBody::Stream(inner) => inner.is_end_stream(),
             EdgeBody::Guarded(inner) => inner.is_end_stream(),
+            EdgeBody::Prefixed(prefix, rest) => prefix.is_none() && rest.is_end_stream(),
         }
     }
 
@@ -78,6 +85,16 @@ impl Body for EdgeBody {
             }
             EdgeBody::Stream(inner) => inner.size_hint(),
             EdgeBody::Guarded(inner) => inner.size_hint(),
+            EdgeBody::Prefixed(prefix, rest) => {
+                let already = prefix.as_ref().map_or(0, |d| d.len() as u64);
+                let rest = rest.size_hint();
+                let mut hint = SizeHint::new();
+                hint.set_lower(rest.lower().saturating_add(already));
+                if let Some(upper) = rest.upper() {
+                    hint.set_upper(upper.saturating_add(already));
+                }
+                hint
+            }
         }
     }
 }

@@ -242,11 +242,23 @@ pub async fn handle(
         return Ok(finish(response, exchange, Some(site), &conn));
     }
 
+    let (parts, body) = request.into_parts();
+    let mut body = guard_body(&snapshot, site, body, &mut exchange);
+    if let Some(waf) = site.waf.as_ref().filter(|_| !exchange.security.skip_waf) {
+        match crate::waf::inspect(waf, &site.name, &parts, body, &host, &page, &mut exchange).await
+        {
+            crate::waf::Inspected::Pass(forwarded) => body = forwarded,
+            crate::waf::Inspected::Respond(response) => {
+                return Ok(finish(response, exchange, Some(site), &conn));
+            }
+        }
+    }
     let response = forward(
         &snapshot,
         site,
         &conn,
-        request,
+        parts,
+        body,
         &page,
         peer_ip,
         &mut exchange,
@@ -317,11 +329,39 @@ enum Attempt {
     Broken,
 }
 
+/// The client's body held to the site's size limit and the node's minimum
+/// data rate; `None` when the request has none.
+fn guard_body(
+    snapshot: &Snapshot,
+    site: &Site,
+    body: Incoming,
+    exchange: &mut Exchange,
+) -> Option<EdgeBody> {
+    if body.is_end_stream() {
+        return None;
+    }
+    let stats = Arc::new(BodyStats::default());
+    exchange.bytes_in = Some(stats.clone());
+    let dos = &snapshot.dos;
+    let min_rate = (dos.min_body_rate > 0).then_some(MinRate {
+        bytes_per_sec: u64::from(dos.min_body_rate),
+        grace: dos.body_rate_grace,
+    });
+    Some(EdgeBody::Guarded(Box::new(GuardedBody::new(
+        body,
+        stats,
+        site.security.limits.max_body_bytes,
+        min_rate,
+    ))))
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn forward(
     snapshot: &Snapshot,
     site: &Site,
     conn: &ConnInfo,
-    request: Request<Incoming>,
+    mut parts: http::request::Parts,
+    body: Option<EdgeBody>,
     page: &PageCtx<'_>,
     peer_ip: std::net::IpAddr,
     exchange: &mut Exchange,
@@ -336,7 +376,6 @@ async fn forward(
             return page.overloaded();
         }
     }
-    let (mut parts, body) = request.into_parts();
     let upgrade = parts.version == Version::HTTP_11 && is_upgrade_request(&parts.headers);
     let headers = &mut parts.headers;
     strip_hop_by_hop(headers, upgrade);
@@ -364,27 +403,11 @@ async fn forward(
     );
     headers.insert(&RAMPART_RAY, ray.header_value());
 
-    let has_body = !body.is_end_stream();
-    let mut body = if has_body {
-        let stats = Arc::new(BodyStats::default());
-        exchange.bytes_in = Some(stats.clone());
-        let dos = &snapshot.dos;
-        let min_rate = (dos.min_body_rate > 0).then_some(MinRate {
-            bytes_per_sec: u64::from(dos.min_body_rate),
-            grace: dos.body_rate_grace,
-        });
-        Some(EdgeBody::Guarded(Box::new(GuardedBody::new(
-            body,
-            stats,
-            site.security.limits.max_body_bytes,
-            min_rate,
-        ))))
-    } else {
-        if parts.headers.get(CONTENT_LENGTH).is_some_and(|v| v != "0") {
-            parts.headers.remove(CONTENT_LENGTH);
-        }
-        None
-    };
+    let has_body = body.is_some();
+    let mut body = body;
+    if !has_body && parts.headers.get(CONTENT_LENGTH).is_some_and(|v| v != "0") {
+        parts.headers.remove(CONTENT_LENGTH);
+    }
     let replayable = !has_body && parts.method.is_idempotent() && !upgrade;
     let path = parts
         .uri

@@ -35,6 +35,8 @@ pub struct Site {
     pub security: SiteSecurity,
     /// Trust & safety decisions in force.
     pub enforcement: crate::enforcement::SiteEnforcement,
+    /// The compiled WAF; `None` when the site's WAF is off.
+    pub waf: Option<Arc<crate::waf::SiteWaf>>,
 }
 
 pub struct Snapshot {
@@ -86,6 +88,8 @@ pub enum BuildError {
     GeoIp(#[from] crate::geoip::GeoIpError),
     #[error("challenge signing key: {0}")]
     ChallengeKey(#[from] rampart_challenge::KeyError),
+    #[error("{0}")]
+    Waf(#[from] crate::waf::WafBuildError),
 }
 
 /// Long-lived parts a snapshot build draws on and reuses.
@@ -94,6 +98,7 @@ pub struct BuildContext<'a> {
     pub origins: &'a Mutex<HashMap<OriginKey, Weak<Origin>>>,
     pub security: &'a SecurityState,
     pub bots: &'a crate::bots::BotState,
+    pub waf: &'a crate::waf::WafCache,
 }
 
 pub fn build(
@@ -133,6 +138,7 @@ pub fn build(
             &mut registry,
             &shared_security,
             &ring,
+            config.waf.crs.as_deref(),
         )?);
     }
 
@@ -168,6 +174,7 @@ fn build_site(
     registry: &mut HashMap<OriginKey, Weak<Origin>>,
     shared_security: &SharedSecurity,
     ring: &Arc<rampart_challenge::KeyRing>,
+    node_crs: Option<&std::path::Path>,
 ) -> Result<Site, BuildError> {
     let health_host = cfg
         .health
@@ -233,6 +240,7 @@ fn build_site(
         metrics: ctx.metrics.site(&cfg.name),
         enforcement: crate::enforcement::SiteEnforcement::new(&cfg.enforcement),
         security: shared_security.site(cfg, ctx.security.site_attack(&cfg.name), ring.clone()),
+        waf: ctx.waf.site(cfg, node_crs)?,
     })
 }
 

@@ -46,6 +46,8 @@ pub struct EdgeState {
     abuse_intake: std::sync::OnceLock<Arc<dyn crate::abuse_form::AbuseIntake>>,
     /// WAF findings waiting for the control plane to store them.
     pub security_events: crate::security_events::SecurityEventBuffer,
+    /// Compiled WAF rule sets, reused across snapshots.
+    waf: crate::waf::WafCache,
 }
 
 #[derive(Debug)]
@@ -66,6 +68,7 @@ impl EdgeState {
         let origins = Mutex::new(HashMap::new());
         let security = SecurityState::new(&config.dos)?;
         let bots = crate::bots::BotState::new()?;
+        let waf = crate::waf::WafCache::default();
         let geoip = Arc::new(GeoIp::open(&config.geoip)?);
         let first = snapshot::build(
             &config,
@@ -75,6 +78,7 @@ impl EdgeState {
                 origins: &origins,
                 security: &security,
                 bots: &bots,
+                waf: &waf,
             },
         )?;
         let state = Arc::new(Self {
@@ -93,6 +97,7 @@ impl EdgeState {
             install_lock: tokio::sync::Mutex::new(()),
             abuse_intake: std::sync::OnceLock::new(),
             security_events: Default::default(),
+            waf,
         });
         spawn_attack_ticker(&state);
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -200,8 +205,15 @@ impl EdgeState {
                 origins: &self.origins,
                 security: &self.security,
                 bots: &self.bots,
+                waf: &self.waf,
             },
         )?;
+        let in_use: Vec<_> = next
+            .sites
+            .iter()
+            .filter_map(|s| s.waf.as_ref().map(|w| w.rules.clone()))
+            .collect();
+        self.waf.retain_used(&in_use);
         self.security.connections.update(&config.dos);
         self.reopen_geoip(&config.geoip).await;
         let sites = next.sites.len();

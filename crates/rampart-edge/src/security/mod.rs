@@ -124,6 +124,8 @@ pub struct RequestSecurity {
     pub geo: GeoFacts,
     /// The User-Agent claims a verified bot and the address proves it.
     pub bot_verified: bool,
+    /// A rule's `allow` or `skip` of the `waf` phase: the WAF does not run.
+    pub skip_waf: bool,
 }
 
 /// What a counting expression may read once the request itself is gone.
@@ -224,6 +226,9 @@ pub fn check_request<B>(
             action => Some(Decided::Bots(action, weighed.top_rule)),
         }
     });
+    if skip.contains(SecurityPhase::Waf) {
+        exchange.security.skip_waf = true;
+    }
     if !pending.is_empty() {
         exchange.security.pending = Some(Box::new(PendingResponse {
             counts: pending,
@@ -233,7 +238,10 @@ pub fn check_request<B>(
         }));
     }
     match decided {
-        Some(Decided::Rule(rules::Verdict::Allow)) => return None,
+        Some(Decided::Rule(rules::Verdict::Allow)) => {
+            exchange.security.skip_waf = true;
+            return None;
+        }
         Some(Decided::Rule(rules::Verdict::Block { status, rule })) => {
             exchange.verdict = AnalyticsVerdict::Blocked;
             return Some(ctx.blocked(status, &rule));

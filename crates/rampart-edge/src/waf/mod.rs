@@ -1,0 +1,115 @@
+//! The WAF phase: a site's settings compiled into a rampart-waf rule set
+//! (the OWASP CRS plus the site's paranoia, thresholds and exclusions),
+//! and the per-request inspection that runs after the site's own rules.
+//!
+//! Compiling the CRS costs hundreds of milliseconds, so rule sets live in
+//! a [`WafCache`] on the edge state, keyed by everything that goes into
+//! them: a snapshot rebuild reuses them, and sites with the same settings
+//! share one. A rule set that fails to load fails the snapshot build, so a
+//! reload with a broken CRS keeps the running configuration.
+
+mod directives;
+mod inspect;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rampart_config::{SiteConfig, WafMode, WafSettings};
+use rampart_waf::RuleSet;
+
+pub use inspect::{Inspected, inspect};
+
+/// One site's compiled WAF.
+pub struct SiteWaf {
+    pub rules: Arc<RuleSet>,
+    pub settings: WafSettings,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WafBuildError {
+    #[error(
+        "site {site}: the WAF is on but no CRS directory is set; \
+         set `crs` in the site's `waf` or `[waf] crs` for the node"
+    )]
+    NoCrs { site: String },
+    #[error("site {site}: WAF exclusion {index}: {message}")]
+    Exclusion {
+        site: String,
+        index: usize,
+        message: String,
+    },
+    #[error("site {site}: the WAF rules did not load: {source}")]
+    Load {
+        site: String,
+        source: rampart_waf::LoadError,
+    },
+}
+
+/// Compiled rule sets by the directives that made them.
+#[derive(Default)]
+pub struct WafCache {
+    sets: Mutex<HashMap<(PathBuf, String, String), Arc<RuleSet>>>,
+}
+
+impl WafCache {
+    /// The site's WAF, `None` when it is off.
+    pub fn site(
+        &self,
+        cfg: &SiteConfig,
+        node_crs: Option<&Path>,
+    ) -> Result<Option<Arc<SiteWaf>>, WafBuildError> {
+        let settings = &cfg.security.waf;
+        if settings.mode == WafMode::Off {
+            return Ok(None);
+        }
+        let crs = settings
+            .crs
+            .as_deref()
+            .or(node_crs)
+            .ok_or_else(|| WafBuildError::NoCrs {
+                site: cfg.name.clone(),
+            })?;
+        let (before, after) =
+            directives::site_directives(settings).map_err(|(index, message)| {
+                WafBuildError::Exclusion {
+                    site: cfg.name.clone(),
+                    index,
+                    message,
+                }
+            })?;
+        let key = (crs.to_path_buf(), before, after);
+        let mut sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
+        let rules = match sets.get(&key) {
+            Some(rules) => rules.clone(),
+            None => {
+                let rules =
+                    Arc::new(
+                        load(crs, &key.1, &key.2).map_err(|source| WafBuildError::Load {
+                            site: cfg.name.clone(),
+                            source,
+                        })?,
+                    );
+                sets.insert(key, rules.clone());
+                rules
+            }
+        };
+        Ok(Some(Arc::new(SiteWaf {
+            rules,
+            settings: settings.clone(),
+        })))
+    }
+
+    /// Drops rule sets no site uses any more (after a successful build).
+    pub fn retain_used(&self, used: &[Arc<RuleSet>]) {
+        let mut sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
+        sets.retain(|_, rules| used.iter().any(|u| Arc::ptr_eq(u, rules)));
+    }
+}
+
+fn load(crs: &Path, before: &str, after: &str) -> Result<RuleSet, rampart_waf::LoadError> {
+    let mut builder = rampart_waf::RuleSetBuilder::new();
+    builder.add_crs(crs, before)?;
+    builder.add_directives(Path::new("<site exclusions>"), crs, after)?;
+    builder.build()
+}
