@@ -3,12 +3,14 @@
 //! attached to immutable values.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::data::{BodyProcessor, Pairs, ReqData, State};
+use super::data::{BodyProcessor, Pairs, ReqData, State, VarMap};
 use super::vars::{MultipartFlagKind, Selector, Target, Var, VarValue};
 use crate::body::MultipartFlags;
+
+/// Counts are mostly tiny: their text without allocating.
+const DIGITS: [&[u8]; 10] = [b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9"];
 
 const SRC_ARGS_GET: u64 = 1;
 const SRC_ARGS_POST: u64 = 3;
@@ -41,11 +43,14 @@ impl<'a> Collector<'a, '_> {
         if target.count {
             let mut tmp = Vec::new();
             self.values(target.var, &target.selector, &mut tmp);
-            let n = tmp.len().to_string().into_bytes();
+            let value = match DIGITS.get(tmp.len()) {
+                Some(d) => Cow::Borrowed(*d),
+                None => Cow::Owned(tmp.len().to_string().into_bytes()),
+            };
             out.push(VarValue {
                 var: target.var,
                 key: Cow::Borrowed(b""),
-                value: Cow::Owned(n),
+                value,
                 source: None,
             });
         } else {
@@ -89,13 +94,7 @@ impl<'a> Collector<'a, '_> {
         }
     }
 
-    fn owned_map(
-        &self,
-        var: Var,
-        map: &'a BTreeMap<String, Vec<u8>>,
-        sel: &Selector,
-        out: &mut Vec<VarValue<'a>>,
-    ) {
+    fn owned_map(&self, var: Var, map: &'a VarMap, sel: &Selector, out: &mut Vec<VarValue<'a>>) {
         let mut push = |k: &'a String, v: &'a Vec<u8>| {
             if !self.is_excluded(var, k.as_bytes()) {
                 out.push(VarValue {
@@ -113,10 +112,14 @@ impl<'a> Collector<'a, '_> {
                 }
             }
             _ => {
-                for (k, v) in map {
-                    if sel.matches(k.as_bytes()) {
-                        push(k, v);
-                    }
+                // Name order, so MATCHED_VAR does not depend on hashing.
+                let mut found: Vec<(&'a String, &'a Vec<u8>)> = map
+                    .iter()
+                    .filter(|(k, _)| sel.matches(k.as_bytes()))
+                    .collect();
+                found.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                for (k, v) in found {
+                    push(k, v);
                 }
             }
         }
@@ -311,7 +314,7 @@ impl<'a> Collector<'a, '_> {
             Var::MatchedVar => self.scalar(var, b(&self.state.matched_var), out),
             Var::MatchedVarName => self.scalar(var, b(self.state.matched_var_name.as_bytes()), out),
             Var::MatchedVars | Var::MatchedVarsNames => {
-                for (name, value) in &self.state.matched_vars {
+                for (name, value) in self.state.matched_vars() {
                     if !sel.matches(name.as_bytes()) || self.is_excluded(var, name.as_bytes()) {
                         continue;
                     }

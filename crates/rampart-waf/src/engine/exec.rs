@@ -32,6 +32,7 @@ struct Run<'t> {
     cache: &'t mut TransformCache,
     /// The allocation reused for every rule's values.
     scratch: Vec<VarValue<'static>>,
+    hits: Vec<Hit>,
 }
 
 impl Transaction<'_> {
@@ -57,6 +58,7 @@ impl Transaction<'_> {
             state: &mut self.state,
             cache: &mut self.cache,
             scratch: Vec::with_capacity(32),
+            hits: Vec::new(),
         };
         let mut i = 0;
         let mut skip = 0u32;
@@ -158,7 +160,7 @@ impl<'t> Run<'t> {
 
     /// True when every link of the chain matched.
     fn eval_rule(&mut self, rule: &Rule) -> bool {
-        self.state.matched_vars.clear();
+        self.state.clear_matched_vars();
         let mut link = rule;
         loop {
             if !self.eval_link(rule, link) {
@@ -185,7 +187,7 @@ impl<'t> Run<'t> {
         // Values are read and tested first, actions applied after: the
         // values may borrow TX without copying (ModSecurity also resolves
         // a rule's variables before evaluating it).
-        let hits = {
+        let n_hits = {
             let state: &State = self.state;
             let mut values = recycle(std::mem::take(&mut self.scratch));
             // Runtime `ctl:ruleRemoveTarget…` exclusions that concern this
@@ -224,10 +226,13 @@ impl<'t> Run<'t> {
                 },
                 compiled: &link.op_macros,
             };
-            let mut hits: Vec<Hit> = Vec::new();
+            // Hit buffers are reused across rules: most rules match few
+            // values, and their names and values are short.
+            let hits = &mut self.hits;
+            let mut n = 0usize;
             for v in &values {
                 let mut caps = Captures::default();
-                let value = if link.multi_match {
+                let tv = if link.multi_match {
                     multi_match(
                         op,
                         chain,
@@ -235,38 +240,50 @@ impl<'t> Run<'t> {
                         &macros,
                         link.capture.then_some(&mut caps),
                     )
+                    .map(Cow::Owned)
                 } else {
                     let tv = transformed(self.cache, chain, link.transforms, v);
                     // Most values do not match: test cheaply first, and
                     // only ask for capture groups once it did.
                     let hit = op.evaluate(&tv, &macros, None)
                         && (!link.capture || op.evaluate(&tv, &macros, Some(&mut caps)));
-                    hit.then(|| tv.into_owned())
+                    hit.then_some(tv)
                 };
-                if let Some(value) = value {
-                    hits.push(Hit {
-                        name: v.full_name(),
-                        value,
-                        groups: caps.groups,
-                    });
+                let Some(tv) = tv else { continue };
+                if hits.len() <= n {
+                    hits.push(Hit::default());
+                }
+                if let Some(slot) = hits.get_mut(n) {
+                    v.write_name(&mut slot.name);
+                    slot.value.clear();
+                    slot.value.extend_from_slice(&tv);
+                    slot.groups = caps.groups;
+                    n += 1;
                 }
             }
             self.scratch = recycle(values);
-            hits
+            n
         };
-        let any = !hits.is_empty();
-        for hit in hits {
+        let mut hits = std::mem::take(&mut self.hits);
+        for hit in hits.iter_mut().take(n_hits) {
             if link.capture {
-                for (i, g) in hit.groups.into_iter().enumerate().take(10) {
-                    self.state.tx.insert(i.to_string(), g);
+                let groups = std::mem::take(&mut hit.groups);
+                for (key, g) in CAPTURE_KEYS.iter().zip(groups) {
+                    match self.state.tx.get_mut(*key) {
+                        Some(slot) => *slot = g,
+                        None => {
+                            self.state.tx.insert((*key).to_owned(), g);
+                        }
+                    }
                 }
             }
             self.state.matched_var.clone_from(&hit.value);
             self.state.matched_var_name.clone_from(&hit.name);
-            self.state.matched_vars.push((hit.name, hit.value));
+            self.state.push_matched_var(&hit.name, &hit.value);
             self.run_actions(starter, link);
         }
-        any
+        self.hits = hits;
+        n_hits > 0
     }
 
     fn run_actions(&mut self, starter: &Rule, link: &Rule) {
@@ -290,20 +307,14 @@ impl<'t> Run<'t> {
                         .map_or(0, |v| parse_int(&String::from_utf8_lossy(v)))
                 };
                 let new = match &sv.op {
-                    SetOp::Set(m) => Some(m.expand(&ctx).into_owned().into_bytes()),
-                    SetOp::Add(m) => Some(
-                        current()
-                            .saturating_add(parse_int(&m.expand(&ctx)))
-                            .to_string()
-                            .into_bytes(),
-                    ),
-                    SetOp::Sub(m) => Some(
-                        current()
-                            .saturating_sub(parse_int(&m.expand(&ctx)))
-                            .to_string()
-                            .into_bytes(),
-                    ),
-                    SetOp::Delete => None,
+                    SetOp::Set(m) => NewValue::Text(m.expand(&ctx).into_owned()),
+                    SetOp::Add(m) => {
+                        NewValue::Int(current().saturating_add(parse_int(&m.expand(&ctx))))
+                    }
+                    SetOp::Sub(m) => {
+                        NewValue::Int(current().saturating_sub(parse_int(&m.expand(&ctx))))
+                    }
+                    SetOp::Delete => NewValue::Delete,
                 };
                 (name, new)
             };
@@ -311,16 +322,24 @@ impl<'t> Run<'t> {
                 SetColl::Tx => &mut self.state.tx,
                 SetColl::Store(k) => self.state.stores.entry(k).or_default(),
             };
+            if let NewValue::Delete = new {
+                map.remove(name.as_ref());
+                continue;
+            }
+            // Updating in place keeps the slot's allocation.
+            let slot = match map.get_mut(name.as_ref()) {
+                Some(slot) => slot,
+                None => map.entry(name.into_owned()).or_default(),
+            };
+            slot.clear();
             match new {
-                Some(v) => match map.get_mut(name.as_ref()) {
-                    Some(slot) => *slot = v,
-                    None => {
-                        map.insert(name.into_owned(), v);
-                    }
-                },
-                None => {
-                    map.remove(name.as_ref());
+                NewValue::Text(t) => slot.extend_from_slice(t.as_bytes()),
+                NewValue::Int(n) => {
+                    use std::io::Write as _;
+                    // Writing to a Vec cannot fail.
+                    let _ = write!(slot, "{n}");
                 }
+                NewValue::Delete => {}
             }
         }
         for ctl in &link.ctls {
@@ -423,8 +442,17 @@ impl<'t> Run<'t> {
     }
 }
 
+const CAPTURE_KEYS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+
+enum NewValue {
+    Text(String),
+    Int(i64),
+    Delete,
+}
+
 /// A value that matched, kept until the rule's actions run.
-struct Hit {
+#[derive(Default)]
+pub(crate) struct Hit {
     name: String,
     value: Vec<u8>,
     groups: Vec<Vec<u8>>,

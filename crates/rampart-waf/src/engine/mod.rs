@@ -77,7 +77,7 @@ impl RuleSet {
             unique_id: unique_id.to_owned(),
             req: ReqData::default(),
             state: State::new(self.config.engine, self.config.body_access),
-            cache: TransformCache::default(),
+            cache: TransformCache::with_capacity_and_hasher(64, Default::default()),
             matched: Vec::new(),
             interruption: None,
         }
