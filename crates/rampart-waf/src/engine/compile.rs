@@ -21,6 +21,9 @@ pub(crate) struct Config {
     pub body_access: bool,
     pub response_body_access: bool,
     pub body_limit: usize,
+    /// `SecRequestBodyLimitAction Reject` (ModSecurity's default): a body
+    /// over the limit is refused with 413 rather than partly inspected.
+    pub body_limit_reject: bool,
     pub response_body_limit: usize,
     pub json_depth: usize,
     pub args_limit: usize,
@@ -36,6 +39,7 @@ impl Default for Config {
             body_access: false,
             response_body_access: false,
             body_limit: 13_107_200,
+            body_limit_reject: true,
             response_body_limit: 524_288,
             json_depth: 512,
             args_limit: 1000,
@@ -274,6 +278,14 @@ impl RuleSetBuilder {
                 self.config.body_limit = number(arg(0)?)?;
                 Ok(())
             }
+            "secrequestbodylimitaction" => {
+                self.config.body_limit_reject = match arg(0)?.to_ascii_lowercase().as_str() {
+                    "reject" => true,
+                    "processpartial" => false,
+                    other => return Err(format!("SecRequestBodyLimitAction: bad value `{other}`")),
+                };
+                Ok(())
+            }
             "secresponsebodylimit" => {
                 self.config.response_body_limit = number(arg(0)?)?;
                 Ok(())
@@ -350,7 +362,6 @@ impl RuleSetBuilder {
             | "secpcrematchlimitrecursion"
             | "secrequestbodyinmemorylimit"
             | "secrequestbodynofileslimit"
-            | "secrequestbodylimitaction"
             | "secresponsebodylimitaction"
             | "secstatusengine"
             | "secunicodemapfile"

@@ -82,6 +82,10 @@ impl Transaction<'_> {
                 Flow::StopPhase => return,
                 Flow::Continue => {}
             }
+            // `ctl:ruleEngine=Off` ends the evaluation at once.
+            if run.state.engine == EngineMode::Off {
+                return;
+            }
             if let Some(to) = skip_to {
                 i = *to;
             } else if rule.skip > 0 {

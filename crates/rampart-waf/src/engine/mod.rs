@@ -184,6 +184,21 @@ impl Transaction<'_> {
     /// Phase 2 (the body processors run first, on `request.body`).
     pub fn process_request_body(&mut self, request: &HttpRequest) -> Option<&Interruption> {
         if self.interruption.is_none() && self.state.engine != EngineMode::Off {
+            let config = &self.rules.config;
+            if self.state.body_access
+                && config.body_limit_reject
+                && request.body.len() > config.body_limit
+                && self.state.engine == EngineMode::On
+            {
+                // Status 413; rule id 0 says no rule decided it.
+                self.interruption = Some(Interruption {
+                    rule_id: 0,
+                    status: 413,
+                    action: InterruptAction::Deny,
+                    location: None,
+                });
+                return self.interruption.as_ref();
+            }
             self.load_body(&request.body);
         }
         self.run_phase(2);

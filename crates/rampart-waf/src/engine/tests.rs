@@ -471,3 +471,56 @@ fn markers_are_shared_by_every_phase() {
     let r = run(&rs, &request("/", &[]));
     assert_eq!(ids(&r), vec![1, 2, 5]);
 }
+
+#[test]
+fn body_over_the_limit_is_refused_or_partly_inspected() {
+    let rs = build(
+        "SecRequestBodyAccess On\nSecRequestBodyLimit 8\n\
+         SecRule ARGS:a \"@rx .\" \"id:1,phase:2,pass\"",
+    );
+    let r = run(
+        &rs,
+        &post("/", "application/x-www-form-urlencoded", b"a=123456789"),
+    );
+    let i = r.interrupted.expect("413");
+    assert_eq!((i.rule_id, i.status), (0, 413));
+    let rs = build(
+        "SecRequestBodyAccess On\nSecRequestBodyLimit 8\nSecRequestBodyLimitAction ProcessPartial\n\
+         SecRule ARGS:a \"@streq 123456\" \"id:1,phase:2,pass\"",
+    );
+    let r = run(
+        &rs,
+        &post("/", "application/x-www-form-urlencoded", b"a=123456789"),
+    );
+    assert!(r.interrupted.is_none());
+    assert_eq!(ids(&r), vec![1]);
+}
+
+#[test]
+fn ctl_rule_engine_off_stops_evaluation() {
+    let rs = build(
+        "SecAction \"id:1,phase:1,pass,ctl:ruleEngine=Off\"\n\
+         SecAction \"id:2,phase:1,deny\"\n\
+         SecAction \"id:3,phase:2,deny\"",
+    );
+    let r = run(&rs, &request("/", &[]));
+    assert!(r.interrupted.is_none());
+    assert_eq!(ids(&r), vec![1]);
+}
+
+#[test]
+fn variable_names_round_trip() {
+    for name in [
+        "ARGS",
+        "MATCHED_VAR",
+        "MULTIPART_STRICT_ERROR",
+        "REQBODY_ERROR",
+        "TX",
+        "IP",
+    ] {
+        let var = vars::Var::from_name(&name.to_ascii_lowercase()).expect(name);
+        assert_eq!(var.name(), name);
+    }
+    let alias = vars::Var::from_name("REQBODY_PROCESSOR_ERROR").expect("alias");
+    assert_eq!(alias.name(), "REQBODY_ERROR");
+}
