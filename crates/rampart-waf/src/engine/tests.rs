@@ -524,3 +524,48 @@ fn variable_names_round_trip() {
     let alias = vars::Var::from_name("REQBODY_PROCESSOR_ERROR").expect("alias");
     assert_eq!(alias.name(), "REQBODY_ERROR");
 }
+
+#[test]
+fn rule_sets_and_transactions_cross_threads() {
+    fn shareable<T: Send + Sync>() {}
+    fn sendable<T: Send>() {}
+    shareable::<RuleSet>();
+    sendable::<Transaction<'static>>();
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    #[test]
+    fn hostile_requests_never_panic(
+        uri in "/[\\x00-\\xff]{0,40}",
+        header in "[\\x00-\\xff]{0,40}",
+        body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80),
+        ct in proptest::prop_oneof![
+            proptest::strategy::Just("application/x-www-form-urlencoded"),
+            proptest::strategy::Just("multipart/form-data; boundary=x"),
+            proptest::strategy::Just("application/json"),
+            proptest::strategy::Just("text/xml"),
+            proptest::strategy::Just("text/plain"),
+        ],
+    ) {
+        let rs = with_base(
+            "SecRule ARGS|ARGS_NAMES|REQUEST_HEADERS|REQUEST_COOKIES|XML:/*|FILES \"@rx a\" \"id:1,phase:2,pass,capture,t:lowercase,setvar:'tx.%{MATCHED_VAR_NAME}=+1',msg:'%{MATCHED_VAR}'\"\n\
+             SecRule TX:/./ \"@gt 0\" \"id:2,phase:2,pass,multiMatch,t:urlDecode\"",
+        );
+        let mut req = post(&uri, ct, &body);
+        req.headers.push(("Cookie".into(), header.clone().into_bytes()));
+        req.headers.push((header, b"v".to_vec()));
+        let mut tx = rs.transaction("id");
+        tx.process_request_headers(&req);
+        tx.process_request_body(&req);
+        let resp = HttpResponse {
+            status: 200,
+            protocol: "HTTP/1.1".into(),
+            headers: vec![("Content-Type".into(), b"text/html".to_vec())],
+            body: body.clone(),
+        };
+        tx.process_response_headers(&resp);
+        tx.process_response_body(&resp);
+        tx.process_logging();
+    }
+}
