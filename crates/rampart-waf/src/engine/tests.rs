@@ -569,3 +569,17 @@ proptest::proptest! {
         tx.process_logging();
     }
 }
+
+#[test]
+fn selectors_literal_prefix_and_regex() {
+    let p = vars::Selector::parse(Some("/^header_name_/")).expect("prefix");
+    assert!(matches!(p, vars::Selector::Prefix(_)));
+    assert!(p.matches(b"HEADER_NAME_x"));
+    assert!(!p.matches(b"x_header_name_"));
+    assert!(!p.matches(b"head"));
+    let r = vars::Selector::parse(Some("/^_ga(?:_\\w+)?$/")).expect("regex");
+    assert!(matches!(r, vars::Selector::Regex(_)));
+    assert!(r.matches(b"_GA_abc"));
+    assert!(!r.matches(b"_gab"));
+    assert!(vars::Selector::parse(Some("/(/")).is_err());
+}
