@@ -103,6 +103,7 @@ pub struct RuleSetBuilder {
     pub(super) remove_tags: Vec<String>,
     pub(super) update_by_id: Vec<((u64, u64), Vec<TargetSpec>)>,
     pub(super) update_by_tag: Vec<(String, Vec<TargetSpec>)>,
+    pub(super) update_actions: Vec<(u64, Actions)>,
     pub(super) tchains: Vec<Vec<Transformation>>,
     tchain_ids: HashMap<Vec<Transformation>, usize>,
     pub(super) first_error: Option<LoadError>,
@@ -317,6 +318,19 @@ impl RuleSetBuilder {
                 Ok(())
             }
             "secruleremovebymsg" => Err("SecRuleRemoveByMsg is not supported".into()),
+            "secruleupdateactionbyid" => {
+                let id = arg(0)?;
+                let id = id
+                    .trim()
+                    .parse::<u64>()
+                    .map_err(|_| format!("SecRuleUpdateActionById: bad rule id `{id}`"))?;
+                let a = parse_actions(&split_actions(arg(1)?)?)?;
+                if a.id.is_some() || a.phase.is_some() || a.chain {
+                    return Err("SecRuleUpdateActionById cannot change id, phase or chain".into());
+                }
+                self.update_actions.push((id, a));
+                Ok(())
+            }
             "secruleupdatetargetbyid" | "secruleupdatetargetbytag" => {
                 let specs = split_targets(arg(1)?)
                     .iter()
@@ -402,7 +416,7 @@ impl RuleSetBuilder {
         Ok(())
     }
 
-    fn intern(&mut self, chain: Vec<Transformation>) -> usize {
+    pub(super) fn intern(&mut self, chain: Vec<Transformation>) -> usize {
         if let Some(&id) = self.tchain_ids.get(&chain) {
             return id;
         }
@@ -515,6 +529,7 @@ impl RuleSetBuilder {
             log: a.log.unwrap_or(defaults.log),
             disruptive,
             status,
+            block_as: (defaults.disruptive.clone(), defaults.status),
             skip: a.skip,
             skip_after: a.skip_after,
         };

@@ -89,6 +89,9 @@ pub(crate) struct Rule {
     pub log: bool,
     pub disruptive: Disruptive,
     pub status: Option<u16>,
+    /// What `block` means for this rule (its phase's default action), for
+    /// `SecRuleUpdateActionById`.
+    pub block_as: (Disruptive, Option<u16>),
     pub skip: u32,
     pub skip_after: Option<String>,
 }

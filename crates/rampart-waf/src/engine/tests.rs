@@ -583,3 +583,24 @@ fn selectors_literal_prefix_and_regex() {
     assert!(!r.matches(b"_gab"));
     assert!(vars::Selector::parse(Some("/(/")).is_err());
 }
+
+#[test]
+fn update_action_by_id_replaces_and_appends() {
+    let rs = build(
+        "SecDefaultAction \"phase:1,log,deny,status:406\"\n\
+         SecRule REQUEST_HEADERS:A \"@streq abc\" \"id:1,phase:1,pass,msg:'old',tag:a\"\n\
+         SecRuleUpdateActionById 1 \"block,msg:'new %{MATCHED_VAR}',tag:b,t:lowercase,nolog,setvar:tx.hit=1\"",
+    );
+    let r = run(&rs, &request("/", &[("A", "ABC")]));
+    let i = r
+        .interrupted
+        .expect("block now resolves to the default deny");
+    assert_eq!((i.rule_id, i.status), (1, 406));
+    let m = &r.tx.matched_rules()[0];
+    assert_eq!(m.message, "new abc");
+    assert_eq!(m.tags, vec!["a".to_owned(), "b".to_owned()]);
+    assert!(!m.logged);
+    assert_eq!(r.tx.tx_var("hit").as_deref(), Some("1"));
+    let e = load_err("SecAction \"id:1,pass\"\nSecRuleUpdateActionById 1 \"phase:2\"\n");
+    assert!(e.starts_with("test.conf:2: "), "{e}");
+}
