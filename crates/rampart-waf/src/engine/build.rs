@@ -145,6 +145,7 @@ impl RuleSetBuilder {
                 }
             }
         }
+        let target_sets = assign_target_sets(&mut rules);
         // skipAfter targets: the marker (or rule id) after the rule in the
         // same phase; absent means the rest of the phase is skipped.
         for list in &mut phases {
@@ -174,7 +175,29 @@ impl RuleSetBuilder {
             phases,
             rules,
             tchains: self.tchains,
+            target_sets,
             config: self.config,
         })
     }
+}
+
+/// Gives links whose targets read request data only a shared cache slot
+/// per distinct target list (exclusions included); returns the count.
+fn assign_target_sets(rules: &mut [Rule]) -> usize {
+    let mut ids: HashMap<String, usize> = HashMap::new();
+    for rule in rules {
+        let mut link = Some(rule);
+        while let Some(l) = link {
+            if !l.targets.is_empty()
+                && l.targets.iter().all(|t| t.var.is_request_data())
+                && l.exclusions.iter().all(|e| e.var.is_request_data())
+            {
+                let key = format!("{:?}|{:?}", l.targets, l.exclusions);
+                let next = ids.len();
+                l.target_set = Some(*ids.entry(key).or_insert(next));
+            }
+            link = l.chain.as_deref_mut();
+        }
+    }
+    ids.len()
 }

@@ -514,6 +514,7 @@ impl RuleSetBuilder {
             line,
             targets,
             exclusions,
+            target_set: None,
             operator,
             op_macros,
             transforms,

@@ -14,7 +14,7 @@ use super::{
     TransformCache,
 };
 use crate::body;
-use crate::operators::Captures;
+use crate::operators::{Captures, Operator};
 use crate::transform::Transformation;
 
 /// What a fully matched rule asks the phase loop to do.
@@ -33,6 +33,8 @@ struct Run<'t> {
     /// The allocation reused for every rule's values.
     scratch: Vec<VarValue<'static>>,
     hits: Vec<Hit>,
+    /// Values of request-only target lists, collected once per phase.
+    value_sets: Vec<Option<Vec<VarValue<'t>>>>,
 }
 
 impl Transaction<'_> {
@@ -59,6 +61,9 @@ impl Transaction<'_> {
             cache: &mut self.cache,
             scratch: Vec::with_capacity(32),
             hits: Vec::new(),
+            value_sets: std::iter::repeat_with(|| None)
+                .take(rs.target_sets)
+                .collect(),
         };
         let mut i = 0;
         let mut skip = 0u32;
@@ -193,7 +198,6 @@ impl<'t> Run<'t> {
         // a rule's variables before evaluating it).
         let n_hits = {
             let state: &State = self.state;
-            let mut values = recycle(std::mem::take(&mut self.scratch));
             // Runtime `ctl:ruleRemoveTarget…` exclusions that concern this
             // rule, resolved once rather than per value.
             let runtime: Vec<&Exclusion> = if std::ptr::eq(starter, link) {
@@ -214,14 +218,7 @@ impl<'t> Run<'t> {
                     || runtime.iter().any(|e| e.excludes(var, key))
             };
             let any_exclusion = !link.exclusions.is_empty() || !runtime.is_empty();
-            let collector = Collector {
-                req,
-                state,
-                excluded: any_exclusion.then_some(&excluded as &ExcludeFn<'_>),
-            };
-            for t in &link.targets {
-                collector.collect(t, &mut values);
-            }
+            let excluded = any_exclusion.then_some(&excluded as &ExcludeFn<'_>);
             let macros = OperatorMacros {
                 ctx: MacroCtx {
                     req,
@@ -230,43 +227,52 @@ impl<'t> Run<'t> {
                 },
                 compiled: &link.op_macros,
             };
-            // Hit buffers are reused across rules: most rules match few
-            // values, and their names and values are short.
-            let hits = &mut self.hits;
-            let mut n = 0usize;
-            for v in &values {
-                let mut caps = Captures::default();
-                let tv = if link.multi_match {
-                    multi_match(
-                        op,
-                        chain,
-                        &v.value,
-                        &macros,
-                        link.capture.then_some(&mut caps),
-                    )
-                    .map(Cow::Owned)
-                } else {
-                    let tv = transformed(self.cache, chain, link.transforms, v);
-                    // Most values do not match: test cheaply first, and
-                    // only ask for capture groups once it did.
-                    let hit = op.evaluate(&tv, &macros, None)
-                        && (!link.capture || op.evaluate(&tv, &macros, Some(&mut caps)));
-                    hit.then_some(tv)
-                };
-                let Some(tv) = tv else { continue };
-                if hits.len() <= n {
-                    hits.push(Hit::default());
+            let test = Tester {
+                op,
+                link,
+                chain,
+                macros: &macros,
+            };
+            let cached = link.target_set.filter(|_| runtime.is_empty());
+            match cached {
+                Some(set) => {
+                    // Request-only targets: collected once per phase.
+                    if self.value_sets.len() <= set {
+                        self.value_sets.resize_with(set + 1, || None);
+                    }
+                    let slot = self.value_sets.get_mut(set);
+                    let values: &[VarValue<'t>] = match slot {
+                        Some(slot) => slot.get_or_insert_with(|| {
+                            let collector = Collector {
+                                req,
+                                state: None,
+                                excluded,
+                            };
+                            let mut values = Vec::new();
+                            for t in &link.targets {
+                                collector.collect(t, &mut values);
+                            }
+                            values
+                        }),
+                        None => &[],
+                    };
+                    test.run(values, self.cache, &mut self.hits)
                 }
-                if let Some(slot) = hits.get_mut(n) {
-                    v.write_name(&mut slot.name);
-                    slot.value.clear();
-                    slot.value.extend_from_slice(&tv);
-                    slot.groups = caps.groups;
-                    n += 1;
+                None => {
+                    let mut values = recycle(std::mem::take(&mut self.scratch));
+                    let collector = Collector {
+                        req,
+                        state: Some(state),
+                        excluded,
+                    };
+                    for t in &link.targets {
+                        collector.collect(t, &mut values);
+                    }
+                    let n = test.run(&values, self.cache, &mut self.hits);
+                    self.scratch = recycle(values);
+                    n
                 }
             }
-            self.scratch = recycle(values);
-            n
         };
         let mut hits = std::mem::take(&mut self.hits);
         for hit in hits.iter_mut().take(n_hits) {
@@ -454,6 +460,58 @@ enum NewValue {
     Delete,
 }
 
+/// Tests a link's operator over values, filling reusable hit buffers.
+struct Tester<'l, 'm> {
+    op: &'l Operator,
+    link: &'l Rule,
+    chain: &'l [Transformation],
+    macros: &'l OperatorMacros<'m>,
+}
+
+impl Tester<'_, '_> {
+    fn run(
+        &self,
+        values: &[VarValue<'_>],
+        cache: &mut TransformCache,
+        hits: &mut Vec<Hit>,
+    ) -> usize {
+        let link = self.link;
+        let mut n = 0usize;
+        for v in values {
+            let mut caps = Captures::default();
+            let tv = if link.multi_match {
+                multi_match(
+                    self.op,
+                    self.chain,
+                    &v.value,
+                    self.macros,
+                    link.capture.then_some(&mut caps),
+                )
+                .map(Cow::Owned)
+            } else {
+                let tv = transformed(cache, self.chain, link.transforms, v);
+                // Most values do not match: test cheaply first, and only
+                // ask for capture groups once it did.
+                let hit = self.op.evaluate(&tv, self.macros, None)
+                    && (!link.capture || self.op.evaluate(&tv, self.macros, Some(&mut caps)));
+                hit.then_some(tv)
+            };
+            let Some(tv) = tv else { continue };
+            if hits.len() <= n {
+                hits.push(Hit::default());
+            }
+            if let Some(slot) = hits.get_mut(n) {
+                v.write_name(&mut slot.name);
+                slot.value.clear();
+                slot.value.extend_from_slice(&tv);
+                slot.groups = caps.groups;
+                n += 1;
+            }
+        }
+        n
+    }
+}
+
 /// A value that matched, kept until the rule's actions run.
 #[derive(Default)]
 pub(crate) struct Hit {
@@ -516,7 +574,7 @@ fn apply_chain<'a>(chain: &[Transformation], input: &'a [u8]) -> Cow<'a, [u8]> {
 /// `multiMatch`: the operator sees the value before the chain and after
 /// every transformation that changed it.
 fn multi_match(
-    op: &crate::operators::Operator,
+    op: &Operator,
     chain: &[Transformation],
     input: &[u8],
     macros: &OperatorMacros<'_>,

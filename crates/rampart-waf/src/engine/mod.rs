@@ -87,6 +87,8 @@ pub struct RuleSet {
     pub(crate) phases: [Vec<Entry>; 5],
     pub(crate) rules: Vec<rule::Rule>,
     pub(crate) tchains: Vec<Vec<Transformation>>,
+    /// Number of distinct request-only target lists (see `Rule::target_set`).
+    pub(crate) target_sets: usize,
     pub(crate) config: Config,
 }
 

@@ -402,6 +402,34 @@ impl Var {
     }
 }
 
+impl Var {
+    /// Read from the request/response alone: constant within a phase, so
+    /// a target list made only of these can be collected once per phase.
+    pub(crate) fn is_request_data(self) -> bool {
+        !matches!(
+            self,
+            Var::Tx
+                | Var::Store(_)
+                | Var::MatchedVar
+                | Var::MatchedVarName
+                | Var::MatchedVars
+                | Var::MatchedVarsNames
+                | Var::Duration
+                | Var::Time
+                | Var::TimeDay
+                | Var::TimeEpoch
+                | Var::TimeHour
+                | Var::TimeMin
+                | Var::TimeMon
+                | Var::TimeSec
+                | Var::TimeWday
+                | Var::TimeYear
+                | Var::HighestSeverity
+                | Var::ReqbodyProcessor
+        )
+    }
+}
+
 /// What a `:selector` picks from a collection.
 #[derive(Debug, Clone)]
 pub(crate) enum Selector {
