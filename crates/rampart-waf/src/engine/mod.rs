@@ -45,6 +45,7 @@ mod compile;
 mod data;
 mod exec;
 mod macros;
+mod matching;
 mod rule;
 mod vars;
 
