@@ -7,9 +7,8 @@
 //! 18 undetected SQLi samples, 18 undetected XSS samples and 21 detections
 //! among the known false positives.
 
-use crate::sqli::folded_tokens;
+use crate::sqli::{folded_tokens, token_lines};
 use crate::{detect_sqli, detect_xss};
-use libinjectionrs::sqli::SqliFlags;
 use libinjectionrs::xss::{Html5Flags, Html5State};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -124,10 +123,15 @@ fn sqli_vectors_give_libinjections_fingerprints() {
 #[test]
 fn folding_vectors_fold_like_libinjection() {
     let Some(dir) = vectors_dir() else { return };
-    let ansi = SqliFlags::FLAG_QUOTE_NONE | SqliFlags::FLAG_SQL_ANSI;
     check_all(&dir, "test-folding-", |input| {
-        folded_tokens(input, ansi).join("\n")
+        folded_tokens(input).join("\n")
     });
+}
+
+#[test]
+fn token_vectors_tokenize_like_libinjection() {
+    let Some(dir) = vectors_dir() else { return };
+    check_all(&dir, "test-tokens-", |input| token_lines(input).join("\n"));
 }
 
 #[test]

@@ -16,7 +16,10 @@ fn crs_dir() -> Option<PathBuf> {
             manifest.join("../../../../shared/crs"),
         ],
     };
-    let found = candidates.iter().find(|d| d.join("rules").is_dir()).cloned();
+    let found = candidates
+        .iter()
+        .find(|d| d.join("rules").is_dir())
+        .cloned();
     if found.is_none() {
         eprintln!("skipping: no CRS at {candidates:?} (set RAMPART_CRS_DIR)");
     }
@@ -138,4 +141,58 @@ fn benign_get_timing() {
         .min()
         .unwrap_or_default();
     println!("benign GET, CRS PL1, phases 1-2: {per:?} per request");
+}
+
+fn load_with(extra: &str) -> Option<RuleSet> {
+    let dir = crs_dir()?;
+    Some(RuleSetBuilder::load_crs(&dir, extra).unwrap_or_else(|e| panic!("{e}")))
+}
+
+#[test]
+fn crs_inspects_urlencoded_post_bodies() {
+    let Some(rs) = load() else { return };
+    let mut req = get("/login");
+    req.method = "POST".into();
+    req.headers.push((
+        "Content-Type".into(),
+        b"application/x-www-form-urlencoded".to_vec(),
+    ));
+    req.body = b"user=admin'--&pass=1' UNION SELECT password FROM users--".to_vec();
+    req.headers.push((
+        "Content-Length".into(),
+        req.body.len().to_string().into_bytes(),
+    ));
+    let out = run(&rs, &req);
+    assert_blocked(&out, 942);
+}
+
+#[test]
+fn crs_setup_extra_directives_apply() {
+    // DetectionOnly: the attack is scored and recorded, nothing blocks.
+    let Some(rs) = load_with("SecRuleEngine DetectionOnly") else {
+        return;
+    };
+    let out = run(&rs, &get("/download?file=../../../../etc/passwd"));
+    assert_eq!(out.blocked_by, None);
+    assert!(out.ids.contains(&949110), "{:?}", out.ids);
+    assert_ne!(out.score.as_deref(), Some("0"));
+
+    // A rule exclusion written for CRS (by id, before the rules load).
+    let Some(rs) = load_with("SecRuleRemoveById 930100-930130 932160 949110") else {
+        return;
+    };
+    let out = run(&rs, &get("/download?file=../../../../etc/passwd"));
+    assert_eq!(out.blocked_by, None, "{:?}", out.ids);
+    assert!(!out.ids.iter().any(|id| (930100..=930130).contains(id)));
+
+    // Paranoia level 2 runs the PL2 rules too (tagged paranoia-level/2).
+    let pl2 = "SecAction \"id:900000,phase:1,pass,nolog,setvar:tx.blocking_paranoia_level=2\"";
+    let Some(rs) = load_with(pl2) else { return };
+    let out = run(&rs, &get("/index.html?page=2&sort=name"));
+    assert_eq!(out.blocked_by, None, "{:?}", out.ids);
+    assert!(
+        !out.ids.contains(&911014),
+        "PL2 rules were skipped: {:?}",
+        out.ids
+    );
 }

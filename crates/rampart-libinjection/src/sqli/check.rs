@@ -5,8 +5,7 @@
 
 use super::fold::Folded;
 use super::keywords;
-use super::tokens::{first, text};
-use libinjectionrs::sqli::TokenType as T;
+use super::tokens::{TokenType as T, first, text};
 
 pub(crate) fn is_sqli(fp: &[u8], folded: &Folded, input: &[u8]) -> bool {
     keywords::is_sqli_fingerprint(fp) && !whitelisted(fp, folded, input)

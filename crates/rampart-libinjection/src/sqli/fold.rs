@@ -6,8 +6,10 @@
 //! the order matters because each rule restarts the scan.
 
 use super::keywords;
-use super::tokens::{MAX_TOKENS, Window, is, is_arithmetic_op, is_unary_op, text};
-use libinjectionrs::sqli::{SqliFlags, SqliTokenizer, Token, TokenType};
+use super::tokenizer::{Dialect, Quote, Tokenizer};
+use super::tokens::{
+    MAX_TOKENS, Token, TokenType, Window, is, is_arithmetic_op, is_unary_op, text,
+};
 
 use TokenType as T;
 
@@ -43,7 +45,7 @@ const CALLABLE_WORDS: &[&[u8]] = &[
 ];
 
 struct Folder<'a> {
-    tokenizer: SqliTokenizer<'a>,
+    tokenizer: Tokenizer<'a>,
     w: Window,
     pos: usize,
     left: usize,
@@ -52,9 +54,9 @@ struct Folder<'a> {
     stats_tokens: usize,
 }
 
-pub(crate) fn fold(input: &[u8], flags: SqliFlags) -> Folded {
+pub(crate) fn fold(input: &[u8], quote: Quote, dialect: Dialect) -> Folded {
     let mut f = Folder {
-        tokenizer: SqliTokenizer::new(input, flags),
+        tokenizer: Tokenizer::new(input, quote, dialect),
         w: Window::new(),
         pos: 0,
         left: 0,
@@ -326,7 +328,7 @@ impl Folder<'_> {
         }
         let (ta, tb) = (text(a), text(b));
         let merged_len = ta.len() + tb.len() + 1;
-        if merged_len >= a.val.len() {
+        if merged_len >= super::tokens::TOKEN_SIZE {
             return false;
         }
         let mut merged = Vec::with_capacity(merged_len);
@@ -338,8 +340,7 @@ impl Folder<'_> {
         };
         let pos = a.pos;
         if let Some(slot) = self.w.slot_mut(l) {
-            slot.assign(ty, pos, merged_len, &merged);
-            slot.token_type = keywords::token_type(ty);
+            slot.assign(TokenType::from_char(ty), pos, &merged);
         }
         true
     }
@@ -424,9 +425,7 @@ pub(crate) fn fingerprint(folded: &mut Folded) -> Vec<u8> {
     {
         last.token_type = T::Comment;
     }
-    let fp: Vec<u8> = (0..len)
-        .map(|i| folded.tokens.ty(i).to_char() as u8)
-        .collect();
+    let fp: Vec<u8> = (0..len).map(|i| folded.tokens.ty(i).to_char()).collect();
     if folded.gave_up || fp.contains(&b'X') {
         return b"X".to_vec();
     }

@@ -9,7 +9,6 @@
 //! phrases like `IN BOOLEAN` — and libinjection needs the difference to
 //! fold `IN BOOLEAN MODE` into one keyword.
 
-use libinjectionrs::sqli::TokenType;
 use libinjectionrs::sqli::sqli_data::SQL_KEYWORDS;
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -51,37 +50,4 @@ pub(crate) fn is_sqli_fingerprint(fingerprint: &[u8]) -> bool {
     key.push(b'0');
     key.extend_from_slice(fingerprint);
     lookup(&key) == Some(b'F')
-}
-
-/// The token type a table type character stands for.
-pub(crate) fn token_type(ch: u8) -> TokenType {
-    match ch {
-        b'k' => TokenType::Keyword,
-        b'U' => TokenType::Union,
-        b'B' => TokenType::Group,
-        b'E' => TokenType::Expression,
-        b't' => TokenType::SqlType,
-        b'f' => TokenType::Function,
-        b'n' => TokenType::Bareword,
-        b'1' => TokenType::Number,
-        b'v' => TokenType::Variable,
-        b's' => TokenType::String,
-        b'o' => TokenType::Operator,
-        b'&' => TokenType::LogicOperator,
-        b'c' => TokenType::Comment,
-        b'A' => TokenType::Collate,
-        b'(' => TokenType::LeftParenthesis,
-        b')' => TokenType::RightParenthesis,
-        b'{' => TokenType::LeftBrace,
-        b'}' => TokenType::RightBrace,
-        b'.' => TokenType::Dot,
-        b',' => TokenType::Comma,
-        b':' => TokenType::Colon,
-        b';' => TokenType::Semicolon,
-        b'T' => TokenType::Tsql,
-        b'X' => TokenType::Evil,
-        b'F' => TokenType::Fingerprint,
-        b'\\' => TokenType::Backslash,
-        _ => TokenType::Unknown,
-    }
 }

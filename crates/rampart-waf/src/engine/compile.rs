@@ -5,11 +5,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use super::LoadError;
 use super::data::EngineMode;
 use super::macros::RuleInfo;
 use super::rule::{Actions, Disruptive, Rule, parse_actions, parse_id_list};
 use super::vars::{TargetSpec, parse_target};
-use super::{Entry, LoadError, RuleSet};
 use crate::operators::{Operator, OperatorContext};
 use crate::seclang::{Directive, parse_directives, split_actions, split_targets};
 use crate::transform::Transformation;
@@ -81,27 +81,27 @@ impl From<&str> for DirError {
     }
 }
 
-enum Pending {
-    Rule(Rule),
+pub(super) enum Pending {
+    Rule(Box<Rule>),
     Marker(String),
 }
 
 /// Reads SecLang into rules; [`RuleSetBuilder::build`] compiles them.
 #[derive(Default)]
 pub struct RuleSetBuilder {
-    items: Vec<Pending>,
+    pub(super) items: Vec<Pending>,
     defaults: [Defaults; 5],
-    config: Config,
+    pub(super) config: Config,
     /// Links of a chain being read (starter first).
     open_chain: Vec<Rule>,
-    open_chain_at: Option<(PathBuf, usize)>,
-    remove_ids: Vec<(u64, u64)>,
-    remove_tags: Vec<String>,
-    update_by_id: Vec<((u64, u64), Vec<TargetSpec>)>,
-    update_by_tag: Vec<(String, Vec<TargetSpec>)>,
-    tchains: Vec<Vec<Transformation>>,
+    pub(super) open_chain_at: Option<(PathBuf, usize)>,
+    pub(super) remove_ids: Vec<(u64, u64)>,
+    pub(super) remove_tags: Vec<String>,
+    pub(super) update_by_id: Vec<((u64, u64), Vec<TargetSpec>)>,
+    pub(super) update_by_tag: Vec<(String, Vec<TargetSpec>)>,
+    pub(super) tchains: Vec<Vec<Transformation>>,
     tchain_ids: HashMap<Vec<Transformation>, usize>,
-    first_error: Option<LoadError>,
+    pub(super) first_error: Option<LoadError>,
     include_depth: usize,
 }
 
@@ -113,7 +113,7 @@ impl std::fmt::Debug for RuleSetBuilder {
     }
 }
 
-fn err(file: &Path, line: usize, message: impl Into<String>) -> LoadError {
+pub(super) fn err(file: &Path, line: usize, message: impl Into<String>) -> LoadError {
     LoadError {
         file: file.to_path_buf(),
         line,
@@ -171,8 +171,8 @@ impl RuleSetBuilder {
 
     /// Reads one file (its `Include`s relative to it).
     pub fn add_file(&mut self, path: &Path) -> Result<(), LoadError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| err(path, 0, format!("cannot read: {e}")))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| err(path, 0, format!("cannot read: {e}")))?;
         let base = path.parent().unwrap_or(Path::new("."));
         self.add_directives(path, base, &text)
     }
@@ -223,7 +223,8 @@ impl RuleSetBuilder {
             let pattern = d.args.first().ok_or("Include: missing argument")?;
             return self.include(base_dir, pattern);
         }
-        self.directive_inner(origin, base_dir, d).map_err(DirError::Msg)
+        self.directive_inner(origin, base_dir, d)
+            .map_err(DirError::Msg)
     }
 
     fn directive_inner(
@@ -256,8 +257,9 @@ impl RuleSetBuilder {
             }
             "secdefaultaction" => self.default_action(arg(0)?),
             "secruleengine" => {
-                self.config.engine = EngineMode::parse(arg(0)?)
-                    .ok_or_else(|| format!("SecRuleEngine: bad value `{}`", arg(0).unwrap_or("")))?;
+                self.config.engine = EngineMode::parse(arg(0)?).ok_or_else(|| {
+                    format!("SecRuleEngine: bad value `{}`", arg(0).unwrap_or(""))
+                })?;
                 Ok(())
             }
             "secrequestbodyaccess" => {
@@ -366,9 +368,7 @@ impl RuleSetBuilder {
 
     fn default_action(&mut self, text: &str) -> Result<(), String> {
         let a = parse_actions(&split_actions(text)?)?;
-        let phase = a
-            .phase
-            .ok_or("SecDefaultAction must name a phase")?;
+        let phase = a.phase.ok_or("SecDefaultAction must name a phase")?;
         let disruptive = a
             .disruptive
             .ok_or("SecDefaultAction must name a disruptive action")?;
@@ -437,6 +437,7 @@ impl RuleSetBuilder {
         let mut targets = Vec::new();
         let mut exclusions = Vec::new();
         let mut operator = None;
+        let mut op_macros = Vec::new();
         if let Some((t, op)) = target_op {
             for spec in split_targets(t) {
                 match parse_target(&spec)? {
@@ -449,6 +450,7 @@ impl RuleSetBuilder {
             }
             let ctx = OperatorContext { base_dir };
             operator = Some(Operator::compile(op, &ctx).map_err(|e| e.to_string())?);
+            op_macros = super::macros::precompile_operator_macros(op);
         }
         let mut chain_t = if a.t_none {
             Vec::new()
@@ -459,15 +461,18 @@ impl RuleSetBuilder {
         let transforms = self.intern(chain_t);
 
         let (disruptive, status) = match a.disruptive.clone() {
-            None | Some(Disruptive::Block) => (
-                defaults.disruptive.clone(),
-                a.status.or(defaults.status),
-            ),
+            None | Some(Disruptive::Block) => {
+                (defaults.disruptive.clone(), a.status.or(defaults.status))
+            }
             Some(d) => (d, a.status),
         };
         let info = RuleInfo {
             id: a.id.unwrap_or(0),
-            msg: a.msg.as_ref().map(|m| m.raw().to_owned()).unwrap_or_default(),
+            msg: a
+                .msg
+                .as_ref()
+                .map(|m| m.raw().to_owned())
+                .unwrap_or_default(),
             severity: a.severity,
             ver: a.ver.clone(),
             rev: a.rev.clone(),
@@ -485,6 +490,7 @@ impl RuleSetBuilder {
             targets,
             exclusions,
             operator,
+            op_macros,
             transforms,
             multi_match: a.multi_match,
             capture: a.capture,
@@ -520,108 +526,8 @@ impl RuleSetBuilder {
             next = Some(Box::new(link));
         }
         if let Some(starter) = next {
-            self.items.push(Pending::Rule(*starter));
+            self.items.push(Pending::Rule(starter));
         }
-    }
-
-    /// `build()` fails if any `add_*` call failed.
-    pub fn build(self) -> Result<RuleSet, LoadError> {
-        if let Some(e) = self.first_error {
-            return Err(e);
-        }
-        if let Some((file, line)) = self.open_chain_at {
-            return Err(err(&file, line, "chain without a following rule"));
-        }
-        let mut seen: HashMap<u64, usize> = HashMap::new();
-        let mut rules = Vec::new();
-        let mut phases: [Vec<Entry>; 5] = Default::default();
-        for item in self.items {
-            match item {
-                Pending::Marker(name) => {
-                    for phase in &mut phases {
-                        phase.push(Entry::Marker(name.clone()));
-                    }
-                }
-                Pending::Rule(mut rule) => {
-                    let removed = self
-                        .remove_ids
-                        .iter()
-                        .any(|&(lo, hi)| (lo..=hi).contains(&rule.id))
-                        || self.remove_tags.iter().any(|t| rule.has_tag(t));
-                    if removed {
-                        continue;
-                    }
-                    if let Some(&line) = seen.get(&rule.id) {
-                        return Err(LoadError {
-                            file: rule.file.clone(),
-                            line: rule.line,
-                            message: format!(
-                                "duplicate rule id {} (first defined on line {line})",
-                                rule.id
-                            ),
-                        });
-                    }
-                    seen.insert(rule.id, rule.line);
-                    let updates = self
-                        .update_by_id
-                        .iter()
-                        .filter(|((lo, hi), _)| (*lo..=*hi).contains(&rule.id))
-                        .map(|(_, s)| s)
-                        .chain(
-                            self.update_by_tag
-                                .iter()
-                                .filter(|(t, _)| rule.has_tag(t))
-                                .map(|(_, s)| s),
-                        )
-                        .flatten()
-                        .cloned()
-                        .collect::<Vec<_>>();
-                    for spec in updates {
-                        match spec {
-                            TargetSpec::Add(t) => rule.targets.push(t),
-                            TargetSpec::Exclude(e) => rule.exclusions.push(e),
-                        }
-                    }
-                    let idx = rules.len();
-                    let phase = usize::from(rule.phase) - 1;
-                    rules.push(rule);
-                    if let Some(list) = phases.get_mut(phase) {
-                        list.push(Entry::Rule { idx, skip_to: None });
-                    }
-                }
-            }
-        }
-        // skipAfter targets: the marker (or rule id) after the rule in the
-        // same phase; absent means the rest of the phase is skipped.
-        for list in &mut phases {
-            let len = list.len();
-            for i in 0..len {
-                let Some(Entry::Rule { idx, .. }) = list.get(i) else {
-                    continue;
-                };
-                let Some(label) = rules.get(*idx).and_then(|r| r.skip_after.clone()) else {
-                    continue;
-                };
-                let target = (i + 1..len)
-                    .find(|&j| match list.get(j) {
-                        Some(Entry::Marker(m)) => *m == label,
-                        Some(Entry::Rule { idx, .. }) => {
-                            rules.get(*idx).is_some_and(|r| r.id.to_string() == label)
-                        }
-                        None => false,
-                    })
-                    .map_or(len, |j| j + 1);
-                if let Some(Entry::Rule { skip_to, .. }) = list.get_mut(i) {
-                    *skip_to = Some(target);
-                }
-            }
-        }
-        Ok(RuleSet {
-            phases,
-            rules,
-            tchains: self.tchains,
-            config: self.config,
-        })
     }
 }
 

@@ -4,10 +4,11 @@
 use std::borrow::Cow;
 use std::collections::hash_map::Entry as MapEntry;
 
-use super::data::{AllowScope, BodyProcessor, Collector, ReqData, RuleRef, State};
+use super::collect::{Collector, ExcludeFn};
+use super::data::{AllowScope, BodyProcessor, ReqData, RuleRef, State};
 use super::macros::{MacroCtx, OperatorMacros};
 use super::rule::{AllowKind, Ctl, Disruptive, Rule, SetColl, SetOp};
-use super::vars::{Var, VarValue};
+use super::vars::{Exclusion, Var, VarValue};
 use super::{
     EngineMode, Entry, InterruptAction, Interruption, MatchedRule, RuleSet, Transaction,
     TransformCache,
@@ -29,8 +30,9 @@ struct Run<'t> {
     req: &'t ReqData,
     state: &'t mut State,
     cache: &'t mut TransformCache,
-    /// Reused for every rule's values (they borrow only the request).
-    scratch: Vec<VarValue<'t>>,
+    /// The allocation reused for every rule's values.
+    scratch: Vec<VarValue<'static>>,
+    hits: Vec<Hit>,
 }
 
 impl Transaction<'_> {
@@ -56,6 +58,7 @@ impl Transaction<'_> {
             state: &mut self.state,
             cache: &mut self.cache,
             scratch: Vec::with_capacity(32),
+            hits: Vec::new(),
         };
         let mut i = 0;
         let mut skip = 0u32;
@@ -157,7 +160,7 @@ impl<'t> Run<'t> {
 
     /// True when every link of the chain matched.
     fn eval_rule(&mut self, rule: &Rule) -> bool {
-        self.state.matched_vars.clear();
+        self.state.clear_matched_vars();
         let mut link = rule;
         loop {
             if !self.eval_link(rule, link) {
@@ -176,76 +179,111 @@ impl<'t> Run<'t> {
             return true;
         };
         let req: &'t ReqData = self.req;
-        let mut values = std::mem::take(&mut self.scratch);
-        values.clear();
-        {
-            let state: &State = self.state;
-            let is_starter = std::ptr::eq(starter, link);
-            let runtime = is_starter && !state.removed_targets.is_empty();
-            let excluded = |var: Var, key: &[u8]| {
-                link.exclusions.iter().any(|e| e.excludes(var, key))
-                    || (runtime
-                        && state.removed_targets.iter().any(|(r, e)| {
-                            let applies = match r {
-                                RuleRef::Ids(lo, hi) => (*lo..=*hi).contains(&starter.id),
-                                RuleRef::Tag(t) => starter.has_tag(t),
-                            };
-                            applies && e.excludes(var, key)
-                        }))
-            };
-            let any_exclusion = !link.exclusions.is_empty() || runtime;
-            let collector = Collector {
-                req,
-                state,
-                excluded: any_exclusion.then_some(&excluded as &dyn Fn(Var, &[u8]) -> bool),
-            };
-            for t in &link.targets {
-                collector.collect(t, &mut values);
-            }
-        }
         let chain: &[Transformation] = self
             .rs
             .tchains
             .get(link.transforms)
             .map_or(&[], Vec::as_slice);
-        let mut any = false;
-        for v in &values {
-            let mut caps = Captures::default();
-            let hit = {
-                let macros = OperatorMacros {
-                    ctx: MacroCtx {
-                        req,
-                        state: self.state,
-                        rule: Some(&starter.info),
-                    },
-                };
-                if link.multi_match {
-                    multi_match(op, chain, &v.value, &macros, link.capture.then_some(&mut caps))
+        // Values are read and tested first, actions applied after: the
+        // values may borrow TX without copying (ModSecurity also resolves
+        // a rule's variables before evaluating it).
+        let n_hits = {
+            let state: &State = self.state;
+            let mut values = recycle(std::mem::take(&mut self.scratch));
+            // Runtime `ctl:ruleRemoveTarget…` exclusions that concern this
+            // rule, resolved once rather than per value.
+            let runtime: Vec<&Exclusion> = if std::ptr::eq(starter, link) {
+                state
+                    .removed_targets
+                    .iter()
+                    .filter(|(r, _)| match r {
+                        RuleRef::Ids(lo, hi) => (*lo..=*hi).contains(&starter.id),
+                        RuleRef::Tag(t) => starter.has_tag(t),
+                    })
+                    .map(|(_, e)| e)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let excluded = |var: Var, key: &[u8]| {
+                link.exclusions.iter().any(|e| e.excludes(var, key))
+                    || runtime.iter().any(|e| e.excludes(var, key))
+            };
+            let any_exclusion = !link.exclusions.is_empty() || !runtime.is_empty();
+            let collector = Collector {
+                req,
+                state,
+                excluded: any_exclusion.then_some(&excluded as &ExcludeFn<'_>),
+            };
+            for t in &link.targets {
+                collector.collect(t, &mut values);
+            }
+            let macros = OperatorMacros {
+                ctx: MacroCtx {
+                    req,
+                    state,
+                    rule: Some(&starter.info),
+                },
+                compiled: &link.op_macros,
+            };
+            // Hit buffers are reused across rules: most rules match few
+            // values, and their names and values are short.
+            let hits = &mut self.hits;
+            let mut n = 0usize;
+            for v in &values {
+                let mut caps = Captures::default();
+                let tv = if link.multi_match {
+                    multi_match(
+                        op,
+                        chain,
+                        &v.value,
+                        &macros,
+                        link.capture.then_some(&mut caps),
+                    )
+                    .map(Cow::Owned)
                 } else {
                     let tv = transformed(self.cache, chain, link.transforms, v);
                     // Most values do not match: test cheaply first, and
                     // only ask for capture groups once it did.
                     let hit = op.evaluate(&tv, &macros, None)
                         && (!link.capture || op.evaluate(&tv, &macros, Some(&mut caps)));
-                    hit.then(|| tv.into_owned())
+                    hit.then_some(tv)
+                };
+                let Some(tv) = tv else { continue };
+                if hits.len() <= n {
+                    hits.push(Hit::default());
                 }
-            };
-            let Some(value) = hit else { continue };
-            any = true;
-            if link.capture {
-                for (i, g) in caps.groups.iter().enumerate().take(10) {
-                    self.state.tx.insert(i.to_string(), g.clone());
+                if let Some(slot) = hits.get_mut(n) {
+                    v.write_name(&mut slot.name);
+                    slot.value.clear();
+                    slot.value.extend_from_slice(&tv);
+                    slot.groups = caps.groups;
+                    n += 1;
                 }
             }
-            let name = v.full_name();
-            self.state.matched_var.clone_from(&value);
-            self.state.matched_var_name.clone_from(&name);
-            self.state.matched_vars.push((name, value));
+            self.scratch = recycle(values);
+            n
+        };
+        let mut hits = std::mem::take(&mut self.hits);
+        for hit in hits.iter_mut().take(n_hits) {
+            if link.capture {
+                let groups = std::mem::take(&mut hit.groups);
+                for (key, g) in CAPTURE_KEYS.iter().zip(groups) {
+                    match self.state.tx.get_mut(*key) {
+                        Some(slot) => *slot = g,
+                        None => {
+                            self.state.tx.insert((*key).to_owned(), g);
+                        }
+                    }
+                }
+            }
+            self.state.matched_var.clone_from(&hit.value);
+            self.state.matched_var_name.clone_from(&hit.name);
+            self.state.push_matched_var(&hit.name, &hit.value);
             self.run_actions(starter, link);
         }
-        values.clear();
-        self.scratch = values;
-        any
+        self.hits = hits;
+        n_hits > 0
     }
 
     fn run_actions(&mut self, starter: &Rule, link: &Rule) {
@@ -256,30 +294,27 @@ impl<'t> Run<'t> {
                     state: self.state,
                     rule: Some(&starter.info),
                 };
-                let name = sv.name.expand(&ctx).to_ascii_lowercase();
+                let name: Cow<'_, str> = match &sv.static_name {
+                    Some(n) => Cow::Borrowed(n.as_str()),
+                    None => Cow::Owned(sv.name.expand(&ctx).to_ascii_lowercase()),
+                };
                 let map = match sv.coll {
                     SetColl::Tx => Some(&self.state.tx),
                     SetColl::Store(k) => self.state.stores.get(&k),
                 };
                 let current = || {
-                    map.and_then(|m| m.get(&name))
+                    map.and_then(|m| m.get(name.as_ref()))
                         .map_or(0, |v| parse_int(&String::from_utf8_lossy(v)))
                 };
                 let new = match &sv.op {
-                    SetOp::Set(m) => Some(m.expand(&ctx).into_owned().into_bytes()),
-                    SetOp::Add(m) => Some(
-                        current()
-                            .saturating_add(parse_int(&m.expand(&ctx)))
-                            .to_string()
-                            .into_bytes(),
-                    ),
-                    SetOp::Sub(m) => Some(
-                        current()
-                            .saturating_sub(parse_int(&m.expand(&ctx)))
-                            .to_string()
-                            .into_bytes(),
-                    ),
-                    SetOp::Delete => None,
+                    SetOp::Set(m) => NewValue::Text(m.expand(&ctx).into_owned()),
+                    SetOp::Add(m) => {
+                        NewValue::Int(current().saturating_add(parse_int(&m.expand(&ctx))))
+                    }
+                    SetOp::Sub(m) => {
+                        NewValue::Int(current().saturating_sub(parse_int(&m.expand(&ctx))))
+                    }
+                    SetOp::Delete => NewValue::Delete,
                 };
                 (name, new)
             };
@@ -287,13 +322,24 @@ impl<'t> Run<'t> {
                 SetColl::Tx => &mut self.state.tx,
                 SetColl::Store(k) => self.state.stores.entry(k).or_default(),
             };
+            if let NewValue::Delete = new {
+                map.remove(name.as_ref());
+                continue;
+            }
+            // Updating in place keeps the slot's allocation.
+            let slot = match map.get_mut(name.as_ref()) {
+                Some(slot) => slot,
+                None => map.entry(name.into_owned()).or_default(),
+            };
+            slot.clear();
             match new {
-                Some(v) => {
-                    map.insert(name, v);
+                NewValue::Text(t) => slot.extend_from_slice(t.as_bytes()),
+                NewValue::Int(n) => {
+                    use std::io::Write as _;
+                    // Writing to a Vec cannot fail.
+                    let _ = write!(slot, "{n}");
                 }
-                None => {
-                    map.remove(&name);
-                }
+                NewValue::Delete => {}
             }
         }
         for ctl in &link.ctls {
@@ -394,6 +440,31 @@ impl<'t> Run<'t> {
         });
         Flow::StopPhase
     }
+}
+
+const CAPTURE_KEYS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+
+enum NewValue {
+    Text(String),
+    Int(i64),
+    Delete,
+}
+
+/// A value that matched, kept until the rule's actions run.
+#[derive(Default)]
+pub(crate) struct Hit {
+    name: String,
+    value: Vec<u8>,
+    groups: Vec<Vec<u8>>,
+}
+
+/// Empties a value buffer and hands its allocation to another lifetime.
+fn recycle<'b>(mut values: Vec<VarValue<'_>>) -> Vec<VarValue<'b>> {
+    values.clear();
+    values
+        .into_iter()
+        .map(|_| VarValue::placeholder())
+        .collect()
 }
 
 /// The value after the chain, cached per (value source, chain).

@@ -135,7 +135,8 @@ fn parse_ref(name: &str) -> Result<Part, String> {
         };
         return Ok(Part::Rule(field));
     }
-    let var = Var::from_name(coll).ok_or_else(|| format!("unknown variable in macro %{{{name}}}"))?;
+    let var =
+        Var::from_name(coll).ok_or_else(|| format!("unknown variable in macro %{{{name}}}"))?;
     let sel = match key {
         Some(k) if var.is_collection() => Selector::Key(k.to_ascii_lowercase()),
         _ => Selector::All,
@@ -150,7 +151,7 @@ fn first_value(ctx: &MacroCtx<'_>, var: Var, sel: &Selector) -> Option<Vec<u8>> 
         (Var::MatchedVarName, _) => return Some(ctx.state.matched_var_name.as_bytes().to_vec()),
         _ => {}
     }
-    let collector = super::data::Collector {
+    let collector = super::collect::Collector {
         req: ctx.req,
         state: ctx.state,
         excluded: None,
@@ -163,6 +164,8 @@ fn first_value(ctx: &MacroCtx<'_>, var: Var, sel: &Selector) -> Option<Vec<u8>> 
 /// Expands operator arguments at evaluation time (`@lt %{tx.x}`).
 pub(crate) struct OperatorMacros<'a> {
     pub ctx: MacroCtx<'a>,
+    /// Macros found in the operator's argument at load time.
+    pub compiled: &'a [Macro],
 }
 
 impl MacroExpander for OperatorMacros<'_> {
@@ -170,9 +173,34 @@ impl MacroExpander for OperatorMacros<'_> {
         if !text.contains("%{") {
             return Cow::Borrowed(text);
         }
+        if let Some(m) = self.compiled.iter().find(|m| m.raw() == text) {
+            return Cow::Owned(m.expand(&self.ctx).into_owned());
+        }
         match Macro::compile(text) {
             Ok(m) => Cow::Owned(m.expand(&self.ctx).into_owned()),
             Err(_) => Cow::Borrowed(text),
         }
     }
+}
+
+/// The macro-bearing texts an operator may ask to expand: its whole
+/// argument and each whitespace-separated word of it, compiled ahead.
+pub(crate) fn precompile_operator_macros(spec: &str) -> Vec<Macro> {
+    if !spec.contains("%{") {
+        return Vec::new();
+    }
+    let spec = spec.trim_start().trim_start_matches('!');
+    let arg = match spec.strip_prefix('@') {
+        Some(rest) => rest.split_once(char::is_whitespace).map_or("", |(_, a)| a),
+        None => spec,
+    };
+    let mut texts = vec![arg.to_owned(), arg.trim().to_owned()];
+    texts.extend(arg.split_whitespace().map(str::to_owned));
+    texts.sort();
+    texts.dedup();
+    texts
+        .into_iter()
+        .filter(|t| t.contains("%{"))
+        .filter_map(|t| Macro::compile(&t).ok())
+        .collect()
 }

@@ -18,6 +18,8 @@
 //! apply once the whole chain has matched. Markers exist in every phase.
 
 mod base;
+mod build;
+mod collect;
 mod compile;
 mod data;
 mod exec;
@@ -52,7 +54,10 @@ pub struct LoadError {
 #[derive(Debug)]
 pub(crate) enum Entry {
     /// `skip_to`: where `skipAfter` resumes (index into the phase list).
-    Rule { idx: usize, skip_to: Option<usize> },
+    Rule {
+        idx: usize,
+        skip_to: Option<usize>,
+    },
     Marker(String),
 }
 
@@ -72,7 +77,7 @@ impl RuleSet {
             unique_id: unique_id.to_owned(),
             req: ReqData::default(),
             state: State::new(self.config.engine, self.config.body_access),
-            cache: TransformCache::default(),
+            cache: TransformCache::with_capacity_and_hasher(64, Default::default()),
             matched: Vec::new(),
             interruption: None,
         }

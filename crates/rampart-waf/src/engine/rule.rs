@@ -43,6 +43,8 @@ pub(crate) enum SetColl {
 pub(crate) struct SetVar {
     pub coll: SetColl,
     pub name: Macro,
+    /// The lowercased name when it holds no macro.
+    pub static_name: Option<String>,
     pub op: SetOp,
 }
 
@@ -71,6 +73,8 @@ pub(crate) struct Rule {
     pub exclusions: Vec<Exclusion>,
     /// `None` for `SecAction` (always matches once).
     pub operator: Option<Operator>,
+    /// Macros in the operator argument, compiled at load time.
+    pub op_macros: Vec<Macro>,
     /// Index into the rule set's interned transformation chains.
     pub transforms: usize,
     pub multi_match: bool,
@@ -222,7 +226,13 @@ fn parse_setvar(v: &str) -> Result<SetVar, String> {
             }
         }
     };
-    Ok(SetVar { coll, name, op })
+    let static_name = (!var.contains("%{")).then(|| var.to_ascii_lowercase());
+    Ok(SetVar {
+        coll,
+        name,
+        static_name,
+        op,
+    })
 }
 
 fn exclusion_from(text: &str) -> Result<Exclusion, String> {
@@ -250,7 +260,8 @@ fn parse_ctl(v: &str) -> Result<Ctl, String> {
     let value = value.trim();
     Ok(match name.trim().to_ascii_lowercase().as_str() {
         "ruleengine" => Ctl::RuleEngine(
-            EngineMode::parse(value).ok_or_else(|| format!("ctl:ruleEngine: bad mode `{value}`"))?,
+            EngineMode::parse(value)
+                .ok_or_else(|| format!("ctl:ruleEngine: bad mode `{value}`"))?,
         ),
         "ruleremovebyid" => Ctl::RemoveById(parse_id_list(value)?),
         "ruleremovebytag" => Ctl::RemoveByTag(value.to_owned()),

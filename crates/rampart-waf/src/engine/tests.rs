@@ -71,7 +71,10 @@ fn errors_name_file_and_line() {
     let e = load_err("SecRule ARGS \"@rx a\" \"phase:2\"\n");
     assert!(e.contains("without an id"), "{e}");
     let e = load_err("SecAction \"id:5,pass\"\nSecAction \"id:5,pass\"\n");
-    assert!(e.starts_with("test.conf:2: ") && e.contains("duplicate"), "{e}");
+    assert!(
+        e.starts_with("test.conf:2: ") && e.contains("duplicate"),
+        "{e}"
+    );
     let e = load_err("SecRule ARGS \"@rx a\" \"id:1,chain\"\n");
     assert!(e.contains("chain"), "{e}");
 }
@@ -102,7 +105,10 @@ fn deny_interrupts_with_status_and_records_message() {
     );
     let r = run(&rs, &request("/", &[("x-TEST", "evil")]));
     let i = r.interrupted.expect("interrupted");
-    assert_eq!((i.rule_id, i.status, i.action), (100, 418, InterruptAction::Deny));
+    assert_eq!(
+        (i.rule_id, i.status, i.action),
+        (100, 418, InterruptAction::Deny)
+    );
     let m = &r.tx.matched_rules()[0];
     assert_eq!(m.message, "bad REQUEST_HEADERS:x-TEST");
     assert_eq!(m.data, "evil");
@@ -116,7 +122,8 @@ fn deny_interrupts_with_status_and_records_message() {
 
 #[test]
 fn detection_only_records_but_does_not_interrupt() {
-    let text = "SecRuleEngine DetectionOnly\nSecRule REQUEST_URI \"@rx attack\" \"id:1,phase:1,deny\"";
+    let text =
+        "SecRuleEngine DetectionOnly\nSecRule REQUEST_URI \"@rx attack\" \"id:1,phase:1,deny\"";
     let rs = build(text);
     let r = run(&rs, &request("/attack", &[]));
     assert!(r.interrupted.is_none());
@@ -187,9 +194,15 @@ fn count_and_exclusion_targets() {
          SecRule REQUEST_HEADERS|!REQUEST_HEADERS:X-Skip \"@rx bad\" \"id:3,phase:1,pass\"\n\
          SecRule REQUEST_HEADERS|!REQUEST_HEADERS:/^x-/ \"@rx bad\" \"id:4,phase:1,pass\"",
     );
-    let r = run(&rs, &request("/", &[("X-Skip", "bad"), ("X-Two", "ok"), ("Y", "ok")]));
+    let r = run(
+        &rs,
+        &request("/", &[("X-Skip", "bad"), ("X-Two", "ok"), ("Y", "ok")]),
+    );
     assert_eq!(ids(&r), vec![1, 2]);
-    let r = run(&rs, &request("/", &[("X-Skip", "ok"), ("X-Two", "bad"), ("Y", "ok")]));
+    let r = run(
+        &rs,
+        &request("/", &[("X-Skip", "ok"), ("X-Two", "bad"), ("Y", "ok")]),
+    );
     assert_eq!(ids(&r), vec![1, 2, 3]);
 }
 
@@ -283,7 +296,10 @@ fn request_variables_follow_modsecurity() {
         &rs,
         &request(
             "/a%20b/c.php?x=%41",
-            &[("Host", "example.net:8443"), ("Cookie", " sid=a=b; theme=dark ")],
+            &[
+                ("Host", "example.net:8443"),
+                ("Cookie", " sid=a=b; theme=dark "),
+            ],
         ),
     );
     assert_eq!(ids(&r), (1..=10).collect::<Vec<_>>());
@@ -331,9 +347,127 @@ fn redirect_and_response_phases() {
     assert!(tx.process_response_headers(&resp).is_none());
     let i = tx.process_response_body(&resp).cloned().expect("redirect");
     assert_eq!(i.action, InterruptAction::Redirect);
-    assert_eq!((i.status, i.location.as_deref()), (302, Some("/sorry?id=u1")));
+    assert_eq!(
+        (i.status, i.location.as_deref()),
+        (302, Some("/sorry?id=u1"))
+    );
     assert_eq!(
         tx.matched_rules().iter().map(|m| m.id).collect::<Vec<_>>(),
         vec![1, 2]
     );
+}
+
+fn post(uri: &str, content_type: &str, body: &[u8]) -> HttpRequest {
+    let mut r = request(
+        uri,
+        &[("Host", "example.org"), ("Content-Type", content_type)],
+    );
+    r.method = "POST".into();
+    r.body = body.to_vec();
+    r
+}
+
+fn with_base(rules: &str) -> RuleSet {
+    build(&format!("{}\n{rules}", recommended_base()))
+}
+
+#[test]
+fn body_processors_follow_content_type_and_ctl() {
+    let rs = with_base(
+        "SecRule ARGS_POST:a \"@streq 1\" \"id:1,phase:2,pass\"\n\
+         SecRule ARGS:json.user.name \"@streq bob\" \"id:2,phase:2,pass\"\n\
+         SecRule REQUEST_BODY \"@rx .\" \"id:3,phase:2,pass\"\n\
+         SecRule XML:/* \"@streq hello\" \"id:4,phase:2,pass\"\n\
+         SecRule XML://@* \"@streq v\" \"id:5,phase:2,pass\"\n\
+         SecRule REQBODY_PROCESSOR \"@rx .\" \"id:6,phase:2,pass,logdata:%{MATCHED_VAR}\"",
+    );
+    let r = run(
+        &rs,
+        &post("/", "application/x-www-form-urlencoded", b"a=1&b=2"),
+    );
+    assert_eq!(ids(&r), vec![1, 3, 6]);
+    assert_eq!(r.tx.matched_rules()[2].data, "URLENCODED");
+    let r = run(
+        &rs,
+        &post("/", "application/json", br#"{"user":{"name":"bob"}}"#),
+    );
+    assert_eq!(ids(&r), vec![200001, 2, 3, 6]);
+    let r = run(&rs, &post("/", "text/xml", br#"<a k="v"><b>hello</b></a>"#));
+    // XML bodies are read through XML:, not REQUEST_BODY.
+    assert_eq!(ids(&r), vec![200000, 4, 5, 6]);
+}
+
+#[test]
+fn unparseable_bodies_are_refused_by_the_base_rules() {
+    let rs = with_base("");
+    let r = run(&rs, &post("/", "application/json", b"{\"a\": [1, 2"));
+    let i = r.interrupted.expect("bad JSON is refused");
+    assert_eq!((i.rule_id, i.status), (200002, 400));
+    let m =
+        r.tx.matched_rules()
+            .last()
+            .cloned()
+            .expect("200002 recorded");
+    assert!(m.data.starts_with("JSON parsing error"), "{}", m.data);
+    let r = run(
+        &rs,
+        &post(
+            "/",
+            "multipart/form-data; boundary=XX",
+            b"--XX\r\nno headers here",
+        ),
+    );
+    assert!(
+        r.interrupted.is_some(),
+        "a broken multipart body is refused: {:?}",
+        ids(&r)
+    );
+}
+
+#[test]
+fn request_body_access_off_skips_the_body() {
+    let rs = build(
+        "SecRequestBodyAccess Off\n\
+         SecRule ARGS \"@rx .\" \"id:1,phase:2,pass\"\n\
+         SecRule REQBODY_ERROR \"@eq 0\" \"id:2,phase:2,pass\"",
+    );
+    let r = run(&rs, &post("/", "application/x-www-form-urlencoded", b"a=1"));
+    assert_eq!(ids(&r), vec![2]);
+    let rs = build(
+        "SecRequestBodyAccess Off\n\
+         SecAction \"id:1,phase:1,pass,ctl:requestBodyAccess=On\"\n\
+         SecRule ARGS \"@rx .\" \"id:2,phase:2,pass\"",
+    );
+    let r = run(&rs, &post("/", "application/x-www-form-urlencoded", b"a=1"));
+    assert_eq!(ids(&r), vec![1, 2]);
+}
+
+#[test]
+fn logging_phase_runs_after_an_interruption() {
+    let rs = build(
+        "SecAction \"id:1,phase:1,deny\"\n\
+         SecAction \"id:2,phase:2,pass\"\n\
+         SecAction \"id:3,phase:5,pass\"",
+    );
+    let req = request("/", &[]);
+    let mut tx = rs.transaction("u");
+    assert!(tx.process_request_headers(&req).is_some());
+    assert!(tx.process_request_body(&req).is_some());
+    tx.process_logging();
+    let got: Vec<u64> = tx.matched_rules().iter().map(|m| m.id).collect();
+    assert_eq!(got, vec![1, 3]);
+}
+
+#[test]
+fn markers_are_shared_by_every_phase() {
+    let rs = build(
+        "SecAction \"id:1,phase:1,pass,skipAfter:END\"\n\
+         SecAction \"id:2,phase:2,pass,skipAfter:END\"\n\
+         SecAction \"id:3,phase:1,pass\"\n\
+         SecAction \"id:4,phase:2,pass\"\n\
+         SecMarker \"END\"\n\
+         SecAction \"id:5,phase:2,pass\"",
+    );
+    let r = run(&rs, &request("/", &[]));
+    assert_eq!(ids(&r), vec![1, 2, 5]);
 }

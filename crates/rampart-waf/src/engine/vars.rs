@@ -60,6 +60,8 @@ pub(crate) enum Var {
     ServerPort,
     ServerName,
     AuthType,
+    // The SecLang name is MATCHED_VAR.
+    #[allow(clippy::enum_variant_names)]
     MatchedVar,
     MatchedVarName,
     MatchedVars,
@@ -264,10 +266,109 @@ impl Var {
     }
 
     pub(crate) fn name(self) -> &'static str {
-        NAMES
-            .iter()
-            .find(|&&(_, v)| v == self)
-            .map_or("UNKNOWN", |&(n, _)| n)
+        match self {
+            Var::Args => "ARGS",
+            Var::ArgsGet => "ARGS_GET",
+            Var::ArgsPost => "ARGS_POST",
+            Var::ArgsNames => "ARGS_NAMES",
+            Var::ArgsGetNames => "ARGS_GET_NAMES",
+            Var::ArgsPostNames => "ARGS_POST_NAMES",
+            Var::ArgsCombinedSize => "ARGS_COMBINED_SIZE",
+            Var::RequestHeaders => "REQUEST_HEADERS",
+            Var::RequestHeadersNames => "REQUEST_HEADERS_NAMES",
+            Var::RequestCookies => "REQUEST_COOKIES",
+            Var::RequestCookiesNames => "REQUEST_COOKIES_NAMES",
+            Var::RequestUri => "REQUEST_URI",
+            Var::RequestUriRaw => "REQUEST_URI_RAW",
+            Var::RequestFilename => "REQUEST_FILENAME",
+            Var::RequestBasename => "REQUEST_BASENAME",
+            Var::PathInfo => "PATH_INFO",
+            Var::RequestLine => "REQUEST_LINE",
+            Var::RequestMethod => "REQUEST_METHOD",
+            Var::RequestProtocol => "REQUEST_PROTOCOL",
+            Var::QueryString => "QUERY_STRING",
+            Var::RequestBody => "REQUEST_BODY",
+            Var::RequestBodyLength => "REQUEST_BODY_LENGTH",
+            Var::FullRequestLength => "FULL_REQUEST_LENGTH",
+            Var::Files => "FILES",
+            Var::FilesNames => "FILES_NAMES",
+            Var::FilesSizes => "FILES_SIZES",
+            Var::FilesCombinedSize => "FILES_COMBINED_SIZE",
+            Var::FilesTmpNames => "FILES_TMPNAMES",
+            Var::MultipartPartHeaders => "MULTIPART_PART_HEADERS",
+            Var::MultipartFilename => "MULTIPART_FILENAME",
+            Var::MultipartName => "MULTIPART_NAME",
+            Var::MultipartFlag(MultipartFlagKind::StrictError) => "MULTIPART_STRICT_ERROR",
+            Var::MultipartFlag(MultipartFlagKind::UnmatchedBoundary) => {
+                "MULTIPART_UNMATCHED_BOUNDARY"
+            }
+            Var::MultipartFlag(MultipartFlagKind::BoundaryQuoted) => "MULTIPART_BOUNDARY_QUOTED",
+            Var::MultipartFlag(MultipartFlagKind::BoundaryWhitespace) => {
+                "MULTIPART_BOUNDARY_WHITESPACE"
+            }
+            Var::MultipartFlag(MultipartFlagKind::DataBefore) => "MULTIPART_DATA_BEFORE",
+            Var::MultipartFlag(MultipartFlagKind::DataAfter) => "MULTIPART_DATA_AFTER",
+            Var::MultipartFlag(MultipartFlagKind::HeaderFolding) => "MULTIPART_HEADER_FOLDING",
+            Var::MultipartFlag(MultipartFlagKind::LfLine) => "MULTIPART_LF_LINE",
+            Var::MultipartFlag(MultipartFlagKind::CrlfLfLines) => "MULTIPART_CRLF_LF_LINES",
+            Var::MultipartFlag(MultipartFlagKind::MissingSemicolon) => {
+                "MULTIPART_MISSING_SEMICOLON"
+            }
+            Var::MultipartFlag(MultipartFlagKind::InvalidQuoting) => "MULTIPART_INVALID_QUOTING",
+            Var::MultipartFlag(MultipartFlagKind::InvalidPart) => "MULTIPART_INVALID_PART",
+            Var::MultipartFlag(MultipartFlagKind::InvalidHeaderFolding) => {
+                "MULTIPART_INVALID_HEADER_FOLDING"
+            }
+            Var::MultipartFlag(MultipartFlagKind::FileLimitExceeded) => {
+                "MULTIPART_FILE_LIMIT_EXCEEDED"
+            }
+            Var::ReqbodyError => "REQBODY_ERROR",
+            Var::ReqbodyErrorMsg => "REQBODY_ERROR_MSG",
+            Var::ReqbodyProcessor => "REQBODY_PROCESSOR",
+            Var::Xml => "XML",
+            Var::Tx => "TX",
+            Var::ResponseStatus => "RESPONSE_STATUS",
+            Var::ResponseHeaders => "RESPONSE_HEADERS",
+            Var::ResponseHeadersNames => "RESPONSE_HEADERS_NAMES",
+            Var::ResponseBody => "RESPONSE_BODY",
+            Var::ResponseProtocol => "RESPONSE_PROTOCOL",
+            Var::ResponseContentType => "RESPONSE_CONTENT_TYPE",
+            Var::ResponseContentLength => "RESPONSE_CONTENT_LENGTH",
+            Var::StatusLine => "STATUS_LINE",
+            Var::UniqueId => "UNIQUE_ID",
+            Var::RemoteAddr => "REMOTE_ADDR",
+            Var::RemotePort => "REMOTE_PORT",
+            Var::RemoteHost => "REMOTE_HOST",
+            Var::ServerAddr => "SERVER_ADDR",
+            Var::ServerPort => "SERVER_PORT",
+            Var::ServerName => "SERVER_NAME",
+            Var::AuthType => "AUTH_TYPE",
+            Var::MatchedVar => "MATCHED_VAR",
+            Var::MatchedVarName => "MATCHED_VAR_NAME",
+            Var::MatchedVars => "MATCHED_VARS",
+            Var::MatchedVarsNames => "MATCHED_VARS_NAMES",
+            Var::Duration => "DURATION",
+            Var::Time => "TIME",
+            Var::TimeDay => "TIME_DAY",
+            Var::TimeEpoch => "TIME_EPOCH",
+            Var::TimeHour => "TIME_HOUR",
+            Var::TimeMin => "TIME_MIN",
+            Var::TimeMon => "TIME_MON",
+            Var::TimeSec => "TIME_SEC",
+            Var::TimeWday => "TIME_WDAY",
+            Var::TimeYear => "TIME_YEAR",
+            Var::HighestSeverity => "HIGHEST_SEVERITY",
+            Var::Store(StoreKind::Env) => "ENV",
+            Var::Store(StoreKind::Ip) => "IP",
+            Var::Store(StoreKind::Session) => "SESSION",
+            Var::Store(StoreKind::Global) => "GLOBAL",
+            Var::Store(StoreKind::User) => "USER",
+            Var::Store(StoreKind::Resource) => "RESOURCE",
+            Var::Store(StoreKind::Geo) => "GEO",
+            Var::WebserverErrorLog => "WEBSERVER_ERROR_LOG",
+            Var::InboundDataError => "INBOUND_DATA_ERROR",
+            Var::OutboundDataError => "OUTBOUND_DATA_ERROR",
+        }
     }
 
     pub(crate) fn is_collection(self) -> bool {
@@ -408,18 +509,26 @@ pub(crate) struct VarValue<'a> {
 }
 
 impl VarValue<'_> {
+    pub(crate) fn placeholder() -> VarValue<'static> {
+        VarValue {
+            var: Var::Tx,
+            key: Cow::Borrowed(b""),
+            value: Cow::Borrowed(b""),
+            source: None,
+        }
+    }
+
     /// `ARGS:foo`, `REQUEST_URI` (MATCHED_VAR_NAME).
-    pub(crate) fn full_name(&self) -> String {
+    /// Writes MATCHED_VAR_NAME into a reused buffer.
+    pub(crate) fn write_name(&self, out: &mut String) {
+        out.clear();
+        out.push_str(self.var.name());
         if self.var.is_collection() && !self.key.is_empty() {
-            let name = self.var.name();
-            let key = String::from_utf8_lossy(&self.key);
-            let mut out = String::with_capacity(name.len() + 1 + key.len());
-            out.push_str(name);
             out.push(':');
-            out.push_str(&key);
-            out
-        } else {
-            self.var.name().to_owned()
+            match std::str::from_utf8(&self.key) {
+                Ok(k) => out.push_str(k),
+                Err(_) => out.push_str(&String::from_utf8_lossy(&self.key)),
+            }
         }
     }
 }

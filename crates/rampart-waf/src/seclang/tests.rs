@@ -2,7 +2,8 @@ use super::*;
 
 #[test]
 fn continuation_lines_join_and_keep_the_first_line_number() {
-    let text = "# comment\n\nSecRule ARGS \"@rx a\" \\\n    \"id:1,\\\n    phase:2\"\nSecMarker END\n";
+    let text =
+        "# comment\n\nSecRule ARGS \"@rx a\" \\\n    \"id:1,\\\n    phase:2\"\nSecMarker END\n";
     let d = parse_directives(text).unwrap();
     assert_eq!(d.len(), 2);
     assert_eq!(d[0].line, 3);
