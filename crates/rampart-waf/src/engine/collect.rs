@@ -3,12 +3,14 @@
 //! attached to immutable values.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::data::{BodyProcessor, Pairs, ReqData, State};
+use super::data::{BodyProcessor, Pairs, ReqData, State, VarMap};
 use super::vars::{MultipartFlagKind, Selector, Target, Var, VarValue};
 use crate::body::MultipartFlags;
+
+/// Counts are mostly tiny: their text without allocating.
+const DIGITS: [&[u8]; 10] = [b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9"];
 
 const SRC_ARGS_GET: u64 = 1;
 const SRC_ARGS_POST: u64 = 3;
@@ -28,7 +30,8 @@ pub(crate) type ExcludeFn<'f> = dyn Fn(Var, &[u8]) -> bool + 'f;
 /// (`None` when the rule has no exclusions, the common case).
 pub(crate) struct Collector<'a, 'e> {
     pub req: &'a ReqData,
-    pub state: &'a State,
+    /// `None` when only request data is read (the per-phase value cache).
+    pub state: Option<&'a State>,
     pub excluded: Option<&'e ExcludeFn<'e>>,
 }
 
@@ -41,11 +44,14 @@ impl<'a> Collector<'a, '_> {
         if target.count {
             let mut tmp = Vec::new();
             self.values(target.var, &target.selector, &mut tmp);
-            let n = tmp.len().to_string().into_bytes();
+            let value = match DIGITS.get(tmp.len()) {
+                Some(d) => Cow::Borrowed(*d),
+                None => Cow::Owned(tmp.len().to_string().into_bytes()),
+            };
             out.push(VarValue {
                 var: target.var,
                 key: Cow::Borrowed(b""),
-                value: Cow::Owned(n),
+                value,
                 source: None,
             });
         } else {
@@ -89,13 +95,7 @@ impl<'a> Collector<'a, '_> {
         }
     }
 
-    fn owned_map(
-        &self,
-        var: Var,
-        map: &'a BTreeMap<String, Vec<u8>>,
-        sel: &Selector,
-        out: &mut Vec<VarValue<'a>>,
-    ) {
+    fn owned_map(&self, var: Var, map: &'a VarMap, sel: &Selector, out: &mut Vec<VarValue<'a>>) {
         let mut push = |k: &'a String, v: &'a Vec<u8>| {
             if !self.is_excluded(var, k.as_bytes()) {
                 out.push(VarValue {
@@ -113,10 +113,14 @@ impl<'a> Collector<'a, '_> {
                 }
             }
             _ => {
-                for (k, v) in map {
-                    if sel.matches(k.as_bytes()) {
-                        push(k, v);
-                    }
+                // Name order, so MATCHED_VAR does not depend on hashing.
+                let mut found: Vec<(&'a String, &'a Vec<u8>)> = map
+                    .iter()
+                    .filter(|(k, _)| sel.matches(k.as_bytes()))
+                    .collect();
+                found.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                for (k, v) in found {
+                    push(k, v);
                 }
             }
         }
@@ -245,7 +249,10 @@ impl<'a> Collector<'a, '_> {
             }
             // Unset reads as empty (CRS 901340 relies on that).
             Var::ReqbodyProcessor => {
-                let name = self.state.body_processor.map_or("", BodyProcessor::name);
+                let name = self
+                    .state
+                    .and_then(|s| s.body_processor)
+                    .map_or("", BodyProcessor::name);
                 self.scalar(var, b(name.as_bytes()), out);
             }
             Var::Xml => {
@@ -267,9 +274,13 @@ impl<'a> Collector<'a, '_> {
                     }
                 }
             }
-            Var::Tx => self.owned_map(var, &self.state.tx, sel, out),
+            Var::Tx => {
+                if let Some(state) = self.state {
+                    self.owned_map(var, &state.tx, sel, out);
+                }
+            }
             Var::Store(kind) => {
-                if let Some(map) = self.state.stores.get(&kind) {
+                if let Some(map) = self.state.and_then(|s| s.stores.get(&kind)) {
                     self.owned_map(var, map, sel, out);
                 }
             }
@@ -308,10 +319,19 @@ impl<'a> Collector<'a, '_> {
             Var::ServerPort => self.scalar(var, b(&r.server_port), out),
             Var::ServerName => self.scalar(var, b(&r.server_name), out),
             Var::AuthType => self.scalar(var, r.auth_type.as_deref().and_then(b), out),
-            Var::MatchedVar => self.scalar(var, b(&self.state.matched_var), out),
-            Var::MatchedVarName => self.scalar(var, b(self.state.matched_var_name.as_bytes()), out),
+            Var::MatchedVar => {
+                if let Some(state) = self.state {
+                    self.scalar(var, b(&state.matched_var), out);
+                }
+            }
+            Var::MatchedVarName => {
+                if let Some(state) = self.state {
+                    self.scalar(var, b(state.matched_var_name.as_bytes()), out);
+                }
+            }
             Var::MatchedVars | Var::MatchedVarsNames => {
-                for (name, value) in &self.state.matched_vars {
+                let matched = self.state.map_or(&[][..], State::matched_vars);
+                for (name, value) in matched {
                     if !sel.matches(name.as_bytes()) || self.is_excluded(var, name.as_bytes()) {
                         continue;
                     }
@@ -329,11 +349,14 @@ impl<'a> Collector<'a, '_> {
                 }
             }
             Var::Duration => {
-                let ms = self.state.started.elapsed().as_millis();
+                let ms = self.state.map_or(0, |s| s.started.elapsed().as_millis());
                 self.scalar(var, o(ms.to_string()), out);
             }
             Var::HighestSeverity => {
-                let s = self.state.highest_severity.map_or(255, u16::from);
+                let s = self
+                    .state
+                    .and_then(|s| s.highest_severity)
+                    .map_or(255, u16::from);
                 self.scalar(var, o(s.to_string()), out);
             }
             Var::Time

@@ -112,13 +112,21 @@ pub(crate) enum RuleRef {
     Tag(String),
 }
 
+/// TX and the other writable collections: lowercased names. Some names
+/// come from the client (`tx.paramcounter_<arg name>`), hence the keyed
+/// default hasher.
+pub(crate) type VarMap = std::collections::HashMap<String, Vec<u8>>;
+
 #[derive(Debug)]
 pub(crate) struct State {
-    pub tx: BTreeMap<String, Vec<u8>>,
-    pub stores: BTreeMap<StoreKind, BTreeMap<String, Vec<u8>>>,
+    pub tx: VarMap,
+    pub stores: BTreeMap<StoreKind, VarMap>,
     pub matched_var: Vec<u8>,
     pub matched_var_name: String,
+    /// MATCHED_VARS of the rule being evaluated: the first
+    /// `matched_vars_len` entries (buffers are reused between rules).
     pub matched_vars: Vec<(String, Vec<u8>)>,
+    pub matched_vars_len: usize,
     pub engine: EngineMode,
     pub body_processor: Option<BodyProcessor>,
     pub body_access: bool,
@@ -134,11 +142,12 @@ pub(crate) struct State {
 impl State {
     pub(crate) fn new(engine: EngineMode, body_access: bool) -> Self {
         Self {
-            tx: BTreeMap::new(),
+            tx: VarMap::with_capacity(96),
             stores: BTreeMap::new(),
             matched_var: Vec::new(),
             matched_var_name: String::new(),
             matched_vars: Vec::new(),
+            matched_vars_len: 0,
             engine,
             body_processor: None,
             body_access,
@@ -150,6 +159,31 @@ impl State {
             allow: None,
             started: Instant::now(),
         }
+    }
+}
+
+impl State {
+    pub(crate) fn clear_matched_vars(&mut self) {
+        self.matched_vars_len = 0;
+    }
+
+    pub(crate) fn push_matched_var(&mut self, name: &str, value: &[u8]) {
+        match self.matched_vars.get_mut(self.matched_vars_len) {
+            Some((n, v)) => {
+                n.clear();
+                n.push_str(name);
+                v.clear();
+                v.extend_from_slice(value);
+            }
+            None => self.matched_vars.push((name.to_owned(), value.to_vec())),
+        }
+        self.matched_vars_len += 1;
+    }
+
+    pub(crate) fn matched_vars(&self) -> &[(String, Vec<u8>)] {
+        self.matched_vars
+            .get(..self.matched_vars_len)
+            .unwrap_or_default()
     }
 }
 

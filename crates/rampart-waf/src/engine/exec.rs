@@ -2,11 +2,11 @@
 //! transaction), operators, actions, `ctl`, and the body processors.
 
 use std::borrow::Cow;
-use std::collections::hash_map::Entry as MapEntry;
 
 use super::collect::{Collector, ExcludeFn};
 use super::data::{AllowScope, BodyProcessor, ReqData, RuleRef, State};
 use super::macros::{MacroCtx, OperatorMacros};
+use super::matching::{Tester, recycle};
 use super::rule::{AllowKind, Ctl, Disruptive, Rule, SetColl, SetOp};
 use super::vars::{Exclusion, Var, VarValue};
 use super::{
@@ -14,7 +14,7 @@ use super::{
     TransformCache,
 };
 use crate::body;
-use crate::operators::Captures;
+
 use crate::transform::Transformation;
 
 /// What a fully matched rule asks the phase loop to do.
@@ -32,6 +32,9 @@ struct Run<'t> {
     cache: &'t mut TransformCache,
     /// The allocation reused for every rule's values.
     scratch: Vec<VarValue<'static>>,
+    hits: Vec<Hit>,
+    /// Values of request-only target lists, collected once per phase.
+    value_sets: Vec<Option<Vec<VarValue<'t>>>>,
 }
 
 impl Transaction<'_> {
@@ -57,6 +60,10 @@ impl Transaction<'_> {
             state: &mut self.state,
             cache: &mut self.cache,
             scratch: Vec::with_capacity(32),
+            hits: Vec::new(),
+            value_sets: std::iter::repeat_with(|| None)
+                .take(rs.target_sets)
+                .collect(),
         };
         let mut i = 0;
         let mut skip = 0u32;
@@ -79,6 +86,10 @@ impl Transaction<'_> {
             match run.disrupt(rule, phase, &mut self.interruption) {
                 Flow::StopPhase => return,
                 Flow::Continue => {}
+            }
+            // `ctl:ruleEngine=Off` ends the evaluation at once.
+            if run.state.engine == EngineMode::Off {
+                return;
             }
             if let Some(to) = skip_to {
                 i = *to;
@@ -158,7 +169,7 @@ impl<'t> Run<'t> {
 
     /// True when every link of the chain matched.
     fn eval_rule(&mut self, rule: &Rule) -> bool {
-        self.state.matched_vars.clear();
+        self.state.clear_matched_vars();
         let mut link = rule;
         loop {
             if !self.eval_link(rule, link) {
@@ -185,9 +196,8 @@ impl<'t> Run<'t> {
         // Values are read and tested first, actions applied after: the
         // values may borrow TX without copying (ModSecurity also resolves
         // a rule's variables before evaluating it).
-        let hits = {
+        let n_hits = {
             let state: &State = self.state;
-            let mut values = recycle(std::mem::take(&mut self.scratch));
             // Runtime `ctl:ruleRemoveTarget…` exclusions that concern this
             // rule, resolved once rather than per value.
             let runtime: Vec<&Exclusion> = if std::ptr::eq(starter, link) {
@@ -208,14 +218,7 @@ impl<'t> Run<'t> {
                     || runtime.iter().any(|e| e.excludes(var, key))
             };
             let any_exclusion = !link.exclusions.is_empty() || !runtime.is_empty();
-            let collector = Collector {
-                req,
-                state,
-                excluded: any_exclusion.then_some(&excluded as &ExcludeFn<'_>),
-            };
-            for t in &link.targets {
-                collector.collect(t, &mut values);
-            }
+            let excluded = any_exclusion.then_some(&excluded as &ExcludeFn<'_>);
             let macros = OperatorMacros {
                 ctx: MacroCtx {
                     req,
@@ -224,49 +227,73 @@ impl<'t> Run<'t> {
                 },
                 compiled: &link.op_macros,
             };
-            let mut hits: Vec<Hit> = Vec::new();
-            for v in &values {
-                let mut caps = Captures::default();
-                let value = if link.multi_match {
-                    multi_match(
-                        op,
-                        chain,
-                        &v.value,
-                        &macros,
-                        link.capture.then_some(&mut caps),
-                    )
-                } else {
-                    let tv = transformed(self.cache, chain, link.transforms, v);
-                    // Most values do not match: test cheaply first, and
-                    // only ask for capture groups once it did.
-                    let hit = op.evaluate(&tv, &macros, None)
-                        && (!link.capture || op.evaluate(&tv, &macros, Some(&mut caps)));
-                    hit.then(|| tv.into_owned())
-                };
-                if let Some(value) = value {
-                    hits.push(Hit {
-                        name: v.full_name(),
-                        value,
-                        groups: caps.groups,
-                    });
+            let test = Tester {
+                op,
+                link,
+                chain,
+                macros: &macros,
+            };
+            let cached = link.target_set.filter(|_| runtime.is_empty());
+            match cached {
+                Some(set) => {
+                    // Request-only targets: collected once per phase.
+                    if self.value_sets.len() <= set {
+                        self.value_sets.resize_with(set + 1, || None);
+                    }
+                    let slot = self.value_sets.get_mut(set);
+                    let values: &[VarValue<'t>] = match slot {
+                        Some(slot) => slot.get_or_insert_with(|| {
+                            let collector = Collector {
+                                req,
+                                state: None,
+                                excluded,
+                            };
+                            let mut values = Vec::new();
+                            for t in &link.targets {
+                                collector.collect(t, &mut values);
+                            }
+                            values
+                        }),
+                        None => &[],
+                    };
+                    test.run(values, self.cache, &mut self.hits)
+                }
+                None => {
+                    let mut values = recycle(std::mem::take(&mut self.scratch));
+                    let collector = Collector {
+                        req,
+                        state: Some(state),
+                        excluded,
+                    };
+                    for t in &link.targets {
+                        collector.collect(t, &mut values);
+                    }
+                    let n = test.run(&values, self.cache, &mut self.hits);
+                    self.scratch = recycle(values);
+                    n
                 }
             }
-            self.scratch = recycle(values);
-            hits
         };
-        let any = !hits.is_empty();
-        for hit in hits {
+        let mut hits = std::mem::take(&mut self.hits);
+        for hit in hits.iter_mut().take(n_hits) {
             if link.capture {
-                for (i, g) in hit.groups.into_iter().enumerate().take(10) {
-                    self.state.tx.insert(i.to_string(), g);
+                let groups = std::mem::take(&mut hit.groups);
+                for (key, g) in CAPTURE_KEYS.iter().zip(groups) {
+                    match self.state.tx.get_mut(*key) {
+                        Some(slot) => *slot = g,
+                        None => {
+                            self.state.tx.insert((*key).to_owned(), g);
+                        }
+                    }
                 }
             }
             self.state.matched_var.clone_from(&hit.value);
             self.state.matched_var_name.clone_from(&hit.name);
-            self.state.matched_vars.push((hit.name, hit.value));
+            self.state.push_matched_var(&hit.name, &hit.value);
             self.run_actions(starter, link);
         }
-        any
+        self.hits = hits;
+        n_hits > 0
     }
 
     fn run_actions(&mut self, starter: &Rule, link: &Rule) {
@@ -290,20 +317,14 @@ impl<'t> Run<'t> {
                         .map_or(0, |v| parse_int(&String::from_utf8_lossy(v)))
                 };
                 let new = match &sv.op {
-                    SetOp::Set(m) => Some(m.expand(&ctx).into_owned().into_bytes()),
-                    SetOp::Add(m) => Some(
-                        current()
-                            .saturating_add(parse_int(&m.expand(&ctx)))
-                            .to_string()
-                            .into_bytes(),
-                    ),
-                    SetOp::Sub(m) => Some(
-                        current()
-                            .saturating_sub(parse_int(&m.expand(&ctx)))
-                            .to_string()
-                            .into_bytes(),
-                    ),
-                    SetOp::Delete => None,
+                    SetOp::Set(m) => NewValue::Text(m.expand(&ctx).into_owned()),
+                    SetOp::Add(m) => {
+                        NewValue::Int(current().saturating_add(parse_int(&m.expand(&ctx))))
+                    }
+                    SetOp::Sub(m) => {
+                        NewValue::Int(current().saturating_sub(parse_int(&m.expand(&ctx))))
+                    }
+                    SetOp::Delete => NewValue::Delete,
                 };
                 (name, new)
             };
@@ -311,16 +332,24 @@ impl<'t> Run<'t> {
                 SetColl::Tx => &mut self.state.tx,
                 SetColl::Store(k) => self.state.stores.entry(k).or_default(),
             };
+            if let NewValue::Delete = new {
+                map.remove(name.as_ref());
+                continue;
+            }
+            // Updating in place keeps the slot's allocation.
+            let slot = match map.get_mut(name.as_ref()) {
+                Some(slot) => slot,
+                None => map.entry(name.into_owned()).or_default(),
+            };
+            slot.clear();
             match new {
-                Some(v) => match map.get_mut(name.as_ref()) {
-                    Some(slot) => *slot = v,
-                    None => {
-                        map.insert(name.into_owned(), v);
-                    }
-                },
-                None => {
-                    map.remove(name.as_ref());
+                NewValue::Text(t) => slot.extend_from_slice(t.as_bytes()),
+                NewValue::Int(n) => {
+                    use std::io::Write as _;
+                    // Writing to a Vec cannot fail.
+                    let _ = write!(slot, "{n}");
                 }
+                NewValue::Delete => {}
             }
         }
         for ctl in &link.ctls {
@@ -423,88 +452,20 @@ impl<'t> Run<'t> {
     }
 }
 
+const CAPTURE_KEYS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+
+enum NewValue {
+    Text(String),
+    Int(i64),
+    Delete,
+}
+
 /// A value that matched, kept until the rule's actions run.
-struct Hit {
-    name: String,
-    value: Vec<u8>,
-    groups: Vec<Vec<u8>>,
-}
-
-/// Empties a value buffer and hands its allocation to another lifetime.
-fn recycle<'b>(mut values: Vec<VarValue<'_>>) -> Vec<VarValue<'b>> {
-    values.clear();
-    values
-        .into_iter()
-        .map(|_| VarValue::placeholder())
-        .collect()
-}
-
-/// The value after the chain, cached per (value source, chain).
-fn transformed<'v>(
-    cache: &'v mut TransformCache,
-    chain: &[Transformation],
-    chain_id: usize,
-    v: &'v VarValue<'_>,
-) -> Cow<'v, [u8]> {
-    if chain.is_empty() {
-        return Cow::Borrowed(&v.value);
-    }
-    let Some(source) = v.source else {
-        return Cow::Owned(apply_chain(chain, &v.value).into_owned());
-    };
-    match cache.entry((source, chain_id)) {
-        MapEntry::Occupied(e) => match e.into_mut() {
-            Some(t) => Cow::Borrowed(t.as_slice()),
-            None => Cow::Borrowed(&v.value),
-        },
-        MapEntry::Vacant(e) => {
-            let result = match apply_chain(chain, &v.value) {
-                Cow::Borrowed(_) => None,
-                Cow::Owned(o) => Some(o),
-            };
-            match e.insert(result) {
-                Some(t) => Cow::Borrowed(t.as_slice()),
-                None => Cow::Borrowed(&v.value),
-            }
-        }
-    }
-}
-
-fn apply_chain<'a>(chain: &[Transformation], input: &'a [u8]) -> Cow<'a, [u8]> {
-    let mut current: Cow<'a, [u8]> = Cow::Borrowed(input);
-    for t in chain {
-        current = match current {
-            Cow::Borrowed(b) => t.apply(b),
-            Cow::Owned(o) => Cow::Owned(t.apply(&o).into_owned()),
-        };
-    }
-    current
-}
-
-/// `multiMatch`: the operator sees the value before the chain and after
-/// every transformation that changed it.
-fn multi_match(
-    op: &crate::operators::Operator,
-    chain: &[Transformation],
-    input: &[u8],
-    macros: &OperatorMacros<'_>,
-    mut caps: Option<&mut Captures>,
-) -> Option<Vec<u8>> {
-    if op.evaluate(input, macros, caps.as_deref_mut()) {
-        return Some(input.to_vec());
-    }
-    let mut current = input.to_vec();
-    for t in chain {
-        let next = match t.apply(&current) {
-            Cow::Borrowed(_) => continue,
-            Cow::Owned(o) => o,
-        };
-        current = next;
-        if op.evaluate(&current, macros, caps.as_deref_mut()) {
-            return Some(current);
-        }
-    }
-    None
+#[derive(Default)]
+pub(crate) struct Hit {
+    pub name: String,
+    pub value: Vec<u8>,
+    pub groups: Vec<Vec<u8>>,
 }
 
 /// ModSecurity's lenient number parse: optional sign, leading digits,

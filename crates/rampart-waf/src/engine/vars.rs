@@ -266,10 +266,109 @@ impl Var {
     }
 
     pub(crate) fn name(self) -> &'static str {
-        NAMES
-            .iter()
-            .find(|&&(_, v)| v == self)
-            .map_or("UNKNOWN", |&(n, _)| n)
+        match self {
+            Var::Args => "ARGS",
+            Var::ArgsGet => "ARGS_GET",
+            Var::ArgsPost => "ARGS_POST",
+            Var::ArgsNames => "ARGS_NAMES",
+            Var::ArgsGetNames => "ARGS_GET_NAMES",
+            Var::ArgsPostNames => "ARGS_POST_NAMES",
+            Var::ArgsCombinedSize => "ARGS_COMBINED_SIZE",
+            Var::RequestHeaders => "REQUEST_HEADERS",
+            Var::RequestHeadersNames => "REQUEST_HEADERS_NAMES",
+            Var::RequestCookies => "REQUEST_COOKIES",
+            Var::RequestCookiesNames => "REQUEST_COOKIES_NAMES",
+            Var::RequestUri => "REQUEST_URI",
+            Var::RequestUriRaw => "REQUEST_URI_RAW",
+            Var::RequestFilename => "REQUEST_FILENAME",
+            Var::RequestBasename => "REQUEST_BASENAME",
+            Var::PathInfo => "PATH_INFO",
+            Var::RequestLine => "REQUEST_LINE",
+            Var::RequestMethod => "REQUEST_METHOD",
+            Var::RequestProtocol => "REQUEST_PROTOCOL",
+            Var::QueryString => "QUERY_STRING",
+            Var::RequestBody => "REQUEST_BODY",
+            Var::RequestBodyLength => "REQUEST_BODY_LENGTH",
+            Var::FullRequestLength => "FULL_REQUEST_LENGTH",
+            Var::Files => "FILES",
+            Var::FilesNames => "FILES_NAMES",
+            Var::FilesSizes => "FILES_SIZES",
+            Var::FilesCombinedSize => "FILES_COMBINED_SIZE",
+            Var::FilesTmpNames => "FILES_TMPNAMES",
+            Var::MultipartPartHeaders => "MULTIPART_PART_HEADERS",
+            Var::MultipartFilename => "MULTIPART_FILENAME",
+            Var::MultipartName => "MULTIPART_NAME",
+            Var::MultipartFlag(MultipartFlagKind::StrictError) => "MULTIPART_STRICT_ERROR",
+            Var::MultipartFlag(MultipartFlagKind::UnmatchedBoundary) => {
+                "MULTIPART_UNMATCHED_BOUNDARY"
+            }
+            Var::MultipartFlag(MultipartFlagKind::BoundaryQuoted) => "MULTIPART_BOUNDARY_QUOTED",
+            Var::MultipartFlag(MultipartFlagKind::BoundaryWhitespace) => {
+                "MULTIPART_BOUNDARY_WHITESPACE"
+            }
+            Var::MultipartFlag(MultipartFlagKind::DataBefore) => "MULTIPART_DATA_BEFORE",
+            Var::MultipartFlag(MultipartFlagKind::DataAfter) => "MULTIPART_DATA_AFTER",
+            Var::MultipartFlag(MultipartFlagKind::HeaderFolding) => "MULTIPART_HEADER_FOLDING",
+            Var::MultipartFlag(MultipartFlagKind::LfLine) => "MULTIPART_LF_LINE",
+            Var::MultipartFlag(MultipartFlagKind::CrlfLfLines) => "MULTIPART_CRLF_LF_LINES",
+            Var::MultipartFlag(MultipartFlagKind::MissingSemicolon) => {
+                "MULTIPART_MISSING_SEMICOLON"
+            }
+            Var::MultipartFlag(MultipartFlagKind::InvalidQuoting) => "MULTIPART_INVALID_QUOTING",
+            Var::MultipartFlag(MultipartFlagKind::InvalidPart) => "MULTIPART_INVALID_PART",
+            Var::MultipartFlag(MultipartFlagKind::InvalidHeaderFolding) => {
+                "MULTIPART_INVALID_HEADER_FOLDING"
+            }
+            Var::MultipartFlag(MultipartFlagKind::FileLimitExceeded) => {
+                "MULTIPART_FILE_LIMIT_EXCEEDED"
+            }
+            Var::ReqbodyError => "REQBODY_ERROR",
+            Var::ReqbodyErrorMsg => "REQBODY_ERROR_MSG",
+            Var::ReqbodyProcessor => "REQBODY_PROCESSOR",
+            Var::Xml => "XML",
+            Var::Tx => "TX",
+            Var::ResponseStatus => "RESPONSE_STATUS",
+            Var::ResponseHeaders => "RESPONSE_HEADERS",
+            Var::ResponseHeadersNames => "RESPONSE_HEADERS_NAMES",
+            Var::ResponseBody => "RESPONSE_BODY",
+            Var::ResponseProtocol => "RESPONSE_PROTOCOL",
+            Var::ResponseContentType => "RESPONSE_CONTENT_TYPE",
+            Var::ResponseContentLength => "RESPONSE_CONTENT_LENGTH",
+            Var::StatusLine => "STATUS_LINE",
+            Var::UniqueId => "UNIQUE_ID",
+            Var::RemoteAddr => "REMOTE_ADDR",
+            Var::RemotePort => "REMOTE_PORT",
+            Var::RemoteHost => "REMOTE_HOST",
+            Var::ServerAddr => "SERVER_ADDR",
+            Var::ServerPort => "SERVER_PORT",
+            Var::ServerName => "SERVER_NAME",
+            Var::AuthType => "AUTH_TYPE",
+            Var::MatchedVar => "MATCHED_VAR",
+            Var::MatchedVarName => "MATCHED_VAR_NAME",
+            Var::MatchedVars => "MATCHED_VARS",
+            Var::MatchedVarsNames => "MATCHED_VARS_NAMES",
+            Var::Duration => "DURATION",
+            Var::Time => "TIME",
+            Var::TimeDay => "TIME_DAY",
+            Var::TimeEpoch => "TIME_EPOCH",
+            Var::TimeHour => "TIME_HOUR",
+            Var::TimeMin => "TIME_MIN",
+            Var::TimeMon => "TIME_MON",
+            Var::TimeSec => "TIME_SEC",
+            Var::TimeWday => "TIME_WDAY",
+            Var::TimeYear => "TIME_YEAR",
+            Var::HighestSeverity => "HIGHEST_SEVERITY",
+            Var::Store(StoreKind::Env) => "ENV",
+            Var::Store(StoreKind::Ip) => "IP",
+            Var::Store(StoreKind::Session) => "SESSION",
+            Var::Store(StoreKind::Global) => "GLOBAL",
+            Var::Store(StoreKind::User) => "USER",
+            Var::Store(StoreKind::Resource) => "RESOURCE",
+            Var::Store(StoreKind::Geo) => "GEO",
+            Var::WebserverErrorLog => "WEBSERVER_ERROR_LOG",
+            Var::InboundDataError => "INBOUND_DATA_ERROR",
+            Var::OutboundDataError => "OUTBOUND_DATA_ERROR",
+        }
     }
 
     pub(crate) fn is_collection(self) -> bool {
@@ -303,12 +402,43 @@ impl Var {
     }
 }
 
+impl Var {
+    /// Read from the request/response alone: constant within a phase, so
+    /// a target list made only of these can be collected once per phase.
+    pub(crate) fn is_request_data(self) -> bool {
+        !matches!(
+            self,
+            Var::Tx
+                | Var::Store(_)
+                | Var::MatchedVar
+                | Var::MatchedVarName
+                | Var::MatchedVars
+                | Var::MatchedVarsNames
+                | Var::Duration
+                | Var::Time
+                | Var::TimeDay
+                | Var::TimeEpoch
+                | Var::TimeHour
+                | Var::TimeMin
+                | Var::TimeMon
+                | Var::TimeSec
+                | Var::TimeWday
+                | Var::TimeYear
+                | Var::HighestSeverity
+                | Var::ReqbodyProcessor
+        )
+    }
+}
+
 /// What a `:selector` picks from a collection.
 #[derive(Debug, Clone)]
 pub(crate) enum Selector {
     All,
     /// Lowercased; keys compare case-insensitively.
     Key(String),
+    /// `/^literal/`: a lowercased prefix, no regex needed (CRS reads
+    /// `TX:/^header_name_920450_/` against every TX name).
+    Prefix(String),
     /// `/regex/`, matched case-insensitively against keys.
     Regex(regex::bytes::Regex),
 }
@@ -318,6 +448,9 @@ impl Selector {
         match self {
             Selector::All => true,
             Selector::Key(k) => k.as_bytes().eq_ignore_ascii_case(key),
+            Selector::Prefix(p) => key
+                .get(..p.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes())),
             Selector::Regex(r) => r.is_match(key),
         }
     }
@@ -329,6 +462,14 @@ impl Selector {
         if let Some(inner) = text.strip_prefix('/').and_then(|t| t.strip_suffix('/'))
             && !inner.is_empty()
         {
+            if let Some(lit) = inner.strip_prefix('^')
+                && !lit.is_empty()
+                && lit
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                return Ok(Selector::Prefix(lit.to_ascii_lowercase()));
+            }
             let re = regex::bytes::RegexBuilder::new(inner)
                 .case_insensitive(true)
                 .size_limit(1 << 22)
@@ -420,17 +561,16 @@ impl VarValue<'_> {
     }
 
     /// `ARGS:foo`, `REQUEST_URI` (MATCHED_VAR_NAME).
-    pub(crate) fn full_name(&self) -> String {
+    /// Writes MATCHED_VAR_NAME into a reused buffer.
+    pub(crate) fn write_name(&self, out: &mut String) {
+        out.clear();
+        out.push_str(self.var.name());
         if self.var.is_collection() && !self.key.is_empty() {
-            let name = self.var.name();
-            let key = String::from_utf8_lossy(&self.key);
-            let mut out = String::with_capacity(name.len() + 1 + key.len());
-            out.push_str(name);
             out.push(':');
-            out.push_str(&key);
-            out
-        } else {
-            self.var.name().to_owned()
+            match std::str::from_utf8(&self.key) {
+                Ok(k) => out.push_str(k),
+                Err(_) => out.push_str(&String::from_utf8_lossy(&self.key)),
+            }
         }
     }
 }

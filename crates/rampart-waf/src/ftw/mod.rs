@@ -5,12 +5,14 @@
 //! network: the request bytes go-ftw would write ([`raw`]) are read back as
 //! Rampart's hyper-based edge would read them ([`http1`]; what it refuses
 //! never reaches the WAF and answers 400), the engine runs phases 1–2, the
-//! suite's backend (albedo) is emulated ([`backend`]) for phases 3–4, and the
-//! rules the engine logged stand in for the error.log ([`judge`]).
+//! suite's backend (albedo) is emulated ([`backend`]) for phases 3–4, phase 5
+//! runs, and the rules the engine logged stand in for the error.log
+//! ([`judge`]).
 //!
 //! Judgement, as go-ftw does it where it can be done in process:
 //! `expect_ids` / `no_expect_ids` look at the rules the engine reports as
-//! *logged* (a `nolog` rule is not in an error.log either); `match_regex`
+//! *logged* (a `nolog` rule is not in an error.log either: counting them
+//! would put CRS's initialisation rules in every log); `match_regex`
 //! and the old `log_contains` run over the synthesised log; a `status` is
 //! compared with what the client would get (the backend's status, an
 //! interruption's, or the front end's refusal). Where the suite expects

@@ -1,6 +1,6 @@
 //! Running the suite: one rule set for all tests, and for every stage the
 //! wire bytes go-ftw would send, read back as the server would, through
-//! phases 1–2, the emulated backend, then phases 3–4.
+//! phases 1–2, the emulated backend, then phases 3–5.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
