@@ -32,7 +32,9 @@ mod login;
 mod operator_rules;
 mod rule_forms;
 mod security;
+mod security_events;
 mod security_save;
+mod waf;
 mod session;
 mod settings;
 mod site;
@@ -125,6 +127,11 @@ pub fn router() -> Router<Arc<Control>> {
         .route(
             "/sites/{site}/security/limits",
             post(security_save::save_limits),
+        )
+        .route("/sites/{site}/security/waf", post(waf::save))
+        .route(
+            "/sites/{site}/security-events",
+            get(security_events::page_get),
         )
         .route("/sites/{site}/bots", get(bots::page_get))
         .route(

@@ -52,6 +52,7 @@ pub(super) struct Forms {
     pub rule: Option<RuleForm>,
     pub rate_limit: Option<RateLimitForm>,
     pub limits: Option<LimitsForm>,
+    pub waf: Option<super::waf::WafForm>,
     pub problems: FormProblems,
 }
 
@@ -309,6 +310,7 @@ pub(super) async fn render(
             @let (errors, general) = forms.problems.beside("limits");
             (limits_form(&format!("{base}/limits"), &csrf, forms.limits.as_ref().unwrap_or(&LimitsForm::from_spec(spec)), errors, general, writable))
         }
+        (super::waf::section(site, &forms.waf.unwrap_or_else(|| super::waf::WafForm::from_spec(&spec.waf.clone().unwrap_or_default())), &forms.problems, &csrf, writable))
         (attack_panel(control, site))
     };
     let title = format!("{} security", site.name);
