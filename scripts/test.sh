@@ -53,7 +53,15 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 bash scripts/fetch-geoip.sh target/geoip
 export RAMPART_TEST_GEOIP_DIR="$PWD/target/geoip"
+# libinjection's own test vectors, from Debian's modsecurity source package,
+# for rampart-libinjection's conformance tests (they skip without them).
+[ -d target/libinjection-vectors/libinjection/tests ] ||
+  bash crates/rampart-libinjection/scripts/fetch-upstream-vectors.sh ||
+  echo "libinjection test vectors unavailable: those tests will say they skipped"
 cargo test --workspace --locked
 # The challenge page's hashing code, on its own (scrypt against RFC 7914's
 # vectors); crates/rampart-challenge/tests/js_parity.rs checks it against Rust.
 node --test crates/rampart-challenge/assets/test/
+# The OWASP CRS regression suite against Rampart's WAF engine, in process;
+# the last line is `N passed, M failed` and any failure fails the run.
+cargo run --quiet --locked -p rampart -- waf test-crs "${RAMPART_CRS_DIR:-../shared/crs}"

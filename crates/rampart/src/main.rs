@@ -7,6 +7,7 @@ mod memory;
 mod reload_client;
 mod serve;
 mod store_cli;
+mod waf_cli;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -70,6 +71,9 @@ enum Command {
     /// Bot policy tools, such as importing an Anubis policy.
     #[command(subcommand)]
     Bots(bots_cli::BotsCommand),
+    /// WAF tools: run the CRS regression suite, check a CRS directory.
+    #[command(subcommand)]
+    Waf(waf_cli::WafCommand),
 }
 
 fn main() -> ExitCode {
@@ -83,6 +87,7 @@ fn main() -> ExitCode {
         Command::Site(command) => store_cli::site(command),
         Command::Bots(command) => bots_cli::run(command),
         Command::Audit(command) => store_cli::audit(command),
+        Command::Waf(command) => waf_cli::run(command),
     }
 }
 
