@@ -39,7 +39,12 @@ fn event(at_ms: i64, n: usize) -> SecurityEventWrite {
         method: "GET".to_owned(),
         uri: format!("/q?x=<script>alert({n})</script>"),
         source: "waf".to_owned(),
-        action: if n % 2 == 0 { "block" } else { "detect" }.to_owned(),
+        action: if n.is_multiple_of(2) {
+            "block"
+        } else {
+            "detect"
+        }
+        .to_owned(),
         inbound_score: 10,
         outbound_score: 0,
         rules: vec![SecurityRuleHit {

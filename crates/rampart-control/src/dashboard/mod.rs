@@ -34,7 +34,6 @@ mod rule_forms;
 mod security;
 mod security_events;
 mod security_save;
-mod waf;
 mod session;
 mod settings;
 mod site;
@@ -43,6 +42,7 @@ mod sites;
 mod tokens;
 mod traffic;
 mod transparency;
+mod waf;
 
 use std::sync::Arc;
 use std::time::Duration;
