@@ -111,9 +111,9 @@ pub(crate) mod checks {
     pub(crate) const MAX_EXCLUSIONS: usize = 500;
     pub(crate) const MAX_IDS: usize = 1000;
     pub(crate) const RULE_ID: RangeInclusive<u64> = 1..=999_999_999;
-    const MAX_TAG: usize = 200;
-    const MAX_TARGET: usize = 512;
-    const MAX_PATH: usize = 2048;
+    const MAX_TAG: usize = 128;
+    const MAX_SELECTOR: usize = 256;
+    const MAX_PATH: usize = 1024;
 
     pub(crate) fn mode(s: &str) -> Result<WafMode, String> {
         match s {
@@ -189,14 +189,19 @@ pub(crate) mod checks {
         }
     }
 
-    fn printable(s: &str) -> bool {
-        !s.chars().any(char::is_control)
-    }
+    // The alphabets below are the ones the edge accepts when it writes
+    // exclusions as SecLang (rampart-edge's waf/directives.rs): nothing an
+    // owner writes can open a quote or start another directive, and
+    // nothing stored here can fail the edge's build.
 
     pub(crate) fn tag(s: &str, key: &str) -> Result<(), String> {
-        if s.trim().is_empty() || s.len() > MAX_TAG || !printable(s) {
+        let ok = !s.is_empty()
+            && s.len() <= MAX_TAG
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-./".contains(&b));
+        if !ok {
             return Err(format!(
-                "`{key}`: a tag is 1 to {MAX_TAG} printable characters, e.g. \"attack-sqli\"; found {s:?}"
+                "`{key}`: a tag is 1 to {MAX_TAG} letters, digits, '_', '-', '.' or '/', e.g. \"attack-sqli\"; found {s:?}"
             ));
         }
         Ok(())
@@ -205,33 +210,30 @@ pub(crate) mod checks {
     /// `VARIABLE` or `VARIABLE:selector` as SecLang writes targets, e.g.
     /// "ARGS:password", "REQUEST_COOKIES:/^session/", "REQUEST_HEADERS:User-Agent".
     pub(crate) fn target(s: &str, key: &str) -> Result<(), String> {
-        let (var, selector) = match s.split_once(':') {
-            Some((v, sel)) => (v, Some(sel)),
-            None => (s, None),
-        };
-        let var_ok = !var.is_empty()
-            && var
+        let (var, selector) = s.split_once(':').unwrap_or((s, ""));
+        let var_ok = !var.is_empty() && var.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
+        let sel_ok = selector.len() <= MAX_SELECTOR
+            && selector
                 .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
-        let sel_ok =
-            selector.is_none_or(|sel| !sel.is_empty() && !sel.contains(char::is_whitespace));
-        if !var_ok || !sel_ok || s.len() > MAX_TARGET || !printable(s) {
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.[]/^$*+?()|{}=".contains(&b));
+        if !var_ok || !sel_ok || (s.contains(':') && selector.is_empty()) {
             return Err(format!(
-                "`{key}`: a target is a variable, optionally with a selector, as in SecLang: \"ARGS:password\", \"REQUEST_COOKIES:/^session/\", \"REQUEST_HEADERS:User-Agent\"; found {s:?}"
+                "`{key}`: a target is a variable, optionally with a selector, as in SecLang: \"ARGS:password\", \"REQUEST_COOKIES:/^session/\", \"REQUEST_HEADERS:User-Agent\" (selectors: letters, digits and _-.[]/^$*+?()|{{}}=); found {s:?}"
             ));
         }
         Ok(())
     }
 
-    /// A path prefix: starts with '/', no spaces or control characters.
+    /// A path prefix: starts with '/', visible ASCII without quotes,
+    /// backslashes or '%'.
     pub(crate) fn path(s: &str, key: &str) -> Result<(), String> {
-        if !s.starts_with('/')
-            || s.len() > MAX_PATH
-            || s.contains(char::is_whitespace)
-            || !printable(s)
-        {
+        let ok = s.starts_with('/')
+            && s.len() <= MAX_PATH
+            && s.bytes()
+                .all(|b| b.is_ascii_graphic() && !b"\"'\\%".contains(&b));
+        if !ok {
             return Err(format!(
-                "`{key}`: a path prefix starts with '/' and has no spaces, e.g. \"/login\"; found {s:?}"
+                "`{key}`: a path prefix starts with '/' and has no spaces, quotes, backslashes or '%' (write it decoded), e.g. \"/login\"; found {s:?}"
             ));
         }
         Ok(())

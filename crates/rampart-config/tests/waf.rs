@@ -144,6 +144,21 @@ fn mistakes_are_reported_at_their_position() {
             &["a tag is"],
         ),
         (
+            "{ exclusions = [{ tags = [\"a'b\"] }] }",
+            "\"a'b\"",
+            &["a tag is"],
+        ),
+        (
+            "{ exclusions = [{ tags = [\"x\"], path = \"/a%20b\" }] }",
+            "\"/a%20b\"",
+            &["'%'"],
+        ),
+        (
+            "{ exclusions = [{ tags = [\"x\"], target = 'ARGS:a\"b' }] }",
+            "'ARGS",
+            &["selectors"],
+        ),
+        (
             "{ exclusions = [{ tags = [\"x\"], target = \"args password\" }] }",
             "\"args password\"",
             &["ARGS:password"],

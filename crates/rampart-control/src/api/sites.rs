@@ -286,15 +286,19 @@ pub(crate) async fn modify_site_spec<T: Send>(
     action: &str,
     change: impl FnOnce(&mut SiteSpec, &SiteRecord) -> ApiResult<T> + Send,
 ) -> ApiResult<(SiteRecord, T)> {
-    let timeouts = control.file.lock().await.proxy.timeouts;
+    let (timeouts, has_crs) = {
+        let file = control.file.lock().await;
+        (file.proxy.timeouts, file.waf.crs.is_some())
+    };
     let names = list_names_in_scope(control, Some(&record.account_id)).await?;
     let written = store(control)?
         .update_site_with(&principal.actor(), &record.id, action, |current| {
             let mut spec: SiteSpec = serde_json::from_value(current.spec.clone())
                 .map_err(|e| ApiError::internal("the stored site cannot be read", &e))?;
             let value = change(&mut spec, current)?;
-            compile_spec(&spec, &timeouts, &|name| names.contains(name))
+            let site = compile_spec(&spec, &timeouts, &|name| names.contains(name))
                 .map_err(ApiError::validation)?;
+            super::waf::require_rule_set(has_crs, &site.security.waf)?;
             let write = SiteWrite {
                 name: spec.name.clone(),
                 hosts: spec.normalized_hosts(),
@@ -316,9 +320,14 @@ pub(crate) async fn validated(
     spec: SiteSpec,
     account_id: &str,
 ) -> ApiResult<SiteWrite> {
-    let timeouts = control.file.lock().await.proxy.timeouts;
+    let (timeouts, has_crs) = {
+        let file = control.file.lock().await;
+        (file.proxy.timeouts, file.waf.crs.is_some())
+    };
     let names = list_names_in_scope(control, Some(account_id)).await?;
-    compile_spec(&spec, &timeouts, &|name| names.contains(name)).map_err(ApiError::validation)?;
+    let site = compile_spec(&spec, &timeouts, &|name| names.contains(name))
+        .map_err(ApiError::validation)?;
+    super::waf::require_rule_set(has_crs, &site.security.waf)?;
     Ok(SiteWrite {
         name: spec.name.clone(),
         hosts: spec.normalized_hosts(),

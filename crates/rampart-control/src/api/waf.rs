@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use rampart_config::{SiteSpec, WafSettings, WafSpec};
+use rampart_config::{SiteSpec, WafMode, WafSettings, WafSpec};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -40,6 +40,20 @@ pub(crate) fn effective(spec: &Value, file_managed: bool) -> WafSettings {
         .and_then(|s| s.waf)
         .and_then(|w| w.settings(file_managed).ok())
         .unwrap_or_default()
+}
+
+/// A site that turns the WAF on needs a rule set, and an API site can only
+/// use the node's `[waf] crs`. Refused here, at the write, rather than
+/// failing the edge's snapshot build later.
+pub(crate) fn require_rule_set(node_has_crs: bool, waf: &WafSettings) -> ApiResult<()> {
+    if waf.mode != WafMode::Off && waf.crs.is_none() && !node_has_crs {
+        return Err(ApiError::invalid(
+            "waf.mode",
+            "no_rule_set",
+            "the WAF cannot be turned on: this node has no CRS rule set (`[waf] crs` in its configuration file); ask the operator, or keep the mode \"off\"",
+        ));
+    }
+    Ok(())
 }
 
 #[utoipa::path(get, path = "/api/v1/sites/{site}/waf", tag = "waf",
@@ -86,6 +100,7 @@ pub(crate) async fn set_site_waf(
     // Checked alone first so `crs` and bad values are named even when
     // something else of the stored site no longer validates.
     let settings = waf.settings(false).map_err(ApiError::validation)?;
+    require_rule_set(control.file.lock().await.waf.crs.is_some(), &settings)?;
     let mut spec = record.spec.clone();
     if let Value::Object(map) = &mut spec {
         if settings == WafSettings::default() {
@@ -120,6 +135,18 @@ mod tests {
             parse_body(&serde_json::json!({})).ok(),
             Some(WafSpec::default())
         );
+    }
+
+    #[test]
+    fn the_waf_needs_a_rule_set_to_be_on() {
+        let on = WafSettings {
+            mode: WafMode::Detect,
+            ..WafSettings::default()
+        };
+        let refused = require_rule_set(false, &on).unwrap_err();
+        assert_eq!(refused.detail.field.as_deref(), Some("waf.mode"));
+        assert!(require_rule_set(true, &on).is_ok());
+        assert!(require_rule_set(false, &WafSettings::default()).is_ok());
     }
 
     #[test]
