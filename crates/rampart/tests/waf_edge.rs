@@ -246,4 +246,35 @@ async fn attacks_are_blocked_before_the_origin_and_benign_traffic_passes() {
     )
     .await;
     assert_eq!(detected.status, 200, "{}", detected.text());
+
+    // Each block is a security event under the ray its page showed; the
+    // detect-only site's would-be block is one too.
+    let admin = rampart.admin_api();
+    admin
+        .post("/-/flush-analytics", &serde_json::json!({}))
+        .expect(200);
+    let events = admin
+        .get(&format!("/api/v1/security-events/{}", ray_of(&sqli)))
+        .expect(200);
+    let event = &events[0];
+    assert_eq!(event["action"], "block", "{event}");
+    let ids: Vec<u64> = event["rules"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|h| h["id"].as_u64()).collect())
+        .unwrap_or_default();
+    assert!(ids.contains(&942100) && ids.contains(&949110), "{event}");
+    assert!(event["inbound_score"].as_i64().unwrap_or(0) >= 5, "{event}");
+    let detect = admin
+        .get(&format!("/api/v1/security-events/{}", ray_of(&detected)))
+        .expect(200);
+    assert_eq!(detect[0]["action"], "detect", "{detect}");
+}
+
+fn ray_of(reply: &Reply) -> String {
+    reply
+        .headers
+        .get("rampart-ray")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
 }

@@ -119,8 +119,9 @@ fn now_secs() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// Operators only: the edge's counts, the current minute included, go to the
-/// store now. Answers `{"stored": N}`, the number of site-minutes written.
+/// Operators only: the edge's counts, the current minute included, and its
+/// pending security events go to the store now. Answers `{"stored": N,
+/// "security_events": M}`: site-minutes and events written.
 pub async fn flush(
     State(control): State<Arc<Control>>,
     principal: Principal,
@@ -128,8 +129,17 @@ pub async fn flush(
     if !principal.is_operator() {
         return Err(ApiError::forbidden("only operators may flush analytics"));
     }
-    match control.flush_analytics_now().await {
-        Ok(stored) => Ok(Json(serde_json::json!({ "stored": stored }))),
+    let flushed = match control.flush_analytics_now().await {
+        Ok(stored) => control
+            .flush_security_events()
+            .await
+            .map(|events| (stored, events)),
+        Err(error) => Err(error),
+    };
+    match flushed {
+        Ok((stored, events)) => Ok(Json(
+            serde_json::json!({ "stored": stored, "security_events": events }),
+        )),
         Err(error) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "store_unavailable",
