@@ -16,9 +16,29 @@ use support::Rampart;
 use support::api::{create_account, id, person};
 use support::backends::{Backend, store_table};
 
+/// A directory shaped like a CRS checkout (an empty rule set) in `dir`.
+fn fake_crs(dir: &std::path::Path) {
+    for (path, text) in [
+        ("crs/rules/REQUEST-901-INITIALIZATION.conf", "# rules\n"),
+        ("crs/crs-setup.conf.example", "# setup\n"),
+    ] {
+        let path = dir.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("mkdir: {e}"));
+        }
+        support::write(&path, text);
+    }
+}
+
+/// A rampart whose node has a rule set (`[waf] crs`), and its store.
 async fn start(backend: Backend) -> (Rampart, Store) {
     let table = store_table(backend).await;
-    let rampart = Rampart::builder().tables(&table).start();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    fake_crs(dir.path());
+    let rampart = Rampart::builder()
+        .dir(dir)
+        .tables(&format!("{table}\n[waf]\ncrs = \"crs\"\n"))
+        .start();
     let store = match table.split('"').nth(1) {
         Some(url) => Store::open(url).await,
         None => Store::open_in_data_dir(&rampart.dir.path().join("data")).await,
@@ -142,6 +162,12 @@ async fn settings_round_trip_and_refusals(backend: Backend) {
     let spec = owner.get(&format!("/api/v1/sites/{site}")).expect(200);
     assert!(spec["spec"].get("waf").is_none(), "{spec}");
 
+    assert!(
+        !rampart.stderr().contains("could not be built"),
+        "{}",
+        rampart.stderr()
+    );
+
     let doc = admin.get("/api/v1/openapi.json").expect(200);
     for path in [
         "/api/v1/sites/{site}/waf",
@@ -264,16 +290,7 @@ on_both_backends!(
 #[test]
 fn a_file_site_keeps_its_crs() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    for (path, text) in [
-        ("crs/rules/REQUEST-901-INITIALIZATION.conf", "# rules\n"),
-        ("crs/crs-setup.conf.example", "# setup\n"),
-    ] {
-        let path = dir.path().join(path);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("mkdir: {e}"));
-        }
-        support::write(&path, text);
-    }
+    fake_crs(dir.path());
     let crs = dir.path().join("crs");
     let rampart = Rampart::builder()
         .dir(dir)
@@ -299,4 +316,42 @@ fn a_file_site_keeps_its_crs() {
         "{}",
         rampart.stderr()
     );
+}
+
+/// Without `[waf] crs` the node has no rule set: a site may keep the WAF
+/// off, and turning it on is refused at the write (through `/waf` and the
+/// site's own PATCH), not by a failing snapshot build later.
+#[test]
+fn without_a_rule_set_the_waf_stays_off() {
+    let rampart = Rampart::start("");
+    let admin = rampart.admin_api();
+    let acme = create_account(&admin, "acme");
+    let site = id(&admin
+        .post(
+            &format!("/api/v1/sites?account_id={acme}"),
+            &json!({ "name": "shop", "hosts": ["shop.test"], "origins": ["http://127.0.0.1:1"] }),
+        )
+        .expect(201));
+    let waf = format!("/api/v1/sites/{site}/waf");
+    let on = admin.put(&waf, &json!({ "mode": "detect" }));
+    assert_eq!(
+        (on.status, on.field(), on.code()),
+        (422, "waf.mode", "no_rule_set"),
+        "{}",
+        on.text
+    );
+    assert!(on.text.contains("[waf] crs"), "{}", on.text);
+    let patched = admin.patch(
+        &format!("/api/v1/sites/{site}"),
+        &json!({ "waf": { "mode": "block" } }),
+    );
+    assert_eq!(
+        (patched.status, patched.field()),
+        (422, "waf.mode"),
+        "{}",
+        patched.text
+    );
+    admin
+        .put(&waf, &json!({ "mode": "off", "paranoia": 3 }))
+        .expect(200);
 }
