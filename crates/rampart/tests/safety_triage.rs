@@ -163,9 +163,49 @@ async fn notes_escalation_merge_and_statement(backend: Backend) {
                     "content_type": "website",
                     "ground_reference": "fraud statutes",
                 },
+                "forward_to_host": "abuse@hoster.example",
             }),
         )
         .expect(201);
+    // The reports went to the host's abuse desk: both, each anonymous as
+    // its reporter chose for the host.
+    let outbox = admin
+        .get(&format!("/api/v1/notifications?case_id={phishing_case}"))
+        .expect(200);
+    let to_host: Vec<&Value> = outbox
+        .as_array()
+        .map(|n| {
+            n.iter()
+                .filter(|m| m["recipient"] == "abuse@hoster.example")
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(to_host.len(), 2, "{outbox}");
+    for message in &to_host {
+        let body = message["body"].as_str().unwrap_or_default();
+        assert!(body.contains("https://shop.test/"), "{body}");
+        assert!(
+            !body.contains("rita@mail.test"),
+            "anonymous for the host: {body}"
+        );
+    }
+    let bad_host = agent.post(
+        &format!("/api/v1/cases/{blog_case}/decisions"),
+        &json!({
+            "outcome": "forward",
+            "reasons": {
+                "decision_ground": "incompatible_content", "category": "spam",
+                "facts": "spam", "territorial_scope": "EU", "content_type": "website",
+            },
+            "forward_to_host": "not an address",
+        }),
+    );
+    assert_eq!(
+        (bad_host.status, bad_host.field()),
+        (422, "forward_to_host"),
+        "{}",
+        bad_host.text
+    );
     let decision_id = id(&decision);
     let path = format!("/api/v1/decisions/{decision_id}/statement-of-reasons");
     let statement = agent.get(&path).expect(200);

@@ -249,6 +249,7 @@ fn decision_form(case_id: &str, form: &DecisionForm, problems: &Problems, csrf: 
                 legend { "Only for some outcomes" }
                 (text(Field { name: "patterns", label: "URL patterns (restrict)", hint: Some("One per line, each starting with /; a prefix, or * as a wildcard.") }, &form.patterns, errors, true))
                 (text(Field { name: "blocked_by", label: "Blocking authority (legal block)", hint: Some("The authority's URL, sent as Link: rel=\"blocked-by\".") }, &form.blocked_by, errors, false))
+                (text(Field { name: "forward_to_host", label: "Forward the reports to the origin's host", hint: Some("The hosting provider's abuse address; each reporter is shown as they chose for the host.") }, &form.forward_to_host, errors, false))
             }
             button type="submit" { "Record the decision" }
         }

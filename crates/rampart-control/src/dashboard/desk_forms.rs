@@ -120,6 +120,8 @@ pub(crate) struct DecisionForm {
     pub patterns: String,
     /// For `legal_block`.
     pub blocked_by: String,
+    /// The origin host's abuse address, to forward the reports to.
+    pub forward_to_host: String,
 }
 
 impl DecisionForm {
@@ -185,6 +187,7 @@ impl DecisionForm {
             blocked_by: text(&self.blocked_by),
             effective_at,
             expires_at,
+            forward_to_host: text(&self.forward_to_host),
         })
     }
 }

@@ -179,3 +179,51 @@ pub async fn decision_taken(
     }
     enqueue(store, rows, "decision taken").await;
 }
+
+/// The desk forwards the case's reports to the hosting provider of the
+/// site's origin: one message per report the reporter let the host see
+/// (named or anonymous; CSAM reports carry the addresses only).
+pub async fn forwarded_to_host(
+    store: &Store,
+    decision: &Decision,
+    case: &Case,
+    site: &str,
+    host_email: &str,
+) {
+    let reports = match store.case_reports(&case.id).await {
+        Ok(reports) => reports,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the case's reports to forward them");
+            return;
+        }
+    };
+    let mut rows = Vec::new();
+    for report in &reports {
+        let fields = Fields {
+            reference: &report.reference,
+            site,
+            urls: &report.urls,
+            explanation: &report.explanation,
+            reporter_name: report.reporter_name.as_deref(),
+            reporter_email: report.reporter_email.as_deref(),
+            reporter_shared: sharing(&report.share_with_host),
+            outcome: &decision.outcome,
+            statement_of_reasons: "",
+            effective: "",
+            status_url: "",
+            appeal_url: "",
+        };
+        if let Ok(row) = compose::email(
+            host_email,
+            Audience::Host,
+            &report.category,
+            Event::Forwarded,
+            &fields,
+            Some(&case.id),
+            Some(&decision.id),
+        ) {
+            rows.push(row);
+        }
+    }
+    enqueue(store, rows, "forwarded to the host").await;
+}

@@ -323,6 +323,12 @@ pub struct NewDecisionBody {
     pub effective_at: Option<i64>,
     /// Unix milliseconds; absent: until lifted.
     pub expires_at: Option<i64>,
+    /// The abuse address of the hosting provider of the site's origin:
+    /// the case's reports are forwarded there by email, each reporter
+    /// shown as they chose for the host (named or anonymous). Any outcome;
+    /// usually `forward`.
+    #[serde(default)]
+    pub forward_to_host: Option<String>,
 }
 
 const MAX_PATTERNS: usize = 100;
@@ -468,6 +474,21 @@ pub(crate) async fn decide_case(
     body: NewDecisionBody,
 ) -> ApiResult<Decision> {
     require_desk(principal, "case", id)?;
+    let host = body
+        .forward_to_host
+        .as_deref()
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(str::to_owned);
+    if let Some(host) = &host
+        && !super::intake::check_email(host)
+    {
+        return Err(ApiError::invalid(
+            "forward_to_host",
+            "invalid",
+            "the hosting provider's abuse address, like abuse@host.example",
+        ));
+    }
     let new = check_decision(body)?;
     let store = store(control)?;
     let (decision, case) = store.decide_case(&principal.actor(), id, new).await?;
@@ -479,6 +500,9 @@ pub(crate) async fn decide_case(
     let base = control.public_url.trim_end_matches('/');
     let appeal_url = format!("{base}/sites/{}?case={}", case.site_id, case.reference);
     crate::notify::hooks::decision_taken(store, &decision, &case, &site, &appeal_url, base).await;
+    if let Some(host) = &host {
+        crate::notify::hooks::forwarded_to_host(store, &decision, &case, &site, host).await;
+    }
     Ok(decision)
 }
 

@@ -112,7 +112,7 @@ fn host_matches(pattern: &str, host: &str) -> bool {
     }
 }
 
-fn check_email(email: &str) -> bool {
+pub(crate) fn check_email(email: &str) -> bool {
     email.len() <= 254
         && !email.chars().any(char::is_whitespace)
         && email
