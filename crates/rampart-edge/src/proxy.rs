@@ -244,10 +244,14 @@ pub async fn handle(
 
     let (parts, body) = request.into_parts();
     let mut body = guard_body(&snapshot, site, body, &mut exchange);
+    let mut response_check = None;
     if let Some(waf) = site.waf.as_ref().filter(|_| !exchange.security.skip_waf) {
         match crate::waf::inspect(waf, &site.name, &parts, body, &host, &page, &mut exchange).await
         {
-            crate::waf::Inspected::Pass(forwarded) => body = forwarded,
+            crate::waf::Inspected::Pass(forwarded, check) => {
+                body = forwarded;
+                response_check = check;
+            }
             crate::waf::Inspected::Respond(response) => {
                 return Ok(finish(response, exchange, Some(site), &conn));
             }
@@ -264,6 +268,14 @@ pub async fn handle(
         &mut exchange,
     )
     .await;
+    let response = match response_check {
+        Some(check) => {
+            check
+                .check(&site.name, response, &page, &mut exchange)
+                .await
+        }
+        None => response,
+    };
     security::count_response(site, &state.security, &exchange, response.status().as_u16());
     Ok(finish(response, exchange, Some(site), &conn))
 }

@@ -278,3 +278,61 @@ fn ray_of(reply: &Reply) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// An origin whose `/leak` page shows a database error.
+async fn leaky_origin() -> origin::TestOrigin {
+    origin::builder("leaky")
+        .handler(|req: Request<Incoming>| async move {
+            let (ct, body) = match req.uri().path() {
+                "/leak" => (
+                    "text/html; charset=utf-8",
+                    "<html><body>Warning: You have an error in your SQL syntax; check the manual \
+                     that corresponds to your MySQL server version for the right syntax to use \
+                     near ''' at line 1</body></html>"
+                        .to_owned(),
+                ),
+                "/data" => ("application/octet-stream", "x".repeat(600 * 1024)),
+                _ => (
+                    "text/html",
+                    "<html><body>Welcome to the shop</body></html>".to_owned(),
+                ),
+            };
+            let mut response = http::Response::new(full(body));
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static(ct),
+            );
+            response
+        })
+        .start()
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaking_responses_are_replaced_when_the_site_inspects_responses() {
+    let Some(crs) = crs_dir() else {
+        eprintln!("skipped: no CRS directory (set RAMPART_CRS_DIR)");
+        return;
+    };
+    let app = leaky_origin().await;
+    let crs = crs.display();
+    let rampart = Rampart::start(&format!(
+        r#"
+[[site]]
+name = "shop"
+hosts = ["shop.test"]
+origins = ["{}"]
+waf = {{ mode = "block", crs = "{crs}", inspect_responses = true }}
+"#,
+        app.url()
+    ));
+    let edge = rampart.http;
+    let page = send(edge, Proto::Http1, browser_get("shop.test", "/")).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains("Welcome to the shop"));
+    let data = send(edge, Proto::Http1, browser_get("shop.test", "/data")).await;
+    assert_eq!((data.status.as_u16(), data.body.len()), (200, 600 * 1024));
+    let leak = send(edge, Proto::Http1, browser_get("shop.test", "/leak")).await;
+    assert_blocked(&leak, "an SQL error page from the origin");
+    assert!(!leak.text().contains("SQL syntax"), "{}", leak.text());
+}

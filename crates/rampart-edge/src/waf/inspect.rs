@@ -26,11 +26,32 @@ const MAX_EVENT_URI: usize = 512;
 /// Rules kept per event.
 const MAX_EVENT_RULES: usize = 32;
 
-pub enum Inspected {
-    /// Forward, with the body to send (buffered, or what is left of it).
-    Pass(Option<EdgeBody>),
+pub enum Inspected<'w> {
+    /// Forward, with the body to send (buffered, or what is left of it),
+    /// and the transaction when the site inspects responses too.
+    Pass(Option<EdgeBody>, Option<Box<ResponseCheck<'w>>>),
     Respond(http::Response<EdgeBody>),
 }
+
+/// A request's transaction kept for its response (phases 3 and 4).
+pub struct ResponseCheck<'w> {
+    tx: Transaction<'w>,
+    request: HttpRequest,
+    waf: &'w SiteWaf,
+}
+
+/// Response types worth holding back for phase 4.
+const INSPECTED_TYPES: &[&str] = &[
+    "text/html",
+    "text/plain",
+    "text/xml",
+    "application/xml",
+    "application/xhtml+xml",
+    "application/json",
+];
+
+/// Largest response body inspected; the rest streams on unseen.
+const MAX_RESPONSE_INSPECTED: usize = 512 * 1024;
 
 fn protocol(version: Version) -> &'static str {
     match version {
@@ -151,15 +172,15 @@ fn event(
 
 /// Runs the WAF over a request (`parts` and its body, `None` when it has
 /// none) for `site`.
-pub async fn inspect(
-    waf: &SiteWaf,
+pub async fn inspect<'w>(
+    waf: &'w SiteWaf,
     site: &str,
     parts: &http::request::Parts,
     body: Option<EdgeBody>,
     host: &str,
     page: &PageCtx<'_>,
     exchange: &mut Exchange,
-) -> Inspected {
+) -> Inspected<'w> {
     let client = SocketAddr::new(exchange.client_ip, 0);
     let mut request = engine_request(parts, host, client);
     let reference = exchange.ray.to_string();
@@ -209,8 +230,10 @@ pub async fn inspect(
         }
         blocked = tx.process_request_body(&request).cloned();
     }
-    tx.process_logging();
     let threshold = i64::from(waf.settings.inbound_threshold);
+    if blocked.is_some() || !waf.settings.inspect_responses {
+        tx.process_logging();
+    }
     match blocked {
         Some(interruption) => {
             let rule: Arc<str> = format!("waf-{}", interruption.rule_id).into();
@@ -236,7 +259,112 @@ pub async fn inspect(
                     .security_events
                     .push(event(&tx, &request, site, exchange, "detect"));
             }
-            Inspected::Pass(forward_body)
+            let check = waf.settings.inspect_responses.then(|| {
+                Box::new(ResponseCheck {
+                    tx,
+                    request: HttpRequest {
+                        body: Vec::new(),
+                        ..request
+                    },
+                    waf,
+                })
+            });
+            Inspected::Pass(forward_body, check)
+        }
+    }
+}
+
+impl ResponseCheck<'_> {
+    /// Phases 3 and 4 over the origin's response: a leak the rules catch
+    /// (in block mode) replaces it with the block page. Compressed bodies
+    /// are passed on uninspected: the rules read text.
+    pub async fn check(
+        mut self,
+        site: &str,
+        response: http::Response<EdgeBody>,
+        page: &PageCtx<'_>,
+        exchange: &mut Exchange,
+    ) -> http::Response<EdgeBody> {
+        let (parts, body) = response.into_parts();
+        let mut seen = rampart_waf::HttpResponse {
+            status: parts.status.as_u16(),
+            protocol: "HTTP/1.1".to_owned(),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+                .collect(),
+            body: Vec::new(),
+        };
+        let mut blocked = self.tx.process_response_headers(&seen).cloned();
+        let mut body = body;
+        let encoded = parts
+            .headers
+            .get(http::header::CONTENT_ENCODING)
+            .is_some_and(|e| !e.as_bytes().eq_ignore_ascii_case(b"identity"));
+        // Only documents are held back to be read; streams (event streams,
+        // media, downloads) and upgrades flow on untouched.
+        let document = parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|m| m.trim().to_ascii_lowercase())
+            .is_some_and(|m| INSPECTED_TYPES.contains(&m.as_str()));
+        if blocked.is_none()
+            && !encoded
+            && document
+            && parts.status != StatusCode::SWITCHING_PROTOCOLS
+        {
+            match buffer(body, MAX_RESPONSE_INSPECTED).await {
+                Ok((bytes, rest)) => {
+                    seen.body = bytes
+                        .get(..MAX_RESPONSE_INSPECTED)
+                        .unwrap_or(&bytes)
+                        .to_vec();
+                    body = match rest {
+                        None => EdgeBody::full(bytes),
+                        Some(rest) => EdgeBody::Prefixed(Some(bytes), Box::new(rest)),
+                    };
+                    blocked = self.tx.process_response_body(&seen).cloned();
+                }
+                Err(_) => {
+                    exchange.error = Some("origin response broke off");
+                    return page.limit(
+                        crate::pages::PageKind::BadGateway,
+                        "the origin's response broke off",
+                    );
+                }
+            }
+        }
+        self.tx.process_logging();
+        let threshold = i64::from(self.waf.settings.outbound_threshold);
+        match blocked {
+            Some(interruption) => {
+                let rule: Arc<str> = format!("waf-{}", interruption.rule_id).into();
+                exchange.security.hits.push_decisive(&rule, "block");
+                exchange.verdict = rampart_analytics::Verdict::Blocked;
+                exchange.state.security_events.push(event(
+                    &self.tx,
+                    &self.request,
+                    site,
+                    exchange,
+                    "block",
+                ));
+                page.blocked(StatusCode::FORBIDDEN, &rule)
+            }
+            None => {
+                if score(&self.tx, "blocking_outbound_anomaly_score") >= threshold {
+                    exchange.state.security_events.push(event(
+                        &self.tx,
+                        &self.request,
+                        site,
+                        exchange,
+                        "detect",
+                    ));
+                }
+                http::Response::from_parts(parts, body)
+            }
         }
     }
 }

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use rampart_config::{SiteConfig, WafMode, WafSettings};
 use rampart_waf::RuleSet;
 
-pub use inspect::{Inspected, inspect};
+pub use inspect::{Inspected, ResponseCheck, inspect};
 
 /// One site's compiled WAF.
 pub struct SiteWaf {
