@@ -15,13 +15,8 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use bytes::Bytes;
-use http::Request;
-use http_body_util::Full;
-use rampart_challenge::pow;
 use serde_json::{Value, json};
 use support::Rampart;
-use support::client::{Proto, Reply, send};
 
 const SECRET: &str = "rs_compat-secret-0123456789abcdefghijklm";
 const OTHER_SECRET: &str = "rs_other-secret-0123456789abcdefghijklmn";
@@ -126,62 +121,9 @@ secret = "{OTHER_SECRET}"
     )
 }
 
-async fn call(rampart: &Rampart, method: &str, path: &str, body: Option<Value>) -> Reply {
-    let mut builder = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "localhost")
-        .header(
-            "user-agent",
-            "Mozilla/5.0 (X11; Linux x86_64) CompatTest/1.0",
-        );
-    let body = match body {
-        Some(v) => {
-            builder = builder.header("content-type", "application/json");
-            Bytes::from(v.to_string())
-        }
-        None => Bytes::new(),
-    };
-    let request = builder
-        .body(Full::new(body))
-        .unwrap_or_else(|e| panic!("request: {e}"));
-    send(rampart.http, Proto::Http1, request).await
-}
-
 /// A token from the widget's endpoints, as the widget would get it.
 async fn captcha_token(rampart: &Rampart, action: &str) -> String {
-    let ch = call(
-        rampart,
-        "GET",
-        "/.rampart/captcha/v1/challenge?sitekey=rk_compat_contact",
-        None,
-    )
-    .await;
-    assert_eq!(ch.status, 200, "{}", ch.text());
-    let challenge = ch.json()["challenge"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let nonce = pow::solve(&challenge, 1 << 24)
-        .unwrap_or_else(|| panic!("no solution found"))
-        .to_string();
-    let solved = call(
-        rampart,
-        "POST",
-        "/.rampart/captcha/v1/solve",
-        Some(json!({
-            "sitekey": "rk_compat_contact",
-            "challenge": challenge,
-            "nonce": nonce,
-            "action": action,
-        })),
-    )
-    .await;
-    assert_eq!(solved.status, 200, "{}", solved.text());
-    solved.json()["token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+    support::widget::token(rampart.http, "localhost", "rk_compat_contact", action).await
 }
 
 fn step(call: &str, secret: &str, token: &str) -> Value {

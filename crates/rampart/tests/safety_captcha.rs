@@ -7,14 +7,9 @@
 
 mod support;
 
-use bytes::Bytes;
-use http::Request;
-use http_body_util::Full;
-use rampart_challenge::pow;
 use serde_json::{Value, json};
 use support::Rampart;
 use support::api::Api;
-use support::client::{Proto, Reply, send};
 
 const SITES: &str = r#"
 [[site]]
@@ -26,58 +21,8 @@ origins = ["http://127.0.0.1:1"]
 difficulty = { low = 6, medium = 8, high = 10 }
 "#;
 
-async fn edge(rampart: &Rampart, method: &str, path: &str, body: Option<Value>) -> Reply {
-    let mut builder = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "shop.test")
-        .header(
-            "user-agent",
-            "Mozilla/5.0 (X11; Linux x86_64) CaptchaTest/1.0",
-        );
-    let body = match body {
-        Some(v) => {
-            builder = builder.header("content-type", "application/json");
-            Bytes::from(v.to_string())
-        }
-        None => Bytes::new(),
-    };
-    let request = builder
-        .body(Full::new(body))
-        .unwrap_or_else(|e| panic!("request: {e}"));
-    send(rampart.http, Proto::Http1, request).await
-}
-
-/// A token of the abuse form's widget, as the widget gets it on shop.test.
 async fn abuse_form_token(rampart: &Rampart) -> String {
-    let sitekey = "rk_rampart_abuse_form";
-    let ch = edge(
-        rampart,
-        "GET",
-        &format!("/.rampart/captcha/v1/challenge?sitekey={sitekey}"),
-        None,
-    )
-    .await;
-    assert_eq!(ch.status, 200, "{}", ch.text());
-    let challenge = ch.json()["challenge"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let nonce = pow::solve(&challenge, 1 << 24)
-        .unwrap_or_else(|| panic!("no solution found"))
-        .to_string();
-    let solved = edge(
-        rampart,
-        "POST",
-        "/.rampart/captcha/v1/solve",
-        Some(json!({ "sitekey": sitekey, "challenge": challenge, "nonce": nonce })),
-    )
-    .await;
-    assert_eq!(solved.status, 200, "{}", solved.text());
-    solved.json()["token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+    support::widget::token(rampart.http, "shop.test", "rk_rampart_abuse_form", "").await
 }
 
 fn report(captcha: Option<&str>) -> Value {

@@ -17,6 +17,8 @@ pub mod backends;
 pub mod attack;
 // Added for the security_limits and security_rate_limits tests.
 pub mod limits;
+// The captcha widget's requests, for captcha_compat and safety_captcha.
+pub mod widget;
 
 use std::io::Write;
 use std::net::SocketAddr;
