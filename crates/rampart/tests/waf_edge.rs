@@ -95,14 +95,16 @@ fn browser_get(host: &str, path: &str) -> Request<Full<Bytes>> {
     request
 }
 
+/// `1' OR '1'='1`, percent-encoded.
+const SQLI: &str = "1%27%20OR%20%271%27%3D%271";
+
+async fn visit(edge: std::net::SocketAddr, host: &str, path: &str) -> Reply {
+    send(edge, Proto::Http1, browser_get(host, path)).await
+}
+
 fn assert_blocked(reply: &Reply, what: &str) {
     assert_eq!(reply.status, 403, "{what}: {}", reply.text());
-    let ray = reply
-        .headers
-        .get("rampart-ray")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let ray = ray_of(reply);
     assert!(
         !ray.is_empty() && reply.text().contains(&ray),
         "{what}: the page names the ray {ray}"
@@ -119,12 +121,7 @@ async fn attacks_are_blocked_before_the_origin_and_benign_traffic_passes() {
     let rampart = Rampart::start(&sites(&app.url(), &crs));
     let edge = rampart.http;
 
-    let benign = send(
-        edge,
-        Proto::Http1,
-        browser_get("shop.test", "/products?q=blue+shoes"),
-    )
-    .await;
+    let benign = visit(edge, "shop.test", "/products?q=blue+shoes").await;
     assert_eq!(benign.status, 200, "{}", benign.text());
     let form = "name=Ada+Lovelace&comment=I+like+these+shoes%2C+thanks%21";
     let posted = send(
@@ -156,12 +153,7 @@ async fn attacks_are_blocked_before_the_origin_and_benign_traffic_passes() {
     );
     let reached = app.hits.load(Ordering::Relaxed);
 
-    let sqli = send(
-        edge,
-        Proto::Http1,
-        browser_get("shop.test", "/item?id=1%27%20OR%20%271%27%3D%271"),
-    )
-    .await;
+    let sqli = visit(edge, "shop.test", &format!("/item?id={SQLI}")).await;
     assert_blocked(&sqli, "SQL injection in the query");
     let xss = send(
         edge,
@@ -187,12 +179,7 @@ async fn attacks_are_blocked_before_the_origin_and_benign_traffic_passes() {
     )
     .await;
     assert_blocked(&json_attack, "SQL injection in a JSON body over HTTP/2");
-    let lfi = send(
-        edge,
-        Proto::Http1,
-        browser_get("shop.test", "/download?file=../../../../etc/passwd"),
-    )
-    .await;
+    let lfi = visit(edge, "shop.test", "/download?file=../../../../etc/passwd").await;
     assert_blocked(&lfi, "path traversal");
     assert_eq!(
         app.hits.load(Ordering::Relaxed),
@@ -216,35 +203,15 @@ async fn attacks_are_blocked_before_the_origin_and_benign_traffic_passes() {
     assert_eq!(refused.status, 413, "{}", refused.text());
 
     // `skip` of the waf phase, and the path-scoped exclusion of attack-sqli.
-    let skipped = send(
-        edge,
-        Proto::Http1,
-        browser_get("shop.test", "/trusted?id=1%27%20OR%20%271%27%3D%271"),
-    )
-    .await;
+    let skipped = visit(edge, "shop.test", &format!("/trusted?id={SQLI}")).await;
     assert_eq!(skipped.status, 200, "{}", skipped.text());
-    let excluded = send(
-        edge,
-        Proto::Http1,
-        browser_get("shop.test", "/search?q=1%27%20OR%20%271%27%3D%271"),
-    )
-    .await;
+    let excluded = visit(edge, "shop.test", &format!("/search?q={SQLI}")).await;
     assert_eq!(excluded.status, 200, "{}", excluded.text());
-    let not_excluded = send(
-        edge,
-        Proto::Http1,
-        browser_get("shop.test", "/other?q=1%27%20OR%20%271%27%3D%271"),
-    )
-    .await;
+    let not_excluded = visit(edge, "shop.test", &format!("/other?q={SQLI}")).await;
     assert_blocked(&not_excluded, "the exclusion is scoped to /search");
 
     // Detect-only: the attack passes.
-    let detected = send(
-        edge,
-        Proto::Http1,
-        browser_get("blog.test", "/?id=1%27%20OR%20%271%27%3D%271"),
-    )
-    .await;
+    let detected = visit(edge, "blog.test", &format!("/?id={SQLI}")).await;
     assert_eq!(detected.status, 200, "{}", detected.text());
 
     // Each block is a security event under the ray its page showed; the
@@ -327,12 +294,12 @@ waf = {{ mode = "block", crs = "{crs}", inspect_responses = true }}
         app.url()
     ));
     let edge = rampart.http;
-    let page = send(edge, Proto::Http1, browser_get("shop.test", "/")).await;
+    let page = visit(edge, "shop.test", "/").await;
     assert_eq!(page.status, 200, "{}", page.text());
     assert!(page.text().contains("Welcome to the shop"));
-    let data = send(edge, Proto::Http1, browser_get("shop.test", "/data")).await;
+    let data = visit(edge, "shop.test", "/data").await;
     assert_eq!((data.status.as_u16(), data.body.len()), (200, 600 * 1024));
-    let leak = send(edge, Proto::Http1, browser_get("shop.test", "/leak")).await;
+    let leak = visit(edge, "shop.test", "/leak").await;
     assert_blocked(&leak, "an SQL error page from the origin");
     assert!(!leak.text().contains("SQL syntax"), "{}", leak.text());
 }
