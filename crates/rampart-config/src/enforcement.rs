@@ -46,18 +46,90 @@ pub struct Enforcement {
     pub appeal_url: Option<String>,
 }
 
+/// An abuse report category: its API code and how people read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AbuseCategory {
+    /// The API code (`violent_threats`).
+    pub code: &'static str,
+    /// Its name on forms and the desk's pages.
+    pub label: &'static str,
+    /// Inside a sentence: "a report of {sentence}".
+    pub sentence: &'static str,
+    /// On the page a visitor of a blocked site sees: "blocked for {page}".
+    pub page: &'static str,
+}
+
+/// Every category, in the order forms offer them: the one list the edge's
+/// form, the desk's pages, the notifications and the block page read.
+pub const ABUSE_CATEGORIES: [AbuseCategory; 10] = [
+    AbuseCategory {
+        code: "phishing",
+        label: "Phishing",
+        sentence: "phishing",
+        page: "phishing (impersonating another site to steal credentials or money)",
+    },
+    AbuseCategory {
+        code: "malware",
+        label: "Malware",
+        sentence: "malware",
+        page: "distributing malware",
+    },
+    AbuseCategory {
+        code: "violent_threats",
+        label: "Violent threats / threat to life",
+        sentence: "violent threats or a threat to human life",
+        page: "an imminent threat to human life",
+    },
+    AbuseCategory {
+        code: "harassment",
+        label: "Harassment or doxxing",
+        sentence: "harassment or doxxing",
+        page: "targeted harassment or the publication of private information",
+    },
+    AbuseCategory {
+        code: "csam",
+        label: "Child sexual abuse material",
+        sentence: "child sexual abuse material",
+        page: "child sexual abuse material",
+    },
+    AbuseCategory {
+        code: "ncii",
+        label: "Non-consensual intimate imagery",
+        sentence: "non-consensual intimate imagery",
+        page: "non-consensual intimate imagery",
+    },
+    AbuseCategory {
+        code: "copyright",
+        label: "Copyright",
+        sentence: "copyright infringement",
+        page: "copyright infringement",
+    },
+    AbuseCategory {
+        code: "trademark",
+        label: "Trademark",
+        sentence: "trademark infringement",
+        page: "trademark infringement",
+    },
+    AbuseCategory {
+        code: "spam",
+        label: "Spam",
+        sentence: "spam",
+        page: "spam",
+    },
+    AbuseCategory {
+        code: "other",
+        label: "Other",
+        sentence: "abuse",
+        page: "a violation of the acceptable use policy",
+    },
+];
+
+/// The category with this API code.
+pub fn abuse_category(code: &str) -> Option<&'static AbuseCategory> {
+    ABUSE_CATEGORIES.iter().find(|c| c.code == code)
+}
+
 /// How a category reads on the page a visitor sees.
 pub fn category_phrase(code: &str) -> &'static str {
-    match code {
-        "phishing" => "phishing (impersonating another site to steal credentials or money)",
-        "malware" => "distributing malware",
-        "violent_threats" => "an imminent threat to human life",
-        "harassment" => "targeted harassment or the publication of private information",
-        "csam" => "child sexual abuse material",
-        "ncii" => "non-consensual intimate imagery",
-        "copyright" => "copyright infringement",
-        "trademark" => "trademark infringement",
-        "spam" => "spam",
-        _ => "a violation of the acceptable use policy",
-    }
+    abuse_category(code).map_or("a violation of the acceptable use policy", |c| c.page)
 }

@@ -21,20 +21,6 @@ use crate::pages::{escape_html, html_response as html};
 
 pub const FORM_PATH: &str = "/.rampart/abuse";
 
-/// The categories, as the API codes them and as people read them.
-pub const CATEGORIES: &[(&str, &str)] = &[
-    ("phishing", "Phishing"),
-    ("malware", "Malware"),
-    ("violent_threats", "Violent threats / threat to life"),
-    ("harassment", "Harassment or doxxing"),
-    ("csam", "Child sexual abuse material"),
-    ("ncii", "Non-consensual intimate imagery"),
-    ("copyright", "Copyright"),
-    ("trademark", "Trademark"),
-    ("spam", "Spam"),
-    ("other", "Other"),
-];
-
 /// A report as the form collects it (the API's fields).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Submission {
@@ -202,7 +188,7 @@ pub fn form_page(
         entered.urls.clone()
     };
     let mut options = String::new();
-    for (code, label) in CATEGORIES {
+    for rampart_config::AbuseCategory { code, label, .. } in &rampart_config::ABUSE_CATEGORIES {
         let selected = if entered.category == *code {
             " selected"
         } else {

@@ -13,19 +13,7 @@ use crate::api::transparency::days_from_civil;
 
 /// A report category's name on the desk's pages.
 pub(crate) fn category_label(code: &str) -> &str {
-    match code {
-        "phishing" => "Phishing",
-        "malware" => "Malware",
-        "violent_threats" => "Violent threats / threat to life",
-        "harassment" => "Harassment or doxxing",
-        "csam" => "Child sexual abuse material",
-        "ncii" => "Non-consensual intimate imagery",
-        "copyright" => "Copyright",
-        "trademark" => "Trademark",
-        "spam" => "Spam",
-        "other" => "Other",
-        other => other,
-    }
+    rampart_config::abuse_category(code).map_or(code, |c| c.label)
 }
 
 /// The seven outcomes, in the order the decision form offers them.

@@ -75,18 +75,7 @@ pub enum TemplateError {
 
 /// The category's name in a sentence ("a report of phishing").
 pub fn category_phrase(category: &str) -> &'static str {
-    match category {
-        "phishing" => "phishing",
-        "malware" => "malware",
-        "violent_threats" => "violent threats or a threat to human life",
-        "harassment" => "harassment or doxxing",
-        "csam" => "child sexual abuse material",
-        "ncii" => "non-consensual intimate imagery",
-        "copyright" => "copyright infringement",
-        "trademark" => "trademark infringement",
-        "spam" => "spam",
-        _ => "abuse",
-    }
+    rampart_config::abuse_category(category).map_or("abuse", |c| c.sentence)
 }
 
 fn outcome_phrase(outcome: &str) -> &'static str {

@@ -353,3 +353,17 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod category_tests {
+    /// The store validates reports against its own list; the pages and
+    /// messages read the config's. They must name the same categories.
+    #[test]
+    fn the_store_and_the_pages_know_the_same_categories() {
+        let pages: Vec<&str> = rampart_config::ABUSE_CATEGORIES
+            .iter()
+            .map(|c| c.code)
+            .collect();
+        assert_eq!(pages, rampart_store::CATEGORIES.to_vec());
+    }
+}
