@@ -375,6 +375,24 @@ impl<'t> Run<'t> {
     }
 
     fn record(&mut self, rule: &Rule) -> MatchedRule {
+        if let Some(sev) = rule.info.severity {
+            let h = &mut self.state.highest_severity;
+            *h = Some(h.map_or(sev, |cur| cur.min(sev)));
+        }
+        if !rule.log && matches!(rule.disruptive, Disruptive::Pass) {
+            // Most matches are CRS's bookkeeping rules (`nolog,pass`):
+            // nobody reads their message, data or tags, so they are not
+            // built.
+            return MatchedRule {
+                id: rule.id,
+                phase: rule.phase,
+                message: String::new(),
+                data: String::new(),
+                severity: rule.info.severity,
+                tags: Vec::new(),
+                logged: false,
+            };
+        }
         let ctx = MacroCtx {
             req: self.req,
             state: self.state,
@@ -390,10 +408,6 @@ impl<'t> Run<'t> {
             .as_ref()
             .map(|m| m.expand(&ctx).into_owned())
             .unwrap_or_default();
-        if let Some(sev) = rule.info.severity {
-            let h = &mut self.state.highest_severity;
-            *h = Some(h.map_or(sev, |cur| cur.min(sev)));
-        }
         MatchedRule {
             id: rule.id,
             phase: rule.phase,

@@ -110,7 +110,14 @@ fn apply_chain<'a>(chain: &[Transformation], input: &'a [u8]) -> Cow<'a, [u8]> {
     for t in chain {
         current = match current {
             Cow::Borrowed(b) => t.apply(b),
-            Cow::Owned(o) => Cow::Owned(t.apply(&o).into_owned()),
+            // An unchanged value keeps its buffer rather than a copy.
+            Cow::Owned(o) => {
+                let changed = match t.apply(&o) {
+                    Cow::Owned(n) => Some(n),
+                    Cow::Borrowed(_) => None,
+                };
+                Cow::Owned(changed.unwrap_or(o))
+            }
         };
     }
     current

@@ -119,7 +119,10 @@ impl RuleSet {
 }
 
 /// A rule that matched (rules with `nolog` included: the runner needs
-/// every id; `logged` says whether it would be logged).
+/// every id; `logged` says whether it would be logged). For `nolog,pass`
+/// rules only `id`, `phase` and `severity` are filled in: `message`,
+/// `data` and `tags` are left empty (building them was a measurable
+/// share of a benign request's cost).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MatchedRule {
     pub id: u64,
