@@ -101,6 +101,9 @@ fn crs_blocks_sql_injection() {
     let Some(rs) = load() else { return };
     let out = run(&rs, &get("/?id=1%27%20OR%20%271%27%3D%271"));
     assert_blocked(&out, 942);
+    // Quotes as some clients send them, unencoded.
+    let out = run(&rs, &get("/?id=1'%20OR%20'1'='1"));
+    assert_blocked(&out, 942);
 }
 
 #[test]

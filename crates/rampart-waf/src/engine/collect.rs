@@ -30,7 +30,8 @@ pub(crate) type ExcludeFn<'f> = dyn Fn(Var, &[u8]) -> bool + 'f;
 /// (`None` when the rule has no exclusions, the common case).
 pub(crate) struct Collector<'a, 'e> {
     pub req: &'a ReqData,
-    pub state: &'a State,
+    /// `None` when only request data is read (the per-phase value cache).
+    pub state: Option<&'a State>,
     pub excluded: Option<&'e ExcludeFn<'e>>,
 }
 
@@ -248,7 +249,10 @@ impl<'a> Collector<'a, '_> {
             }
             // Unset reads as empty (CRS 901340 relies on that).
             Var::ReqbodyProcessor => {
-                let name = self.state.body_processor.map_or("", BodyProcessor::name);
+                let name = self
+                    .state
+                    .and_then(|s| s.body_processor)
+                    .map_or("", BodyProcessor::name);
                 self.scalar(var, b(name.as_bytes()), out);
             }
             Var::Xml => {
@@ -270,9 +274,13 @@ impl<'a> Collector<'a, '_> {
                     }
                 }
             }
-            Var::Tx => self.owned_map(var, &self.state.tx, sel, out),
+            Var::Tx => {
+                if let Some(state) = self.state {
+                    self.owned_map(var, &state.tx, sel, out);
+                }
+            }
             Var::Store(kind) => {
-                if let Some(map) = self.state.stores.get(&kind) {
+                if let Some(map) = self.state.and_then(|s| s.stores.get(&kind)) {
                     self.owned_map(var, map, sel, out);
                 }
             }
@@ -311,10 +319,19 @@ impl<'a> Collector<'a, '_> {
             Var::ServerPort => self.scalar(var, b(&r.server_port), out),
             Var::ServerName => self.scalar(var, b(&r.server_name), out),
             Var::AuthType => self.scalar(var, r.auth_type.as_deref().and_then(b), out),
-            Var::MatchedVar => self.scalar(var, b(&self.state.matched_var), out),
-            Var::MatchedVarName => self.scalar(var, b(self.state.matched_var_name.as_bytes()), out),
+            Var::MatchedVar => {
+                if let Some(state) = self.state {
+                    self.scalar(var, b(&state.matched_var), out);
+                }
+            }
+            Var::MatchedVarName => {
+                if let Some(state) = self.state {
+                    self.scalar(var, b(state.matched_var_name.as_bytes()), out);
+                }
+            }
             Var::MatchedVars | Var::MatchedVarsNames => {
-                for (name, value) in self.state.matched_vars() {
+                let matched = self.state.map_or(&[][..], State::matched_vars);
+                for (name, value) in matched {
                     if !sel.matches(name.as_bytes()) || self.is_excluded(var, name.as_bytes()) {
                         continue;
                     }
@@ -332,11 +349,14 @@ impl<'a> Collector<'a, '_> {
                 }
             }
             Var::Duration => {
-                let ms = self.state.started.elapsed().as_millis();
+                let ms = self.state.map_or(0, |s| s.started.elapsed().as_millis());
                 self.scalar(var, o(ms.to_string()), out);
             }
             Var::HighestSeverity => {
-                let s = self.state.highest_severity.map_or(255, u16::from);
+                let s = self
+                    .state
+                    .and_then(|s| s.highest_severity)
+                    .map_or(255, u16::from);
                 self.scalar(var, o(s.to_string()), out);
             }
             Var::Time

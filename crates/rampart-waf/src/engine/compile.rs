@@ -21,6 +21,9 @@ pub(crate) struct Config {
     pub body_access: bool,
     pub response_body_access: bool,
     pub body_limit: usize,
+    /// `SecRequestBodyLimitAction Reject` (ModSecurity's default): a body
+    /// over the limit is refused with 413 rather than partly inspected.
+    pub body_limit_reject: bool,
     pub response_body_limit: usize,
     pub json_depth: usize,
     pub args_limit: usize,
@@ -36,6 +39,7 @@ impl Default for Config {
             body_access: false,
             response_body_access: false,
             body_limit: 13_107_200,
+            body_limit_reject: true,
             response_body_limit: 524_288,
             json_depth: 512,
             args_limit: 1000,
@@ -99,6 +103,7 @@ pub struct RuleSetBuilder {
     pub(super) remove_tags: Vec<String>,
     pub(super) update_by_id: Vec<((u64, u64), Vec<TargetSpec>)>,
     pub(super) update_by_tag: Vec<(String, Vec<TargetSpec>)>,
+    pub(super) update_actions: Vec<(u64, Actions)>,
     pub(super) tchains: Vec<Vec<Transformation>>,
     tchain_ids: HashMap<Vec<Transformation>, usize>,
     pub(super) first_error: Option<LoadError>,
@@ -274,6 +279,14 @@ impl RuleSetBuilder {
                 self.config.body_limit = number(arg(0)?)?;
                 Ok(())
             }
+            "secrequestbodylimitaction" => {
+                self.config.body_limit_reject = match arg(0)?.to_ascii_lowercase().as_str() {
+                    "reject" => true,
+                    "processpartial" => false,
+                    other => return Err(format!("SecRequestBodyLimitAction: bad value `{other}`")),
+                };
+                Ok(())
+            }
             "secresponsebodylimit" => {
                 self.config.response_body_limit = number(arg(0)?)?;
                 Ok(())
@@ -305,6 +318,19 @@ impl RuleSetBuilder {
                 Ok(())
             }
             "secruleremovebymsg" => Err("SecRuleRemoveByMsg is not supported".into()),
+            "secruleupdateactionbyid" => {
+                let id = arg(0)?;
+                let id = id
+                    .trim()
+                    .parse::<u64>()
+                    .map_err(|_| format!("SecRuleUpdateActionById: bad rule id `{id}`"))?;
+                let a = parse_actions(&split_actions(arg(1)?)?)?;
+                if a.id.is_some() || a.phase.is_some() || a.chain {
+                    return Err("SecRuleUpdateActionById cannot change id, phase or chain".into());
+                }
+                self.update_actions.push((id, a));
+                Ok(())
+            }
             "secruleupdatetargetbyid" | "secruleupdatetargetbytag" => {
                 let specs = split_targets(arg(1)?)
                     .iter()
@@ -350,7 +376,6 @@ impl RuleSetBuilder {
             | "secpcrematchlimitrecursion"
             | "secrequestbodyinmemorylimit"
             | "secrequestbodynofileslimit"
-            | "secrequestbodylimitaction"
             | "secresponsebodylimitaction"
             | "secstatusengine"
             | "secunicodemapfile"
@@ -391,7 +416,7 @@ impl RuleSetBuilder {
         Ok(())
     }
 
-    fn intern(&mut self, chain: Vec<Transformation>) -> usize {
+    pub(super) fn intern(&mut self, chain: Vec<Transformation>) -> usize {
         if let Some(&id) = self.tchain_ids.get(&chain) {
             return id;
         }
@@ -489,6 +514,7 @@ impl RuleSetBuilder {
             line,
             targets,
             exclusions,
+            target_set: None,
             operator,
             op_macros,
             transforms,
@@ -504,6 +530,7 @@ impl RuleSetBuilder {
             log: a.log.unwrap_or(defaults.log),
             disruptive,
             status,
+            block_as: (defaults.disruptive.clone(), defaults.status),
             skip: a.skip,
             skip_after: a.skip_after,
         };

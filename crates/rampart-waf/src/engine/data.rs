@@ -112,10 +112,10 @@ pub(crate) enum RuleRef {
     Tag(String),
 }
 
-/// TX and the other writable collections: lowercased names. hashbrown's
-/// default hasher is fast and seeded per process, and some names come
-/// from the client (`tx.paramcounter_<arg name>`).
-pub(crate) type VarMap = hashbrown::HashMap<String, Vec<u8>>;
+/// TX and the other writable collections: lowercased names. Some names
+/// come from the client (`tx.paramcounter_<arg name>`), hence the keyed
+/// default hasher.
+pub(crate) type VarMap = std::collections::HashMap<String, Vec<u8>>;
 
 #[derive(Debug)]
 pub(crate) struct State {

@@ -2,11 +2,11 @@
 //! transaction), operators, actions, `ctl`, and the body processors.
 
 use std::borrow::Cow;
-use std::collections::hash_map::Entry as MapEntry;
 
 use super::collect::{Collector, ExcludeFn};
 use super::data::{AllowScope, BodyProcessor, ReqData, RuleRef, State};
 use super::macros::{MacroCtx, OperatorMacros};
+use super::matching::{Tester, recycle};
 use super::rule::{AllowKind, Ctl, Disruptive, Rule, SetColl, SetOp};
 use super::vars::{Exclusion, Var, VarValue};
 use super::{
@@ -14,7 +14,7 @@ use super::{
     TransformCache,
 };
 use crate::body;
-use crate::operators::Captures;
+
 use crate::transform::Transformation;
 
 /// What a fully matched rule asks the phase loop to do.
@@ -33,6 +33,8 @@ struct Run<'t> {
     /// The allocation reused for every rule's values.
     scratch: Vec<VarValue<'static>>,
     hits: Vec<Hit>,
+    /// Values of request-only target lists, collected once per phase.
+    value_sets: Vec<Option<Vec<VarValue<'t>>>>,
 }
 
 impl Transaction<'_> {
@@ -59,6 +61,9 @@ impl Transaction<'_> {
             cache: &mut self.cache,
             scratch: Vec::with_capacity(32),
             hits: Vec::new(),
+            value_sets: std::iter::repeat_with(|| None)
+                .take(rs.target_sets)
+                .collect(),
         };
         let mut i = 0;
         let mut skip = 0u32;
@@ -81,6 +86,10 @@ impl Transaction<'_> {
             match run.disrupt(rule, phase, &mut self.interruption) {
                 Flow::StopPhase => return,
                 Flow::Continue => {}
+            }
+            // `ctl:ruleEngine=Off` ends the evaluation at once.
+            if run.state.engine == EngineMode::Off {
+                return;
             }
             if let Some(to) = skip_to {
                 i = *to;
@@ -189,7 +198,6 @@ impl<'t> Run<'t> {
         // a rule's variables before evaluating it).
         let n_hits = {
             let state: &State = self.state;
-            let mut values = recycle(std::mem::take(&mut self.scratch));
             // Runtime `ctl:ruleRemoveTarget…` exclusions that concern this
             // rule, resolved once rather than per value.
             let runtime: Vec<&Exclusion> = if std::ptr::eq(starter, link) {
@@ -210,14 +218,7 @@ impl<'t> Run<'t> {
                     || runtime.iter().any(|e| e.excludes(var, key))
             };
             let any_exclusion = !link.exclusions.is_empty() || !runtime.is_empty();
-            let collector = Collector {
-                req,
-                state,
-                excluded: any_exclusion.then_some(&excluded as &ExcludeFn<'_>),
-            };
-            for t in &link.targets {
-                collector.collect(t, &mut values);
-            }
+            let excluded = any_exclusion.then_some(&excluded as &ExcludeFn<'_>);
             let macros = OperatorMacros {
                 ctx: MacroCtx {
                     req,
@@ -226,43 +227,52 @@ impl<'t> Run<'t> {
                 },
                 compiled: &link.op_macros,
             };
-            // Hit buffers are reused across rules: most rules match few
-            // values, and their names and values are short.
-            let hits = &mut self.hits;
-            let mut n = 0usize;
-            for v in &values {
-                let mut caps = Captures::default();
-                let tv = if link.multi_match {
-                    multi_match(
-                        op,
-                        chain,
-                        &v.value,
-                        &macros,
-                        link.capture.then_some(&mut caps),
-                    )
-                    .map(Cow::Owned)
-                } else {
-                    let tv = transformed(self.cache, chain, link.transforms, v);
-                    // Most values do not match: test cheaply first, and
-                    // only ask for capture groups once it did.
-                    let hit = op.evaluate(&tv, &macros, None)
-                        && (!link.capture || op.evaluate(&tv, &macros, Some(&mut caps)));
-                    hit.then_some(tv)
-                };
-                let Some(tv) = tv else { continue };
-                if hits.len() <= n {
-                    hits.push(Hit::default());
+            let test = Tester {
+                op,
+                link,
+                chain,
+                macros: &macros,
+            };
+            let cached = link.target_set.filter(|_| runtime.is_empty());
+            match cached {
+                Some(set) => {
+                    // Request-only targets: collected once per phase.
+                    if self.value_sets.len() <= set {
+                        self.value_sets.resize_with(set + 1, || None);
+                    }
+                    let slot = self.value_sets.get_mut(set);
+                    let values: &[VarValue<'t>] = match slot {
+                        Some(slot) => slot.get_or_insert_with(|| {
+                            let collector = Collector {
+                                req,
+                                state: None,
+                                excluded,
+                            };
+                            let mut values = Vec::new();
+                            for t in &link.targets {
+                                collector.collect(t, &mut values);
+                            }
+                            values
+                        }),
+                        None => &[],
+                    };
+                    test.run(values, self.cache, &mut self.hits)
                 }
-                if let Some(slot) = hits.get_mut(n) {
-                    v.write_name(&mut slot.name);
-                    slot.value.clear();
-                    slot.value.extend_from_slice(&tv);
-                    slot.groups = caps.groups;
-                    n += 1;
+                None => {
+                    let mut values = recycle(std::mem::take(&mut self.scratch));
+                    let collector = Collector {
+                        req,
+                        state: Some(state),
+                        excluded,
+                    };
+                    for t in &link.targets {
+                        collector.collect(t, &mut values);
+                    }
+                    let n = test.run(&values, self.cache, &mut self.hits);
+                    self.scratch = recycle(values);
+                    n
                 }
             }
-            self.scratch = recycle(values);
-            n
         };
         let mut hits = std::mem::take(&mut self.hits);
         for hit in hits.iter_mut().take(n_hits) {
@@ -453,86 +463,9 @@ enum NewValue {
 /// A value that matched, kept until the rule's actions run.
 #[derive(Default)]
 pub(crate) struct Hit {
-    name: String,
-    value: Vec<u8>,
-    groups: Vec<Vec<u8>>,
-}
-
-/// Empties a value buffer and hands its allocation to another lifetime.
-fn recycle<'b>(mut values: Vec<VarValue<'_>>) -> Vec<VarValue<'b>> {
-    values.clear();
-    values
-        .into_iter()
-        .map(|_| VarValue::placeholder())
-        .collect()
-}
-
-/// The value after the chain, cached per (value source, chain).
-fn transformed<'v>(
-    cache: &'v mut TransformCache,
-    chain: &[Transformation],
-    chain_id: usize,
-    v: &'v VarValue<'_>,
-) -> Cow<'v, [u8]> {
-    if chain.is_empty() {
-        return Cow::Borrowed(&v.value);
-    }
-    let Some(source) = v.source else {
-        return Cow::Owned(apply_chain(chain, &v.value).into_owned());
-    };
-    match cache.entry((source, chain_id)) {
-        MapEntry::Occupied(e) => match e.into_mut() {
-            Some(t) => Cow::Borrowed(t.as_slice()),
-            None => Cow::Borrowed(&v.value),
-        },
-        MapEntry::Vacant(e) => {
-            let result = match apply_chain(chain, &v.value) {
-                Cow::Borrowed(_) => None,
-                Cow::Owned(o) => Some(o),
-            };
-            match e.insert(result) {
-                Some(t) => Cow::Borrowed(t.as_slice()),
-                None => Cow::Borrowed(&v.value),
-            }
-        }
-    }
-}
-
-fn apply_chain<'a>(chain: &[Transformation], input: &'a [u8]) -> Cow<'a, [u8]> {
-    let mut current: Cow<'a, [u8]> = Cow::Borrowed(input);
-    for t in chain {
-        current = match current {
-            Cow::Borrowed(b) => t.apply(b),
-            Cow::Owned(o) => Cow::Owned(t.apply(&o).into_owned()),
-        };
-    }
-    current
-}
-
-/// `multiMatch`: the operator sees the value before the chain and after
-/// every transformation that changed it.
-fn multi_match(
-    op: &crate::operators::Operator,
-    chain: &[Transformation],
-    input: &[u8],
-    macros: &OperatorMacros<'_>,
-    mut caps: Option<&mut Captures>,
-) -> Option<Vec<u8>> {
-    if op.evaluate(input, macros, caps.as_deref_mut()) {
-        return Some(input.to_vec());
-    }
-    let mut current = input.to_vec();
-    for t in chain {
-        let next = match t.apply(&current) {
-            Cow::Borrowed(_) => continue,
-            Cow::Owned(o) => o,
-        };
-        current = next;
-        if op.evaluate(&current, macros, caps.as_deref_mut()) {
-            return Some(current);
-        }
-    }
-    None
+    pub name: String,
+    pub value: Vec<u8>,
+    pub groups: Vec<Vec<u8>>,
 }
 
 /// ModSecurity's lenient number parse: optional sign, leading digits,

@@ -153,7 +153,7 @@ fn first_value(ctx: &MacroCtx<'_>, var: Var, sel: &Selector) -> Option<Vec<u8>> 
     }
     let collector = super::collect::Collector {
         req: ctx.req,
-        state: ctx.state,
+        state: Some(ctx.state),
         excluded: None,
     };
     let mut out = Vec::new();

@@ -12,10 +12,31 @@
 //!   Each returns the interruption if a disruptive action fired (in
 //!   `DetectionOnly` none is returned, but matches are still recorded).
 //!
-//! Semantics follow ModSecurity v3: non-disruptive actions (`setvar`,
-//! `ctl`, `capture`) run for every matching value of every chain link as
-//! it matches; the chain starter's disruptive action, `msg` and `logdata`
-//! apply once the whole chain has matched. Markers exist in every phase.
+//! Callers run every phase they have, `process_request_body` included for
+//! bodyless requests (phase 2 holds most of CRS), and `process_logging`
+//! last, even after an interruption.
+//!
+//! Semantics follow ModSecurity v3, checked against CRS's regression
+//! suite:
+//! * non-disruptive actions (`setvar`, `ctl`, `capture`) run for every
+//!   matching value of every chain link as it matches; the chain starter's
+//!   disruptive action, `msg` and `logdata` apply once the whole chain has
+//!   matched (MATCHED_VAR then is the last link's);
+//! * markers exist in every phase; `SecRuleRemove*` and
+//!   `SecRuleUpdateTarget*` apply wherever they appear in the files;
+//! * REQUEST_BODY holds the raw body for the URLENCODED and JSON
+//!   processors, or when `ctl:forceRequestBodyVariable` asked for it on an
+//!   unprocessed type; XML and multipart bodies are read through `XML:` and
+//!   the multipart variables;
+//! * REQBODY_PROCESSOR and REQUEST_BASENAME read as empty when unset;
+//! * REQUEST_URI and REQUEST_FILENAME are percent-decoded, QUERY_STRING and
+//!   REQUEST_URI_RAW are not;
+//! * a body over `SecRequestBodyLimit` is refused with 413 (rule id 0)
+//!   unless `SecRequestBodyLimitAction ProcessPartial`.
+//!
+//! Everything is compiled at load time (operators, selectors, macros,
+//! transformation chains interned); per request, transformed values are
+//! cached by (value, chain), and values are borrowed, not copied.
 
 mod base;
 mod build;
@@ -24,6 +45,7 @@ mod compile;
 mod data;
 mod exec;
 mod macros;
+mod matching;
 mod rule;
 mod vars;
 
@@ -66,6 +88,8 @@ pub struct RuleSet {
     pub(crate) phases: [Vec<Entry>; 5],
     pub(crate) rules: Vec<rule::Rule>,
     pub(crate) tchains: Vec<Vec<Transformation>>,
+    /// Number of distinct request-only target lists (see `Rule::target_set`).
+    pub(crate) target_sets: usize,
     pub(crate) config: Config,
 }
 
@@ -184,6 +208,21 @@ impl Transaction<'_> {
     /// Phase 2 (the body processors run first, on `request.body`).
     pub fn process_request_body(&mut self, request: &HttpRequest) -> Option<&Interruption> {
         if self.interruption.is_none() && self.state.engine != EngineMode::Off {
+            let config = &self.rules.config;
+            if self.state.body_access
+                && config.body_limit_reject
+                && request.body.len() > config.body_limit
+                && self.state.engine == EngineMode::On
+            {
+                // Status 413; rule id 0 says no rule decided it.
+                self.interruption = Some(Interruption {
+                    rule_id: 0,
+                    status: 413,
+                    action: InterruptAction::Deny,
+                    location: None,
+                });
+                return self.interruption.as_ref();
+            }
             self.load_body(&request.body);
         }
         self.run_phase(2);

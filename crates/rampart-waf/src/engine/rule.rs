@@ -71,6 +71,9 @@ pub(crate) struct Rule {
     pub line: usize,
     pub targets: Vec<Target>,
     pub exclusions: Vec<Exclusion>,
+    /// Set at build when the targets read request data only: the index of
+    /// the per-phase cache slot shared by links with the same targets.
+    pub target_set: Option<usize>,
     /// `None` for `SecAction` (always matches once).
     pub operator: Option<Operator>,
     /// Macros in the operator argument, compiled at load time.
@@ -89,6 +92,9 @@ pub(crate) struct Rule {
     pub log: bool,
     pub disruptive: Disruptive,
     pub status: Option<u16>,
+    /// What `block` means for this rule (its phase's default action), for
+    /// `SecRuleUpdateActionById`.
+    pub block_as: (Disruptive, Option<u16>),
     pub skip: u32,
     pub skip_after: Option<String>,
 }

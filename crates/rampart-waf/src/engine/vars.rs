@@ -402,12 +402,43 @@ impl Var {
     }
 }
 
+impl Var {
+    /// Read from the request/response alone: constant within a phase, so
+    /// a target list made only of these can be collected once per phase.
+    pub(crate) fn is_request_data(self) -> bool {
+        !matches!(
+            self,
+            Var::Tx
+                | Var::Store(_)
+                | Var::MatchedVar
+                | Var::MatchedVarName
+                | Var::MatchedVars
+                | Var::MatchedVarsNames
+                | Var::Duration
+                | Var::Time
+                | Var::TimeDay
+                | Var::TimeEpoch
+                | Var::TimeHour
+                | Var::TimeMin
+                | Var::TimeMon
+                | Var::TimeSec
+                | Var::TimeWday
+                | Var::TimeYear
+                | Var::HighestSeverity
+                | Var::ReqbodyProcessor
+        )
+    }
+}
+
 /// What a `:selector` picks from a collection.
 #[derive(Debug, Clone)]
 pub(crate) enum Selector {
     All,
     /// Lowercased; keys compare case-insensitively.
     Key(String),
+    /// `/^literal/`: a lowercased prefix, no regex needed (CRS reads
+    /// `TX:/^header_name_920450_/` against every TX name).
+    Prefix(String),
     /// `/regex/`, matched case-insensitively against keys.
     Regex(regex::bytes::Regex),
 }
@@ -417,6 +448,9 @@ impl Selector {
         match self {
             Selector::All => true,
             Selector::Key(k) => k.as_bytes().eq_ignore_ascii_case(key),
+            Selector::Prefix(p) => key
+                .get(..p.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes())),
             Selector::Regex(r) => r.is_match(key),
         }
     }
@@ -428,6 +462,14 @@ impl Selector {
         if let Some(inner) = text.strip_prefix('/').and_then(|t| t.strip_suffix('/'))
             && !inner.is_empty()
         {
+            if let Some(lit) = inner.strip_prefix('^')
+                && !lit.is_empty()
+                && lit
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                return Ok(Selector::Prefix(lit.to_ascii_lowercase()));
+            }
             let re = regex::bytes::RegexBuilder::new(inner)
                 .case_insensitive(true)
                 .size_limit(1 << 22)

@@ -56,3 +56,35 @@ fn targets_split_but_not_inside_regex_selectors() {
         ]
     );
 }
+
+proptest::proptest! {
+    #[test]
+    fn parsing_arbitrary_text_never_panics(text in "\\PC{0,200}") {
+        let _ = parse_directives(&text);
+        let _ = split_actions(&text);
+        let _ = split_targets(&text);
+    }
+
+    #[test]
+    fn parsing_seclang_shaped_text_never_panics(
+        parts in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::strategy::Just("SecRule ".to_owned()),
+                proptest::strategy::Just("\"".to_owned()),
+                proptest::strategy::Just("'".to_owned()),
+                proptest::strategy::Just("\\".to_owned()),
+                proptest::strategy::Just("\n".to_owned()),
+                proptest::strategy::Just("|".to_owned()),
+                proptest::strategy::Just(":/".to_owned()),
+                proptest::strategy::Just(",".to_owned()),
+                "[a-z:=%{}.]{0,6}",
+            ],
+            0..40,
+        )
+    ) {
+        let text = parts.concat();
+        let _ = parse_directives(&text);
+        let _ = split_actions(&text);
+        let _ = split_targets(&text);
+    }
+}
