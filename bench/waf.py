@@ -133,7 +133,7 @@ def cmd_report(results, out, meta_path):
             o.append(f"| {WL[w]} | {NAMES[v]} | {med(v, w, 3):,.0f} | {med(v, w, 5):,.1f} | {med(v, w, 6):.0f} | "
                      f"{med(v, w, 8):.2f} | {med(v, w, 9):.2f} | {', '.join(errs)} |")
     o.append("")
-    o.append("Ratios (req/s; CPU µs/req in brackets, the other way round so that higher is better):")
+    o.append("Ratios: req/s, and CPU µs per request inverted (other ÷ Rampart) so that higher is better for both:")
     o.append("")
     o.append("| ratio | workload | req/s ratio | CPU ratio | target |")
     o.append("|---|---|---:|---:|---|")
