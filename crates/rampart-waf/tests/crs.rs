@@ -120,32 +120,6 @@ fn crs_blocks_path_traversal_to_etc_passwd() {
     assert_blocked(&out, 930);
 }
 
-/// Timing, not a check: `cargo test --release -p rampart-waf --test crs
-/// -- --ignored --nocapture benign_get_timing`.
-#[test]
-#[ignore]
-fn benign_get_timing() {
-    let Some(rs) = load() else { return };
-    let req = get("/index.html?page=2&sort=name");
-    for _ in 0..1000 {
-        run(&rs, &req);
-    }
-    // The best of many short batches: the machine is shared, and the
-    // minimum is what the code costs without the neighbours.
-    let batch = 500u32;
-    let per = (0..40)
-        .map(|_| {
-            let start = std::time::Instant::now();
-            for _ in 0..batch {
-                assert_eq!(run(&rs, &req).blocked_by, None);
-            }
-            start.elapsed() / batch
-        })
-        .min()
-        .unwrap_or_default();
-    println!("benign GET, CRS PL1, phases 1-2: {per:?} per request");
-}
-
 fn load_with(extra: &str) -> Option<RuleSet> {
     let dir = crs_dir()?;
     Some(RuleSetBuilder::load_crs(&dir, extra).unwrap_or_else(|e| panic!("{e}")))
