@@ -303,3 +303,71 @@ waf = {{ mode = "block", crs = "{crs}", inspect_responses = true }}
     assert_blocked(&leak, "an SQL error page from the origin");
     assert!(!leak.text().contains("SQL syntax"), "{}", leak.text());
 }
+
+/// Writes a one-rule "CRS" directory: a setup file and `rules/`.
+fn small_rule_set(dir: &std::path::Path, rule: &str) {
+    std::fs::create_dir_all(dir.join("rules")).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    std::fs::write(dir.join("crs-setup.conf.example"), "# local rules only\n")
+        .unwrap_or_else(|e| panic!("write: {e}"));
+    std::fs::write(dir.join("rules/REQUEST-100-LOCAL.conf"), rule)
+        .unwrap_or_else(|e| panic!("write: {e}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_file_broken_on_reload_is_refused_and_the_running_rules_stay() {
+    let app = echo_origin().await;
+    let rules = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    small_rule_set(
+        rules.path(),
+        "SecRule ARGS \"@contains forbidden\" \"id:1001,phase:2,deny,status:403,msg:'local rule'\"\n",
+    );
+    let rampart = Rampart::start(&format!(
+        "[[site]]\nname = \"shop\"\nhosts = [\"shop.test\"]\norigins = [\"{}\"]\n\
+         waf = {{ mode = \"block\", crs = \"{}\" }}\n",
+        app.url(),
+        rules.path().display()
+    ));
+    let edge = rampart.http;
+    assert_blocked(
+        &visit(edge, "shop.test", "/?q=forbidden").await,
+        "the local rule",
+    );
+
+    // A broken rule file: the reload is refused, naming file and line, and
+    // the running rules keep blocking.
+    std::fs::write(
+        rules.path().join("rules/REQUEST-101-BROKEN.conf"),
+        "# broken\nSecRule ARGS \"@rx (unclosed\" \"id:1002,phase:2,deny\"\n",
+    )
+    .unwrap_or_else(|e| panic!("write: {e}"));
+    let output = rampart.reload();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!output.status.success(), "{said}");
+    assert!(said.contains("REQUEST-101-BROKEN.conf:2:"), "{said}");
+    assert_blocked(
+        &visit(edge, "shop.test", "/?q=forbidden").await,
+        "the running rules",
+    );
+    assert_eq!(visit(edge, "shop.test", "/?q=fine").await.status, 200);
+
+    // Fixed in place: the next reload compiles the files again.
+    std::fs::write(
+        rules.path().join("rules/REQUEST-101-BROKEN.conf"),
+        "SecRule ARGS \"@contains banned\" \"id:1002,phase:2,deny,status:403\"\n",
+    )
+    .unwrap_or_else(|e| panic!("write: {e}"));
+    let output = rampart.reload();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_blocked(
+        &visit(edge, "shop.test", "/?q=banned").await,
+        "the rule added in place",
+    );
+}

@@ -46,10 +46,38 @@ pub enum WafBuildError {
     },
 }
 
-/// Compiled rule sets by the directives that made them.
+/// What a compiled rule set was made from: the CRS directory, its files'
+/// fingerprint, and the site's directives before and after the rules.
+type CacheKey = (PathBuf, u64, String, String);
+
+/// Compiled rule sets by what made them.
 #[derive(Default)]
 pub struct WafCache {
-    sets: Mutex<HashMap<(PathBuf, String, String), Arc<RuleSet>>>,
+    sets: Mutex<HashMap<CacheKey, Arc<RuleSet>>>,
+}
+
+/// Names, sizes and modification times of the CRS directory's setup file
+/// and rule and data files: an operator who edits a rule file and reloads
+/// gets it compiled again (and refused if it no longer loads).
+fn fingerprint(crs: &Path) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let mut stat = |path: &Path| {
+        path.hash(&mut hasher);
+        if let Ok(meta) = std::fs::metadata(path) {
+            meta.len().hash(&mut hasher);
+            meta.modified().ok().hash(&mut hasher);
+        }
+    };
+    stat(&crs.join("crs-setup.conf.example"));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(crs.join("rules"))
+        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.sort();
+    for file in &files {
+        stat(file);
+    }
+    hasher.finish()
 }
 
 impl WafCache {
@@ -78,14 +106,14 @@ impl WafCache {
                     message,
                 }
             })?;
-        let key = (crs.to_path_buf(), before, after);
+        let key = (crs.to_path_buf(), fingerprint(crs), before, after);
         let mut sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
         let rules = match sets.get(&key) {
             Some(rules) => rules.clone(),
             None => {
                 let rules =
                     Arc::new(
-                        load(crs, &key.1, &key.2).map_err(|source| WafBuildError::Load {
+                        load(crs, &key.2, &key.3).map_err(|source| WafBuildError::Load {
                             site: cfg.name.clone(),
                             source,
                         })?,
