@@ -241,6 +241,7 @@ impl<'t> Run<'t> {
                         self.value_sets.resize_with(set + 1, || None);
                     }
                     let slot = self.value_sets.get_mut(set);
+                    let scratch = &mut self.scratch;
                     let values: &[VarValue<'t>] = match slot {
                         Some(slot) => slot.get_or_insert_with(|| {
                             let collector = Collector {
@@ -248,11 +249,23 @@ impl<'t> Run<'t> {
                                 state: None,
                                 excluded,
                             };
-                            let mut values = Vec::new();
+                            // Collected in the reused buffer, then kept in
+                            // one allocation of the exact size.
+                            let mut values = recycle(std::mem::take(scratch));
                             for t in &link.targets {
                                 collector.collect(t, &mut values);
                             }
-                            values
+                            let kept = values
+                                .iter()
+                                .map(|v| VarValue {
+                                    var: v.var,
+                                    key: v.key.clone(),
+                                    value: v.value.clone(),
+                                    source: v.source,
+                                })
+                                .collect();
+                            *scratch = recycle(values);
+                            kept
                         }),
                         None => &[],
                     };
