@@ -99,7 +99,11 @@ impl Macro {
                 Part::Rule(field) => {
                     if let Some(info) = ctx.rule {
                         match field {
-                            RuleField::Id => out.push_str(&info.id.to_string()),
+                            RuleField::Id => {
+                                use std::fmt::Write as _;
+                                // Writing to a String cannot fail.
+                                let _ = write!(out, "{}", info.id);
+                            }
                             RuleField::Msg => out.push_str(&info.msg),
                             RuleField::Severity => {
                                 if let Some(s) = info.severity {
@@ -144,21 +148,30 @@ fn parse_ref(name: &str) -> Result<Part, String> {
     Ok(Part::Var(var, sel))
 }
 
-fn first_value(ctx: &MacroCtx<'_>, var: Var, sel: &Selector) -> Option<Vec<u8>> {
+/// The first value of a macro's variable, borrowed where it can be.
+fn first_value<'c>(ctx: &MacroCtx<'c>, var: Var, sel: &Selector) -> Option<Cow<'c, [u8]>> {
+    let state: &'c State = ctx.state;
     match (var, sel) {
-        (Var::Tx, Selector::Key(k)) => return ctx.state.tx.get(k.as_str()).cloned(),
-        (Var::MatchedVar, _) => return Some(ctx.state.matched_var.clone()),
-        (Var::MatchedVarName, _) => return Some(ctx.state.matched_var_name.as_bytes().to_vec()),
+        (Var::Tx, Selector::Key(k)) => {
+            return state
+                .tx
+                .get(k.as_str())
+                .map(|v| Cow::Borrowed(v.as_slice()));
+        }
+        (Var::MatchedVar, _) => return Some(Cow::Borrowed(state.matched_var.as_slice())),
+        (Var::MatchedVarName, _) => {
+            return Some(Cow::Borrowed(state.matched_var_name.as_bytes()));
+        }
         _ => {}
     }
     let collector = super::collect::Collector {
         req: ctx.req,
-        state: Some(ctx.state),
+        state: Some(state),
         excluded: None,
     };
     let mut out = Vec::new();
     collector.values(var, sel, &mut out);
-    out.into_iter().next().map(|v| v.value.into_owned())
+    out.into_iter().next().map(|v| v.value)
 }
 
 /// Expands operator arguments at evaluation time (`@lt %{tx.x}`).
