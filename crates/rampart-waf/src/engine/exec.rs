@@ -330,7 +330,7 @@ impl<'t> Run<'t> {
                         .map_or(0, |v| parse_int(&String::from_utf8_lossy(v)))
                 };
                 let new = match &sv.op {
-                    SetOp::Set(m) => NewValue::Text(m.expand(&ctx).into_owned()),
+                    SetOp::Set(m) => NewValue::Text(m.expand(&ctx)),
                     SetOp::Add(m) => {
                         NewValue::Int(current().saturating_add(parse_int(&m.expand(&ctx))))
                     }
@@ -481,8 +481,9 @@ impl<'t> Run<'t> {
 
 const CAPTURE_KEYS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
-enum NewValue {
-    Text(String),
+enum NewValue<'m> {
+    /// Borrowed from the rule when the text has no macros.
+    Text(Cow<'m, str>),
     Int(i64),
     Delete,
 }
