@@ -87,13 +87,18 @@ impl Macro {
         let Some(parts) = &self.parts else {
             return Cow::Borrowed(&self.text);
         };
-        let mut out = String::new();
+        let mut out = String::with_capacity(self.text.len() + 32);
         for part in parts {
             match part {
                 Part::Lit(s) => out.push_str(s),
                 Part::Var(var, sel) => {
                     if let Some(v) = first_value(ctx, *var, sel) {
-                        out.push_str(&String::from_utf8_lossy(&v));
+                        // Valid UTF-8 (nearly always) is checked in one
+                        // fast pass; the lossy walk only for the rest.
+                        match std::str::from_utf8(&v) {
+                            Ok(t) => out.push_str(t),
+                            Err(_) => out.push_str(&String::from_utf8_lossy(&v)),
+                        }
                     }
                 }
                 Part::Rule(field) => {
