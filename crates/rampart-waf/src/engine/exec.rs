@@ -357,11 +357,7 @@ impl<'t> Run<'t> {
             slot.clear();
             match new {
                 NewValue::Text(t) => slot.extend_from_slice(t.as_bytes()),
-                NewValue::Int(n) => {
-                    use std::io::Write as _;
-                    // Writing to a Vec cannot fail.
-                    let _ = write!(slot, "{n}");
-                }
+                NewValue::Int(n) => push_int(slot, n),
                 NewValue::Delete => {}
             }
         }
@@ -496,6 +492,28 @@ pub(crate) struct Hit {
     pub groups: Vec<Vec<u8>>,
 }
 
+/// Appends the decimal text of `n` without the formatting machinery.
+fn push_int(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    let mut digits = [0u8; 20];
+    let mut rest = n.unsigned_abs();
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        if let Some(d) = digits.get_mut(start) {
+            // `rest % 10` is below 10.
+            *d = b'0' + (rest % 10) as u8;
+        }
+        rest /= 10;
+        if rest == 0 || start == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(digits.get(start..).unwrap_or_default());
+}
+
 /// ModSecurity's lenient number parse: optional sign, leading digits,
 /// anything else 0.
 fn parse_int(text: &str) -> i64 {
@@ -510,4 +528,18 @@ fn parse_int(text: &str) -> i64 {
         n = n.saturating_mul(10).saturating_add(i64::from(d));
     }
     if neg { -n } else { n }
+}
+
+#[cfg(test)]
+mod push_int_tests {
+    use super::push_int;
+
+    #[test]
+    fn writes_what_format_writes() {
+        for n in [0, 1, 9, 10, -1, -10, 12_345, i64::MAX, i64::MIN] {
+            let mut out = b"x".to_vec();
+            push_int(&mut out, n);
+            assert_eq!(out, format!("x{n}").into_bytes());
+        }
+    }
 }
