@@ -14,37 +14,10 @@ use rampart_store::{SecurityEventWrite, SecurityRuleHit, Store};
 use serde_json::{Value, json};
 use support::Rampart;
 use support::api::{create_account, id, person};
-use support::backends::{Backend, store_table};
+use support::backends::Backend;
 
-/// A directory shaped like a CRS checkout (an empty rule set) in `dir`.
-fn fake_crs(dir: &std::path::Path) {
-    for (path, text) in [
-        ("crs/rules/REQUEST-901-INITIALIZATION.conf", "# rules\n"),
-        ("crs/crs-setup.conf.example", "# setup\n"),
-    ] {
-        let path = dir.join(path);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("mkdir: {e}"));
-        }
-        support::write(&path, text);
-    }
-}
-
-/// A rampart whose node has a rule set (`[waf] crs`), and its store.
 async fn start(backend: Backend) -> (Rampart, Store) {
-    let table = store_table(backend).await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    fake_crs(dir.path());
-    let rampart = Rampart::builder()
-        .dir(dir)
-        .tables(&format!("{table}\n[waf]\ncrs = \"crs\"\n"))
-        .start();
-    let store = match table.split('"').nth(1) {
-        Some(url) => Store::open(url).await,
-        None => Store::open_in_data_dir(&rampart.dir.path().join("data")).await,
-    }
-    .unwrap_or_else(|e| panic!("open the store: {e}"));
-    (rampart, store)
+    support::waf::start_with_rule_set(backend).await
 }
 
 fn defaults() -> Value {
@@ -290,7 +263,7 @@ on_both_backends!(
 #[test]
 fn a_file_site_keeps_its_crs() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    fake_crs(dir.path());
+    support::waf::rule_set(&dir.path().join("crs"), "# rules\n");
     let crs = dir.path().join("crs");
     let rampart = Rampart::builder()
         .dir(dir)

@@ -2,19 +2,14 @@
 //! ends with `N passed, M failed`; `rampart waf check` refuses a broken
 //! rule file with `FILE:LINE: message` and exit 64.
 
-use std::path::PathBuf;
+mod support;
+
 use std::process::Command;
 
-fn crs_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("RAMPART_CRS_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/crs"),
-        PathBuf::from,
-    );
-    dir.join("rules").is_dir().then_some(dir)
-}
+use support::waf::crs_dir;
 
 fn rampart(args: &[&std::ffi::OsStr]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_rampart"))
+    Command::new(support::BIN)
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("run rampart: {e}"))

@@ -9,7 +9,6 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
@@ -19,14 +18,7 @@ use hyper::body::Incoming;
 use support::Rampart;
 use support::client::{Proto, Reply, get, send};
 use support::origin::{self, full};
-
-fn crs_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("RAMPART_CRS_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/crs"),
-        PathBuf::from,
-    );
-    dir.join("rules").is_dir().then_some(dir)
-}
+use support::waf::crs_dir;
 
 /// An origin that echoes the request body it received.
 async fn echo_origin() -> origin::TestOrigin {
@@ -304,20 +296,11 @@ waf = {{ mode = "block", crs = "{crs}", inspect_responses = true }}
     assert!(!leak.text().contains("SQL syntax"), "{}", leak.text());
 }
 
-/// Writes a one-rule "CRS" directory: a setup file and `rules/`.
-fn small_rule_set(dir: &std::path::Path, rule: &str) {
-    std::fs::create_dir_all(dir.join("rules")).unwrap_or_else(|e| panic!("mkdir: {e}"));
-    std::fs::write(dir.join("crs-setup.conf.example"), "# local rules only\n")
-        .unwrap_or_else(|e| panic!("write: {e}"));
-    std::fs::write(dir.join("rules/REQUEST-100-LOCAL.conf"), rule)
-        .unwrap_or_else(|e| panic!("write: {e}"));
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rule_file_broken_on_reload_is_refused_and_the_running_rules_stay() {
     let app = echo_origin().await;
     let rules = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    small_rule_set(
+    support::waf::rule_set(
         rules.path(),
         "SecRule ARGS \"@contains forbidden\" \"id:1001,phase:2,deny,status:403,msg:'local rule'\"\n",
     );

@@ -19,6 +19,8 @@ pub mod attack;
 pub mod limits;
 // The captcha widget's requests, for captcha_compat and safety_captcha.
 pub mod widget;
+// Rule sets for the WAF tests.
+pub mod waf;
 
 use std::io::Write;
 use std::net::SocketAddr;
