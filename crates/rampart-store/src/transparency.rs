@@ -46,35 +46,83 @@ fn median(mut values: Vec<i64>) -> Option<i64> {
 }
 
 impl Store {
+    /// `SELECT COUNT(*) AS n … WHERE … >= $1 AND … < $2` over the period.
+    async fn count_in(&self, sql: &str, from: i64, to: i64) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query(sql)
+            .bind(from)
+            .bind(to)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// `SELECT <key> AS k, COUNT(*) AS n … GROUP BY <key>` over the period.
+    async fn counts_by(
+        &self,
+        sql: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<BTreeMap<String, u64>, StoreError> {
+        let mut counts = BTreeMap::new();
+        for row in sqlx::query(sql)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let n: i64 = row.try_get("n")?;
+            counts.insert(row.try_get("k")?, u64::try_from(n).unwrap_or(0));
+        }
+        Ok(counts)
+    }
+
     pub async fn transparency(&self, from: i64, to: i64) -> Result<TransparencyReport, StoreError> {
         let mut report = TransparencyReport {
             from,
             to,
+            reports_by_category: self
+                .counts_by(
+                    "SELECT category AS k, COUNT(*) AS n FROM abuse_reports
+                     WHERE created_at >= $1 AND created_at < $2 GROUP BY category",
+                    from,
+                    to,
+                )
+                .await?,
+            cases_opened: self
+                .count_in(
+                    "SELECT COUNT(*) AS n FROM safety_cases
+                     WHERE created_at >= $1 AND created_at < $2",
+                    from,
+                    to,
+                )
+                .await?,
+            decisions_lifted: self
+                .count_in(
+                    "SELECT COUNT(*) AS n FROM safety_decisions
+                     WHERE lifted_at >= $1 AND lifted_at < $2",
+                    from,
+                    to,
+                )
+                .await?,
+            appeals_filed: self
+                .count_in(
+                    "SELECT COUNT(*) AS n FROM safety_appeals
+                     WHERE filed_at >= $1 AND filed_at < $2",
+                    from,
+                    to,
+                )
+                .await?,
+            appeals_by_outcome: self
+                .counts_by(
+                    "SELECT status AS k, COUNT(*) AS n FROM safety_appeals
+                     WHERE answered_at >= $1 AND answered_at < $2 GROUP BY status",
+                    from,
+                    to,
+                )
+                .await?,
             ..TransparencyReport::default()
         };
-        for row in sqlx::query(
-            "SELECT category, COUNT(*) AS n FROM abuse_reports
-             WHERE created_at >= $1 AND created_at < $2 GROUP BY category",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch_all(&self.pool)
-        .await?
-        {
-            let n: i64 = row.try_get("n")?;
-            report
-                .reports_by_category
-                .insert(row.try_get("category")?, u64::try_from(n).unwrap_or(0));
-        }
-        let opened: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM safety_cases WHERE created_at >= $1 AND created_at < $2",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch_one(&self.pool)
-        .await?
-        .try_get("n")?;
-        report.cases_opened = u64::try_from(opened).unwrap_or(0);
         for row in sqlx::query(
             "SELECT d.outcome AS outcome, c.category AS category, COUNT(*) AS n
              FROM safety_decisions d JOIN safety_cases c ON c.id = d.case_id
@@ -96,15 +144,6 @@ impl Store {
                 .entry(row.try_get("category")?)
                 .or_default() += n;
         }
-        let lifted: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM safety_decisions WHERE lifted_at >= $1 AND lifted_at < $2",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch_one(&self.pool)
-        .await?
-        .try_get("n")?;
-        report.decisions_lifted = u64::try_from(lifted).unwrap_or(0);
         // Time to decision: each case whose first decision falls in the
         // period, from the case's opening.
         let rows = sqlx::query(
@@ -131,29 +170,6 @@ impl Store {
         }
         report.median_ms_to_decision_urgent = median(urgent);
         report.median_ms_to_decision_other = median(other);
-        let filed: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM safety_appeals WHERE filed_at >= $1 AND filed_at < $2",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch_one(&self.pool)
-        .await?
-        .try_get("n")?;
-        report.appeals_filed = u64::try_from(filed).unwrap_or(0);
-        for row in sqlx::query(
-            "SELECT status, COUNT(*) AS n FROM safety_appeals
-             WHERE answered_at >= $1 AND answered_at < $2 GROUP BY status",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch_all(&self.pool)
-        .await?
-        {
-            let n: i64 = row.try_get("n")?;
-            report
-                .appeals_by_outcome
-                .insert(row.try_get("status")?, u64::try_from(n).unwrap_or(0));
-        }
         Ok(report)
     }
 }
