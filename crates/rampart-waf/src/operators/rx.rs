@@ -110,6 +110,20 @@ impl Rx {
         let Some(out) = captures else {
             return regex.is_match(input);
         };
+        if regex.captures_len() == 1 {
+            // Only group 0, the whole match: no capture slots needed.
+            let found = if self.global {
+                regex.find_iter(input).last()
+            } else {
+                regex.find(input)
+            };
+            let Some(m) = found else {
+                return false;
+            };
+            out.groups.clear();
+            out.groups.push(m.as_bytes().to_vec());
+            return true;
+        }
         let found = if self.global {
             regex.captures_iter(input).last()
         } else {
