@@ -63,6 +63,27 @@ pub struct WafSettings {
     pub exclusions: Vec<WafExclusion>,
 }
 
+impl WafExclusion {
+    /// Whether the exclusion can be written as SecLang safely: the same
+    /// checks the file and the API apply (`key` names it in the message).
+    /// The edge calls this before it writes the directives.
+    pub fn check(&self, key: &str) -> Result<(), String> {
+        if self.rule_ids.is_empty() && self.tags.is_empty() {
+            return Err(checks::exclusion_needs_rules(key));
+        }
+        for tag in &self.tags {
+            checks::tag(tag, &format!("{key}.tags"))?;
+        }
+        if let Some(target) = &self.target {
+            checks::target(target, &format!("{key}.target"))?;
+        }
+        if let Some(path) = &self.path {
+            checks::path(path, &format!("{key}.path"))?;
+        }
+        Ok(())
+    }
+}
+
 impl Default for WafSettings {
     fn default() -> Self {
         Self {
@@ -189,10 +210,9 @@ pub(crate) mod checks {
         }
     }
 
-    // The alphabets below are the ones the edge accepts when it writes
-    // exclusions as SecLang (rampart-edge's waf/directives.rs): nothing an
-    // owner writes can open a quote or start another directive, and
-    // nothing stored here can fail the edge's build.
+    // The alphabets below keep exclusions writable as SecLang: nothing an
+    // owner writes can open a quote or start another directive. The edge
+    // applies the same checks (`WafExclusion::check`) before writing them.
 
     pub(crate) fn tag(s: &str, key: &str) -> Result<(), String> {
         let ok = !s.is_empty()

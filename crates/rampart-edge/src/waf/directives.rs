@@ -5,8 +5,9 @@
 //! name after the rules exist).
 //!
 //! Exclusions come from site owners through the API, so every value that
-//! lands in a directive is checked against a strict alphabet here: nothing
-//! an owner writes can open a quote or start another directive.
+//! lands in a directive passes `WafExclusion::check` first, the alphabet
+//! the file and the API enforce: nothing an owner writes can open a quote
+//! or start another directive.
 
 use std::fmt::Write as _;
 
@@ -15,35 +16,6 @@ use rampart_config::{WafMode, WafSettings};
 /// First id of the generated path-scoped exclusion rules (the 1–99,999
 /// range is the one ModSecurity leaves to local rules).
 const FIRST_EXCLUSION_ID: usize = 10_000;
-
-/// `ARGS:password`, `REQUEST_COOKIES:/^sess/`, `REQUEST_HEADERS:User-Agent`.
-fn valid_target(target: &str) -> bool {
-    let (collection, key) = target.split_once(':').unwrap_or((target, ""));
-    !collection.is_empty()
-        && collection
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b == b'_')
-        && key.len() <= 256
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-.[]/^$*+?()|{}=".contains(&b))
-}
-
-fn valid_tag(tag: &str) -> bool {
-    !tag.is_empty()
-        && tag.len() <= 128
-        && tag
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-./".contains(&b))
-}
-
-fn valid_path(path: &str) -> bool {
-    path.starts_with('/')
-        && path.len() <= 1024
-        && path
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !b"\"'\\%".contains(&b))
-}
 
 /// `(before, after)`; an exclusion that is not expressible is `(index,
 /// why)`.
@@ -74,33 +46,11 @@ pub fn site_directives(settings: &WafSettings) -> Result<(String, String), (usiz
     );
     let mut after = String::new();
     for (index, exclusion) in settings.exclusions.iter().enumerate() {
-        if exclusion.rule_ids.is_empty() && exclusion.tags.is_empty() {
-            return Err((index, "name at least one rule id or tag".to_owned()));
-        }
-        if let Some(tag) = exclusion.tags.iter().find(|t| !valid_tag(t)) {
-            return Err((
-                index,
-                format!("tag {tag:?}: letters, digits and _ - . / only"),
-            ));
-        }
-        if let Some(target) = exclusion.target.as_deref().filter(|t| !valid_target(t)) {
-            return Err((
-                index,
-                format!(
-                    "target {target:?}: a variable like ARGS:password or REQUEST_COOKIES:/^sess/"
-                ),
-            ));
-        }
+        exclusion
+            .check(&format!("exclusions[{index}]"))
+            .map_err(|message| (index, message))?;
         match exclusion.path.as_deref() {
             Some(path) => {
-                if !valid_path(path) {
-                    return Err((
-                        index,
-                        format!(
-                            "path {path:?}: a path starting with '/', without quotes, backslashes or '%'"
-                        ),
-                    ));
-                }
                 let mut ctls = Vec::new();
                 for id in &exclusion.rule_ids {
                     ctls.push(match exclusion.target.as_deref() {
