@@ -113,6 +113,7 @@ pub fn build(
     registry.retain(|_, weak| weak.strong_count() > 0);
     let shared_security = SharedSecurity::new(config);
     let ring = Arc::new(ctx.bots.ring(&config.challenge_keys));
+    let mut waf = ctx.waf.build(&config.waf);
 
     for (index, site_cfg) in config.sites.iter().enumerate() {
         for pattern in &site_cfg.hosts {
@@ -138,7 +139,7 @@ pub fn build(
             &mut registry,
             &shared_security,
             &ring,
-            config.waf.crs.as_deref(),
+            &mut waf,
         )?);
     }
 
@@ -174,7 +175,7 @@ fn build_site(
     registry: &mut HashMap<OriginKey, Weak<Origin>>,
     shared_security: &SharedSecurity,
     ring: &Arc<rampart_challenge::KeyRing>,
-    node_crs: Option<&std::path::Path>,
+    waf: &mut crate::waf::WafBuild<'_>,
 ) -> Result<Site, BuildError> {
     let health_host = cfg
         .health
@@ -240,7 +241,7 @@ fn build_site(
         metrics: ctx.metrics.site(&cfg.name),
         enforcement: crate::enforcement::SiteEnforcement::new(&cfg.enforcement),
         security: shared_security.site(cfg, ctx.security.site_attack(&cfg.name), ring.clone()),
-        waf: ctx.waf.site(cfg, node_crs)?,
+        waf: waf.site(cfg)?,
     })
 }
 

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use rampart_config::{SiteConfig, WafMode, WafSettings};
+use rampart_config::{SiteConfig, WafMode, WafNodeConfig, WafSettings};
 use rampart_waf::RuleSet;
 
 pub use inspect::{Inspected, ResponseCheck, inspect};
@@ -80,21 +80,35 @@ fn fingerprint(crs: &Path) -> u64 {
     hasher.finish()
 }
 
+/// One snapshot build's use of the cache: each CRS directory's files are
+/// looked at once per build, however many sites run it.
+pub struct WafBuild<'a> {
+    cache: &'a WafCache,
+    node: &'a WafNodeConfig,
+    fingerprints: HashMap<PathBuf, u64>,
+}
+
 impl WafCache {
+    /// Starts a snapshot build with the node's `[waf]` settings.
+    pub fn build<'a>(&'a self, node: &'a WafNodeConfig) -> WafBuild<'a> {
+        WafBuild {
+            cache: self,
+            node,
+            fingerprints: HashMap::new(),
+        }
+    }
+}
+
+impl WafBuild<'_> {
     /// The site's WAF, `None` when it is off.
-    pub fn site(
-        &self,
-        cfg: &SiteConfig,
-        node_crs: Option<&Path>,
-    ) -> Result<Option<Arc<SiteWaf>>, WafBuildError> {
+    pub fn site(&mut self, cfg: &SiteConfig) -> Result<Option<Arc<SiteWaf>>, WafBuildError> {
         let settings = &cfg.security.waf;
         if settings.mode == WafMode::Off {
             return Ok(None);
         }
-        let crs = settings
-            .crs
-            .as_deref()
-            .or(node_crs)
+        let crs = self
+            .node
+            .crs_for(settings)
             .ok_or_else(|| WafBuildError::NoCrs {
                 site: cfg.name.clone(),
             })?;
@@ -106,8 +120,12 @@ impl WafCache {
                     message,
                 }
             })?;
-        let key = (crs.to_path_buf(), fingerprint(crs), before, after);
-        let mut sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
+        let files = *self
+            .fingerprints
+            .entry(crs.to_path_buf())
+            .or_insert_with(|| fingerprint(crs));
+        let key = (crs.to_path_buf(), files, before, after);
+        let mut sets = self.cache.sets.lock().unwrap_or_else(|e| e.into_inner());
         let rules = match sets.get(&key) {
             Some(rules) => rules.clone(),
             None => {
@@ -127,7 +145,9 @@ impl WafCache {
             settings: settings.clone(),
         })))
     }
+}
 
+impl WafCache {
     /// Drops rule sets no site uses any more (after a successful build).
     pub fn retain_used(&self, used: &[Arc<RuleSet>]) {
         let mut sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
