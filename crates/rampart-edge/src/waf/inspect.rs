@@ -170,6 +170,40 @@ fn event(
     }
 }
 
+/// A disruptive rule fired: counted, recorded as a security event, and
+/// answered with the block page naming the ray.
+fn blocked_response(
+    tx: &Transaction<'_>,
+    request: &HttpRequest,
+    site: &str,
+    interruption: &rampart_waf::Interruption,
+    page: &PageCtx<'_>,
+    exchange: &mut Exchange,
+) -> http::Response<EdgeBody> {
+    let rule: Arc<str> = format!("waf-{}", interruption.rule_id).into();
+    exchange.security.hits.push_decisive(&rule, "block");
+    exchange.verdict = rampart_analytics::Verdict::Blocked;
+    exchange
+        .state
+        .security_events
+        .push(event(tx, request, site, exchange, "block"));
+    let status = StatusCode::from_u16(interruption.status)
+        .ok()
+        .filter(|s| s.is_client_error() || s.is_server_error())
+        .unwrap_or(StatusCode::FORBIDDEN);
+    page.blocked(status, &rule)
+}
+
+/// Detection only: what would have been blocked is counted and recorded.
+fn detected(tx: &Transaction<'_>, request: &HttpRequest, site: &str, exchange: &mut Exchange) {
+    let rule: Arc<str> = Arc::from("waf");
+    exchange.security.hits.push(&rule, "log");
+    exchange
+        .state
+        .security_events
+        .push(event(tx, request, site, exchange, "detect"));
+}
+
 /// Runs the WAF over a request (`parts` and its body, `None` when it has
 /// none) for `site`.
 pub async fn inspect<'w>(
@@ -235,29 +269,17 @@ pub async fn inspect<'w>(
         tx.process_logging();
     }
     match blocked {
-        Some(interruption) => {
-            let rule: Arc<str> = format!("waf-{}", interruption.rule_id).into();
-            exchange.security.hits.push_decisive(&rule, "block");
-            exchange.verdict = rampart_analytics::Verdict::Blocked;
-            exchange
-                .state
-                .security_events
-                .push(event(&tx, &request, site, exchange, "block"));
-            let status = StatusCode::from_u16(interruption.status)
-                .ok()
-                .filter(|s| s.is_client_error() || s.is_server_error())
-                .unwrap_or(StatusCode::FORBIDDEN);
-            Inspected::Respond(page.blocked(status, &rule))
-        }
+        Some(interruption) => Inspected::Respond(blocked_response(
+            &tx,
+            &request,
+            site,
+            &interruption,
+            page,
+            exchange,
+        )),
         None => {
             if score(&tx, "blocking_inbound_anomaly_score") >= threshold {
-                // Detection only: what would have been blocked is recorded.
-                let rule: Arc<str> = Arc::from("waf");
-                exchange.security.hits.push(&rule, "log");
-                exchange
-                    .state
-                    .security_events
-                    .push(event(&tx, &request, site, exchange, "detect"));
+                detected(&tx, &request, site, exchange);
             }
             let check = waf.settings.inspect_responses.then(|| {
                 Box::new(ResponseCheck {
@@ -341,27 +363,11 @@ impl ResponseCheck<'_> {
         let threshold = i64::from(self.waf.settings.outbound_threshold);
         match blocked {
             Some(interruption) => {
-                let rule: Arc<str> = format!("waf-{}", interruption.rule_id).into();
-                exchange.security.hits.push_decisive(&rule, "block");
-                exchange.verdict = rampart_analytics::Verdict::Blocked;
-                exchange.state.security_events.push(event(
-                    &self.tx,
-                    &self.request,
-                    site,
-                    exchange,
-                    "block",
-                ));
-                page.blocked(StatusCode::FORBIDDEN, &rule)
+                blocked_response(&self.tx, &self.request, site, &interruption, page, exchange)
             }
             None => {
                 if score(&self.tx, "blocking_outbound_anomaly_score") >= threshold {
-                    exchange.state.security_events.push(event(
-                        &self.tx,
-                        &self.request,
-                        site,
-                        exchange,
-                        "detect",
-                    ));
+                    detected(&self.tx, &self.request, site, exchange);
                 }
                 http::Response::from_parts(parts, body)
             }
