@@ -8,30 +8,28 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use rampart_waf::{HttpRequest, HttpResponse, RuleSetBuilder};
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng};
 
-/// SplitMix64: small, seeded and good enough to spread test cases.
-struct Rng(u64);
+/// The generator's few draws, over rand's seeded `StdRng`.
+struct Rng(StdRng);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+    fn seeded(seed: u64) -> Self {
+        Self(StdRng::seed_from_u64(seed))
     }
 
     /// Uniform in `0..n` (`n` > 0).
     fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % (n.max(1) as u64)).unwrap_or(0)
+        self.0.random_range(0..n.max(1))
     }
 
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
+    fn chance(&mut self, percent: u32) -> bool {
+        self.0.random_ratio(percent.min(100), 100)
     }
 
     fn byte(&mut self) -> u8 {
-        self.next().to_le_bytes()[0]
+        self.0.random()
     }
 }
 
@@ -246,7 +244,7 @@ fn a_hundred_thousand_random_requests_never_panic() {
     let setup = "SecAction \"id:900000,phase:1,pass,nolog,setvar:tx.blocking_paranoia_level=4\"\n\
                  SecResponseBodyAccess On\n";
     let rules = RuleSetBuilder::load_crs(&crs, setup).unwrap_or_else(|e| panic!("CRS: {e}"));
-    let mut rng = Rng(0x5eed_cafe);
+    let mut rng = Rng::seeded(0x5eed_cafe);
     let mut blocked = 0usize;
     for n in 0..REQUESTS {
         let request = request(&mut rng);
