@@ -141,7 +141,7 @@ impl Exchange {
 }
 
 /// A clock before 1970 counts as 1970 rather than dropping the event.
-fn unix_ms(now: SystemTime) -> i64 {
+pub(crate) fn unix_ms(now: SystemTime) -> i64 {
     now.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

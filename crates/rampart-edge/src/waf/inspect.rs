@@ -106,12 +106,6 @@ async fn buffer(
     Ok((collected.freeze(), None))
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 fn score(tx: &Transaction<'_>, name: &str) -> i64 {
     tx.tx_var(name)
         .and_then(|v| v.trim().parse().ok())
@@ -156,7 +150,7 @@ fn event(
         })
         .collect();
     SecurityEvent {
-        at_ms: now_ms(),
+        at_ms: crate::exchange::unix_ms(std::time::SystemTime::now()),
         site: site.to_owned(),
         reference: exchange.ray.to_string(),
         client_ip: exchange.client_ip,
