@@ -32,7 +32,7 @@ const TOP_KEYS: &[&str] = &[
     "verified_bots",
     "site",
 ];
-const NODE_KEYS: &[&str] = &["id", "data_dir", "workers", "shutdown_grace"];
+const NODE_KEYS: &[&str] = &["id", "data_dir", "workers", "shutdown_grace", "drain_delay"];
 const LISTEN_KEYS: &[&str] = &["http", "https", "admin"];
 const LISTENER_KEYS: &[&str] = &["addr", "proxy_protocol"];
 const LOG_KEYS: &[&str] = &["access"];
@@ -69,6 +69,7 @@ pub(crate) fn default_node(base_dir: &Path) -> NodeConfig {
         data_dir: base_dir.join(DEFAULT_DATA_DIR),
         workers: None,
         shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+        drain_delay: Duration::ZERO,
     }
 }
 
@@ -216,6 +217,10 @@ fn node(t: &Table<'_, '_>, base_dir: &Path, d: &mut Diags<'_>) -> NodeConfig {
     let grace = Duration::ZERO..=Duration::from_secs(3600);
     if let Some((grace, _)) = t.duration("shutdown_grace", grace, d) {
         node.shutdown_grace = grace;
+    }
+    let delay = Duration::ZERO..=Duration::from_secs(600);
+    if let Some((delay, _)) = t.duration("drain_delay", delay, d) {
+        node.drain_delay = delay;
     }
     node
 }

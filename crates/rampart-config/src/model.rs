@@ -53,6 +53,11 @@ pub struct NodeConfig {
     pub workers: Option<usize>,
     /// `node.shutdown_grace`: how long SIGTERM waits for in-flight requests. Default 30s.
     pub shutdown_grace: Duration,
+    /// `node.drain_delay`: after SIGTERM, how long the node keeps serving
+    /// while `/healthz` answers 503 `draining`, so a load balancer's health
+    /// check takes it out of rotation before its listeners close (a
+    /// connection that arrives after they closed would fail). Default 0s.
+    pub drain_delay: Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -32,7 +32,7 @@ mod start;
 mod sync;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use rampart_config::Config;
@@ -70,6 +70,9 @@ pub struct Control {
     /// store write (a scheduled decision takes effect, one expires), unix
     /// ms; the sync loop rebuilds then even if the revision did not move.
     enforcement_due: AtomicI64,
+    /// Set by SIGTERM: `/healthz` answers 503 so load balancers stop
+    /// sending new connections while this node still serves.
+    draining: AtomicBool,
 }
 
 /// The `$names` the rules of `account`'s sites (operator rules: `None`)
@@ -134,6 +137,7 @@ impl Control {
             analytics: analytics::Pending::default(),
             lists,
             enforcement_due: AtomicI64::new(enforcement_due),
+            draining: AtomicBool::new(false),
         });
         control
             .edge
@@ -141,6 +145,17 @@ impl Control {
                 &control,
             ))));
         control
+    }
+
+    /// The node is shutting down: health checks fail from now on, while
+    /// requests are still served until the listeners close.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`Control::start_draining`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
     }
 
     /// The store, once connected. Set once; a store that was reachable and

@@ -169,7 +169,8 @@ async fn serve(config: Config) -> ExitCode {
     let _ = std::fs::write(&pid_path, format!("{}\n", std::process::id()));
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    if let Err(error) = spawn_signal_handlers(control.clone(), shutdown_tx) {
+    if let Err(error) = spawn_signal_handlers(control.clone(), shutdown_tx, config.node.drain_delay)
+    {
         eprintln!("rampart: cannot install signal handlers: {error}");
         return ExitCode::from(EX_SOFTWARE);
     }
@@ -255,9 +256,15 @@ fn announce(config: &Config, state: &EdgeState) {
     }
 }
 
+/// SIGHUP reloads the file. SIGTERM/SIGINT drain then stop: health checks
+/// fail at once, requests are served for `drain_delay` more (so a load
+/// balancer moves new connections elsewhere first), then the listeners
+/// close and in-flight requests get `shutdown_grace`. A second signal
+/// during the delay stops at once.
 fn spawn_signal_handlers(
     control: Arc<Control>,
     shutdown: watch::Sender<bool>,
+    drain_delay: std::time::Duration,
 ) -> std::io::Result<()> {
     let mut hangup = signal(SignalKind::hangup())?;
     let mut terminate = signal(SignalKind::terminate())?;
@@ -271,6 +278,15 @@ fn spawn_signal_handlers(
                 }
                 _ = terminate.recv() => break,
                 _ = interrupt.recv() => break,
+            }
+        }
+        control.start_draining();
+        if !drain_delay.is_zero() {
+            tracing::info!(?drain_delay, "draining: health checks fail, still serving");
+            tokio::select! {
+                () = tokio::time::sleep(drain_delay) => {}
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
             }
         }
         tracing::info!("shutting down");

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use http::Response;
 use support::Rampart;
 use support::ops::{
-    Ending, Received, connection_refused, read_one_response, read_to_end, wait_until,
+    Ending, Received, connection_refused, exchange, http_call, read_one_response, read_to_end,
+    wait_until,
 };
 use support::origin::{self, TestOrigin, full};
 use tokio::sync::Notify;
@@ -244,4 +245,70 @@ async fn idle_edge_exits_at_once_on_sigterm_and_sigint() {
         );
         assert!(connection_refused(rampart.http));
     }
+}
+
+/// Behind a load balancer (`node.drain_delay`): SIGTERM fails `/healthz` at
+/// once while the node still serves new connections, and only after the
+/// delay do the listeners close; a second SIGTERM cuts the delay short.
+#[tokio::test(flavor = "multi_thread")]
+async fn drain_delay_fails_health_checks_while_still_serving() {
+    let (origin, _) = gated_origin(Arc::new(Notify::new()), None).await;
+    let sites = format!(
+        "[[site]]\nname = \"shop\"\nhosts = [\"shop.test\"]\norigins = [\"{}\"]\n",
+        origin.url()
+    );
+    let healthz = |rampart: &Rampart| http_call(rampart.admin, "GET", "/healthz");
+    let mut rampart = Rampart::builder()
+        .node("shutdown_grace = \"5s\"\ndrain_delay = \"3s\"")
+        .sites(&sites)
+        .start();
+    assert_eq!(healthz(&rampart).map(|(status, _)| status), Some(200));
+
+    rampart.signal("TERM");
+    let signalled = Instant::now();
+    assert!(
+        wait_until(Duration::from_secs(5), || healthz(&rampart).is_some_and(
+            |(status, body)| status == 503 && body.contains("\"draining\"")
+        )),
+        "/healthz did not turn 503 draining after SIGTERM: {:?}",
+        healthz(&rampart)
+    );
+    let served = exchange(
+        rampart.http,
+        b"GET /fast HTTP/1.1\r\nHost: shop.test\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    assert_eq!(
+        served.responses().first().map(|r| r.status),
+        Some(200),
+        "a new connection during the drain delay was not served: {}",
+        served.text()
+    );
+    assert!(
+        wait_until(Duration::from_secs(15), || connection_refused(rampart.http)),
+        "the listener never closed"
+    );
+    assert!(
+        signalled.elapsed() >= Duration::from_secs(3),
+        "the listener closed {:?} after SIGTERM, before the 3 s drain delay",
+        signalled.elapsed()
+    );
+    let status = rampart
+        .wait_exit(Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("no exit after the drain; stderr:\n{}", rampart.stderr()));
+    assert!(status.success(), "{status:?}");
+
+    // An operator in a hurry: the second signal stops without the delay.
+    let mut rampart = Rampart::builder()
+        .node("drain_delay = \"600s\"")
+        .sites(&sites)
+        .start();
+    rampart.signal("TERM");
+    assert!(wait_until(Duration::from_secs(5), || healthz(&rampart)
+        .is_some_and(|(status, _)| status == 503)));
+    rampart.signal("TERM");
+    let status = rampart
+        .wait_exit(Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("a second SIGTERM did not end the drain delay"));
+    assert!(status.success(), "{status:?}");
 }

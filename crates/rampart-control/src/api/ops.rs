@@ -13,14 +13,22 @@ use serde_json::json;
 use super::error::ApiError;
 use crate::{Control, ReloadError};
 
-pub async fn healthz(State(control): State<Arc<Control>>) -> Json<serde_json::Value> {
+/// 200 while the node takes traffic; 503 once it drains for a shutdown
+/// (load balancers' health checks read the status).
+pub async fn healthz(State(control): State<Arc<Control>>) -> Response {
     let snapshot = control.edge.snapshot();
-    Json(json!({
-        "status": "ok",
+    let (status, text) = if control.is_draining() {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining")
+    } else {
+        (StatusCode::OK, "ok")
+    };
+    let body = Json(json!({
+        "status": text,
         "snapshot_version": snapshot.version,
         "sites": snapshot.sites.len(),
         "store": if control.store().is_some() { "connected" } else { "unreachable" },
-    }))
+    }));
+    (status, body).into_response()
 }
 
 pub async fn metrics(State(control): State<Arc<Control>>) -> Response {

@@ -21,6 +21,8 @@ pub mod limits;
 pub mod widget;
 // Rule sets for the WAF tests.
 pub mod waf;
+// A real HAProxy before several nodes, for the rolling-upgrade test.
+pub mod haproxy;
 
 use std::io::Write;
 use std::net::SocketAddr;
