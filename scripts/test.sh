@@ -15,6 +15,8 @@ done
 # The store's tests start their own PostgreSQL from Debian's server binaries,
 # which live outside PATH.
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
+# waf_sqlmap attacks the WAF with sqlmap, Debian's package.
+[ -x /usr/bin/sqlmap ] || need+=(sqlmap)
 # The dashboard's browser tests drive Debian's Chromium through chromedriver.
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
