@@ -23,6 +23,7 @@ pub mod dashboard;
 mod enforcement;
 mod iplists;
 mod list_cache;
+mod listen;
 pub mod notify;
 mod password;
 mod persisted;

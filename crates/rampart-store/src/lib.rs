@@ -21,6 +21,7 @@ mod migrate;
 mod model;
 mod notifications;
 mod open;
+mod revisions;
 mod rows;
 mod safety;
 mod security_events;
@@ -44,6 +45,7 @@ pub use notifications::{
     NewNotification, Notification, NotificationFilter, NotificationKind, NotificationStatus,
 };
 pub use open::{Backend, Store};
+pub use revisions::RevisionListener;
 pub use safety::{
     AbuseReport, CATEGORIES, Case, CaseNote, CaseQueue, Decision, ENFORCED_OUTCOMES,
     MAX_NOTE_CHARS, NewAbuseReport, NewDecision, OUTCOMES, ReportStatus, priority_of,

@@ -31,6 +31,8 @@ pub struct Store {
     /// PostgreSQL the same pool as reads.
     writer: AnyPool,
     backend: Backend,
+    /// PostgreSQL's URL, for the LISTEN connection (`revisions.rs`).
+    pub(crate) listen_url: Option<String>,
 }
 
 /// A parsed store URL: the backend and the URL sqlx should connect to.
@@ -142,10 +144,12 @@ impl Store {
             }
             Backend::Postgres => pool.clone(),
         };
+        let listen_url = (backend == Backend::Postgres).then(|| connect_url.clone());
         let store = Store {
             pool,
             writer,
             backend,
+            listen_url,
         };
         if let Err(e) = migrate::run(&store).await {
             store.close().await;
@@ -204,6 +208,13 @@ impl Store {
         sqlx::query("UPDATE store_revision SET value = value + 1 WHERE id = 1")
             .execute(&mut *tx)
             .await?;
+        if self.backend == Backend::Postgres {
+            // Delivered at commit (and not at all on rollback), to every
+            // node listening: they sync at once instead of at their next poll.
+            sqlx::query(crate::revisions::NOTIFY)
+                .execute(&mut *tx)
+                .await?;
+        }
         Ok(tx)
     }
 

@@ -175,6 +175,7 @@ async fn serve(config: Config) -> ExitCode {
         return ExitCode::from(EX_SOFTWARE);
     }
     tokio::spawn(control.clone().run_sync_loop(shutdown_rx.clone()));
+    tokio::spawn(control.clone().run_write_listener(shutdown_rx.clone()));
     tokio::spawn(run_analytics_flush(control.clone(), shutdown_rx.clone()));
     tokio::spawn(rampart_control::run_notify_loop(
         control.clone(),

@@ -48,6 +48,7 @@ both_backends!(
     schema::concurrent_opens_migrate_once,
     schema::newer_schema_is_refused,
     schema::revision_bumps_on_writes_only,
+    schema::writes_notify_listeners,
     crud::accounts_crud,
     crud::users_crud,
     crud::tokens_lookup_expiry_and_no_hashes,

@@ -205,3 +205,26 @@ pub async fn revision_bumps_on_writes_only(fx: Fixture) {
     store.delete_account(&actor, &account.id).await.unwrap();
     wrote("delete_account", store.revision().await.unwrap());
 }
+
+/// A write through one handle (another node, on PostgreSQL) wakes a
+/// listener opened on another; a failed write (nothing committed) does
+/// not. SQLite has no listener: its one node learns of its own writes.
+pub async fn writes_notify_listeners(fx: Fixture) {
+    let writer = fx.open().await;
+    let reader = fx.open().await;
+    let Some(mut listener) = reader.revision_listener().await.unwrap() else {
+        assert_eq!(writer.backend(), Backend::Sqlite);
+        return;
+    };
+    let actor = admin();
+    writer.create_account(&actor, "acme").await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), listener.changed())
+        .await
+        .expect("no notification within 10 s of a committed write")
+        .unwrap();
+    // A refused write rolls back, and its notification with it.
+    assert!(writer.create_account(&actor, "acme").await.is_err());
+    let quiet =
+        tokio::time::timeout(std::time::Duration::from_millis(500), listener.changed()).await;
+    assert!(quiet.is_err(), "a rolled-back write notified: {quiet:?}");
+}
