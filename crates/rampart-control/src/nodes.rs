@@ -119,7 +119,7 @@ impl Control {
             return Applied::Unavailable;
         };
         let result = match entry {
-            Entry::Report(report) => return apply_spooled(self, report).await,
+            Entry::Report(report) => return apply_spooled(self, *report).await,
             Entry::Analytics { batch, buckets } => store
                 .record_minutes_once(node_id, Some(&batch), &buckets)
                 .await

@@ -70,7 +70,7 @@ pub struct SpooledReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Entry {
-    Report(SpooledReport),
+    Report(Box<SpooledReport>),
     Analytics {
         batch: String,
         buckets: Vec<MinuteBucket>,
@@ -335,7 +335,7 @@ mod tests {
     use super::*;
 
     fn report(id: &str) -> Entry {
-        Entry::Report(SpooledReport {
+        Entry::Report(Box::new(SpooledReport {
             identity: ReportIdentity {
                 id: id.into(),
                 reference: format!("AR-{id}"),
@@ -350,7 +350,7 @@ mod tests {
             share_with_owner: "none".into(),
             share_with_host: "anonymous".into(),
             client_ip_hash: "h".into(),
-        })
+        }))
     }
 
     fn id_of(entry: &Entry) -> String {

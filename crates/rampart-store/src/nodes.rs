@@ -62,6 +62,8 @@ impl Store {
     /// Writes (or replaces) the node's row. Not audited and no revision
     /// bump: the edge reads none of it.
     pub async fn heartbeat(&self, beat: &NodeHeartbeat) -> Result<(), StoreError> {
+        // Through the writer, so SQLite's writers queue rather than race.
+        let mut tx = self.begin_locked().await?;
         sqlx::query(
             "INSERT INTO nodes (id, version, snapshot_version, store_revision, shared_state,
                                 started_at, last_seen)
@@ -80,8 +82,9 @@ impl Store {
         .bind(beat.shared_state.as_str())
         .bind(beat.started_at)
         .bind(beat.last_seen)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -110,10 +113,12 @@ impl Store {
 
     /// Removes a node's row (a node retired for good); whether it existed.
     pub async fn forget_node(&self, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.begin_locked().await?;
         let done = sqlx::query("DELETE FROM nodes WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 

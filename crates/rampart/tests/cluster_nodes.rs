@@ -8,6 +8,8 @@
 //! `RAMPART_CLUSTER_PG_DOWN_SECS` sets how long PostgreSQL stays down
 //! (default 30, as in CI).
 
+#[path = "support/browser.rs"]
+mod browser;
 mod support;
 
 use std::collections::HashMap;
@@ -248,10 +250,10 @@ async fn with_postgres_down_nodes_serve_and_keep_reports_and_analytics_until_it_
     assert_eq!(status["category"], "phishing");
 
     // Analytics of the outage are all there, counted once per node.
-    for i in 0..cluster.len() {
+    for (i, count) in sent.iter_mut().enumerate() {
         for _ in 0..3 {
             assert_eq!(status_of(cluster.http(i), "traffic.test", "/").await, 200);
-            sent[i] += 1;
+            *count += 1;
         }
         cluster
             .api(i)
@@ -309,6 +311,39 @@ async fn the_node_list_shows_versions_and_a_killed_node_goes_stale() {
         assert_eq!(node["status"], "up", "{node}");
         assert_eq!(node["shared_state"], "off", "{node}");
     }
+    // The dashboard's Nodes page: every node, with per-node and total
+    // requests from the analytics rows.
+    for i in 0..2 {
+        for _ in 0..=i {
+            assert_eq!(status_of(cluster.http(i), "shop.test", "/").await, 200);
+        }
+        cluster
+            .api(i)
+            .post("/-/flush-analytics", &json!({}))
+            .expect(200);
+    }
+    let mut web = browser::Web::new(cluster.admin(1));
+    web.sign_in_with_token(cluster.token());
+    let page = web.get("/nodes");
+    let html = page.text();
+    assert_eq!(page.status, 200, "{html}");
+    for id in &ids {
+        assert!(
+            html.contains(&format!("id=\"node-{id}\"")),
+            "{id} missing: {html}"
+        );
+    }
+    assert!(html.contains("(this node)"), "{html}");
+    let total = html
+        .split("id=\"nodes-total\"")
+        .nth(1)
+        .unwrap_or_default()
+        .split("</tr>")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(total.contains(">3<"), "total of 1 + 2 requests: {total}");
+
     // Only operators see the nodes.
     let account = create_account(&api, "acme");
     let owner = support::api::person(&api, "o@acme.test", "account_owner", Some(&account));

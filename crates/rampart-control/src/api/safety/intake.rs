@@ -364,7 +364,7 @@ fn queue(control: &Control, report: SpooledReport) -> Result<Filed, Refusal> {
     );
     let mut keys = vec![report.client_ip_hash.clone()];
     keys.extend(report.reporter_email.clone());
-    if let Err(error) = spool.append(&Entry::Report(report)) {
+    if let Err(error) = spool.append(&Entry::Report(Box::new(report))) {
         tracing::error!("the store is down and the report cannot be spooled: {error}");
         return Err(Refusal::Api(ApiError::new(
             http::StatusCode::SERVICE_UNAVAILABLE,
