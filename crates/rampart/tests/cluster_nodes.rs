@@ -344,6 +344,11 @@ async fn the_node_list_shows_versions_and_a_killed_node_goes_stale() {
         .to_owned();
     assert!(total.contains(">3<"), "total of 1 + 2 requests: {total}");
 
+    let doc = api.get("/api/v1/openapi.json").expect(200);
+    assert!(
+        doc["paths"].get("/api/v1/nodes").is_some(),
+        "nodes missing from the API document"
+    );
     // Only operators see the nodes.
     let account = create_account(&api, "acme");
     let owner = support::api::person(&api, "o@acme.test", "account_owner", Some(&account));
