@@ -383,3 +383,53 @@ async fn the_node_list_shows_versions_and_a_killed_node_goes_stale() {
     assert_eq!(status_of(cluster.http(1), "shop.test", "/").await, 200);
     assert!(cluster.api(1).get("/api/v1/me").status == 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_spooled_report_survives_sigkill_and_a_corrupt_spool_line_is_skipped() {
+    let mut cluster = Cluster::builder(2).sites(SITES).start();
+    cluster.stop_postgres();
+    let token =
+        support::widget::token(cluster.http(1), "shop.test", "rk_rampart_abuse_form", "").await;
+    let public = Api::anonymous(cluster.admin(1));
+    let body = report("k@mail.test", Some(&token));
+    let reply = tokio::task::spawn_blocking(move || public.post("/api/v1/abuse-reports", &body))
+        .await
+        .unwrap_or_else(|e| panic!("report thread: {e}"));
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    let reference = reply.body["reference"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    // Killed without a chance to flush, started again with the store
+    // still down: the report is on disk, and a damaged line beside it
+    // must not stop the rest.
+    cluster.restart(1);
+    let queue = cluster.node(1).dir.path().join("data/spool/queue.jsonl");
+    let mut text = std::fs::read_to_string(&queue).unwrap_or_default();
+    assert!(text.contains(&reference), "not in the spool: {text}");
+    text.push_str("{\"kind\":\"report\",\"identity\":\n");
+    support::write(&queue, &text);
+
+    cluster.start_postgres();
+    let api = cluster.api(0);
+    assert!(
+        support::ops::wait_until(Duration::from_secs(30), || {
+            let metrics = cluster.node(1).metrics();
+            metric(&metrics, "rampart_spool_entries") == Some(0.0)
+                && metric(&metrics, "rampart_spool_rejected_total") == Some(1.0)
+        }),
+        "the spool did not drain: {}",
+        cluster.node(1).metrics()
+    );
+    let status = Api::anonymous(cluster.admin(0))
+        .get(&format!("/api/v1/abuse-reports/{reference}/status"))
+        .expect(200);
+    assert_eq!(status["status"], "received", "{status}");
+    let cases = api.get("/api/v1/cases").expect(200);
+    assert!(cases.to_string().contains("phishing"), "{cases}");
+    assert!(
+        cluster.node(1).stderr().contains("spool line is corrupt"),
+        "the damaged line was not reported"
+    );
+}
