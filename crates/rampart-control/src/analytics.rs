@@ -2,11 +2,12 @@
 //! the edge's aggregator has closed are written to the store under this
 //! node's id; once an hour, minutes older than the retention are deleted.
 //!
-//! The store may be down. Drained buckets then wait here, merged per site and
-//! minute, and go with the next flush that succeeds; past
+//! The store may be down. When it cannot be reached, drained buckets go to
+//! the spool (`spool.rs`: on disk, replayed exactly once when it is back).
+//! On other failures, or if the disk refuses, they wait here, merged per
+//! site and minute, and go with the next flush that succeeds; past
 //! [`MAX_PENDING_MINUTES`] distinct minutes the oldest are dropped with a
-//! warning, so an outage costs bounded memory and loses the oldest counts
-//! rather than the newest.
+//! warning, so memory stays bounded.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -92,6 +93,7 @@ impl Control {
             );
         }
         let Some(store) = self.store() else {
+            self.spool_minutes(&mut pending);
             return Err(FlushError::NoStore {
                 kept: pending.len(),
             });
@@ -104,11 +106,32 @@ impl Control {
                 Ok(stored)
             }
             // The transaction rolled back: nothing of it counted, so the
-            // whole batch is retried.
-            Err(error) => Err(FlushError::Store {
-                error,
-                kept: pending.len(),
-            }),
+            // whole batch is retried: from the spool when the store is
+            // down (it survives a restart there), else from memory.
+            Err(error) => {
+                if error.is_unavailable() {
+                    self.spool_minutes(&mut pending);
+                }
+                Err(FlushError::Store {
+                    error,
+                    kept: pending.len(),
+                })
+            }
+        }
+    }
+
+    /// Moves pending minutes to the spool as one batch; they stay in
+    /// memory if the disk refuses.
+    fn spool_minutes(&self, pending: &mut Vec<MinuteBucket>) {
+        let entry = crate::spool::Entry::Analytics {
+            batch: crate::spool::batch_id("minutes"),
+            buckets: std::mem::take(pending),
+        };
+        if let Err(error) = self.spool.append(&entry) {
+            tracing::warn!("analytics wait in memory, the spool failed: {error}");
+            if let crate::spool::Entry::Analytics { buckets, .. } = entry {
+                *pending = buckets;
+            }
         }
     }
 
