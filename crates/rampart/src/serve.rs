@@ -175,6 +175,10 @@ async fn serve(config: Config) -> ExitCode {
     }
     tokio::spawn(control.clone().run_sync_loop(shutdown_rx.clone()));
     tokio::spawn(run_analytics_flush(control.clone(), shutdown_rx.clone()));
+    tokio::spawn(rampart_control::run_node_loop(
+        control.clone(),
+        shutdown_rx.clone(),
+    ));
     tokio::spawn(rampart_control::run_notify_loop(
         control.clone(),
         shutdown_rx.clone(),
