@@ -28,7 +28,7 @@ if [ "$done" = "$srv" ]; then
     exit 1
 fi
 kill -KILL "$srv" 2>/dev/null
-wait "$srv"
+wait "$srv" 2>/dev/null
 exit 0
 "#;
 
