@@ -27,6 +27,8 @@ use redis::Value;
 
 use crate::link::{Conn, Link};
 
+const SYNC_TIMEOUT_MIN: Duration = Duration::from_millis(500);
+
 /// Windows this node has set the expiry of (and read the window before),
 /// forgotten a while after they end.
 pub(crate) struct CounterSync {
@@ -115,8 +117,11 @@ impl CounterSync {
                 }
             }
         }
+        // Off the request path: a round may take longer than a token
+        // redemption may wait, e.g. with many keys in one batch.
+        let timeout = (link.timeout * 5).max(SYNC_TIMEOUT_MIN);
         let Some(values) = link
-            .query::<Vec<Value>>(conn, &pipe, commands, link.timeout)
+            .query::<Vec<Value>>(conn, &pipe, commands, timeout)
             .await
         else {
             // The pushed hits are lost to the totals; this node's own
