@@ -3,7 +3,7 @@
 //!
 //! One round is one pipeline, whatever the traffic:
 //!
-//! * `INCRBY rampart:rl:{KEY}:WINDOW_START n` per key and window hit since
+//! * `INCRBY rampart:{rl}:KEY:WINDOW_START n` per key and window hit since
 //!   the last round; the reply is the cluster's total for that window.
 //! * The first time this node touches a window: `PEXPIRE … 2×period` (an
 //!   `INCRBY` keeps the expiry, so once per window per node is enough; the
@@ -40,6 +40,7 @@ pub(crate) struct CounterSync {
 
 /// What each reply of the pipeline is.
 enum Reply {
+    Expiry,
     Total(usize),
     Previous {
         key: LimitKey,
@@ -49,9 +50,11 @@ enum Reply {
 }
 
 pub(crate) fn counter_key(key: LimitKey, window_start: u64) -> String {
-    // The braces are a Redis Cluster hash tag: both windows of one key live
-    // in one slot.
-    format!("rampart:rl:{{{:032x}}}:{window_start}", key.as_u128())
+    // `{rl}` is a Redis Cluster hash tag: every counter lives in one slot,
+    // so a round stays one pipeline to one node (redis-rs sends a cluster
+    // pipeline to the node of its first key). The price is that one master
+    // carries all counter traffic, a few commands per node per round.
+    format!("rampart:{{rl}}:{:032x}:{window_start}", key.as_u128())
 }
 
 fn unix_ms() -> u64 {
@@ -101,10 +104,10 @@ impl CounterSync {
             commands += 1;
             let until = ws.saturating_add(p.saturating_mul(2));
             if self.touched.insert((d.key, ws), until).is_none() {
-                pipe.cmd("PEXPIRE")
-                    .arg(&name)
-                    .arg(p.saturating_mul(2))
-                    .ignore();
+                // Not `.ignore()`d: redis-rs's cluster pipelines return
+                // every reply, so each command keeps a slot in `replies`.
+                pipe.cmd("PEXPIRE").arg(&name).arg(p.saturating_mul(2));
+                replies.push(Reply::Expiry);
                 commands += 1;
                 if let Some(prev) = ws.checked_sub(p) {
                     pipe.cmd("GET").arg(counter_key(d.key, prev));
@@ -134,6 +137,7 @@ impl CounterSync {
                 continue;
             };
             match reply {
+                Reply::Expiry => {}
                 Reply::Total(i) => {
                     if let Some(d) = self.buf.get(*i) {
                         self.counters

@@ -134,7 +134,7 @@ impl Link {
                 if self.status.errors() == 0 || backoff.delay == BACKOFF_MIN {
                     tracing::warn!(redis = %self.redacted, error = %why, "shared tier unreachable; nodes count and redeem tokens locally meanwhile");
                 }
-                self.status.failed();
+                self.status.failed(&why);
                 backoff.next_attempt = Some(Instant::now() + backoff.delay);
                 backoff.delay = (backoff.delay * 2).min(BACKOFF_MAX);
                 None
@@ -198,7 +198,7 @@ impl Link {
             Err(_) => (format!("no answer within {timeout:?}"), true),
         };
         let was_ok = self.status.state() == crate::SharedState::Ok;
-        self.status.failed();
+        self.status.failed(&why);
         if broken {
             *self.conn.lock().unwrap_or_else(PoisonError::into_inner) = None;
         }

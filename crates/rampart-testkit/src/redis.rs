@@ -27,8 +27,9 @@ if [ "$done" = "$srv" ]; then
     kill "$reader" 2>/dev/null
     exit 1
 fi
-kill -KILL "$srv" 2>/dev/null
-wait "$srv" 2>/dev/null
+exec 2>/dev/null
+kill -KILL "$srv"
+wait "$srv"
 exit 0
 "#;
 
@@ -37,6 +38,7 @@ const READY_DEADLINE: Duration = Duration::from_secs(20);
 /// A running (or stopped) redis-server of the test's own.
 pub struct RedisServer {
     port: u16,
+    args: Vec<String>,
     dir: tempfile::TempDir,
     running: Option<Supervised>,
 }
@@ -57,6 +59,12 @@ impl RedisServer {
     /// Starts a server on a free port; returns once it answers PING.
     /// Panics when `redis-server` is missing (`apt-get install redis-server`).
     pub fn start() -> RedisServer {
+        Self::start_with(&[])
+    }
+
+    /// [`RedisServer::start`] with extra `redis-server` arguments, e.g.
+    /// `["--cluster-enabled", "yes"]` for a node of a Redis Cluster.
+    pub fn start_with(args: &[&str]) -> RedisServer {
         let mut dir = tempfile::Builder::new()
             .prefix("rampart-redis-")
             .tempdir()
@@ -65,6 +73,7 @@ impl RedisServer {
             let port = crate::free_port();
             let mut server = RedisServer {
                 port,
+                args: args.iter().map(|a| (*a).to_owned()).collect(),
                 dir,
                 running: None,
             };
@@ -108,6 +117,7 @@ impl RedisServer {
             .args(["--protected-mode", "no", "--daemonize", "no"])
             .arg("--dir")
             .arg(self.dir.path())
+            .args(&self.args)
             .env("RAMPART_REDIS_LOG", self.log_path())
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
