@@ -342,3 +342,41 @@ async fn a_redis_cluster_url_works_for_tokens_and_counters() {
     })
     .await;
 }
+
+/// `redis+sentinel://`: the tier asks a real Sentinel for the master and
+/// uses it for tokens and counters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sentinel_url_finds_the_master() {
+    let master = RedisServer::start();
+    let sentinel = RedisServer::start_sentinel(&master, "mymaster");
+    let url = format!("redis+sentinel://127.0.0.1:{}/mymaster", sentinel.port());
+    let a = node(&url);
+    let b = node(&url);
+    for n in [&a, &b] {
+        wait_for(
+            "connected through the sentinel",
+            Duration::from_secs(10),
+            || n.tier.status().state() == SharedState::Ok,
+        )
+        .await;
+    }
+    let expires = SystemClock.now().0 / 1_000 + 300;
+    let id = rand_id();
+    assert_eq!(a.tier.spent().spend(id, expires).await, SharedSpend::First);
+    assert_eq!(
+        b.tier.spent().spend(id, expires).await,
+        SharedSpend::AlreadySpent
+    );
+    // The id is on the master itself.
+    let out = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &master.port().to_string(),
+            "--scan",
+            "--pattern",
+            "rampart:spent:*",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+}
