@@ -380,3 +380,63 @@ async fn a_sentinel_url_finds_the_master() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
 }
+
+/// A node that hit a key once keeps learning the others' hits on it without
+/// hitting it again (the periodic refresh), so a client it sees rarely is
+/// judged on fresh totals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_learns_other_nodes_hits_on_keys_it_saw_before() {
+    let redis = RedisServer::start();
+    let a = node(&redis.url());
+    let b = node(&redis.url());
+    for n in [&a, &b] {
+        wait_for("connected", Duration::from_secs(5), || {
+            n.tier.status().state() == SharedState::Ok && n.hasher.lock().unwrap().is_some()
+        })
+        .await;
+    }
+    let rule = LimitRule {
+        period: Duration::from_secs(3600),
+        requests: 5,
+        mitigation_timeout: Duration::ZERO,
+        action: Action::Block,
+        counting: Counting::EveryRequest,
+    };
+    let key = KeyHasher::from_seed([9; 16])
+        .key()
+        .site("shop")
+        .rule("login")
+        .finish();
+    assert_eq!(
+        b.limiter.check(&rule, &key, SystemClock.now()),
+        Decision::Allow
+    );
+    let sent = b.tier.status().ops();
+    wait_for("B's hit pushed", Duration::from_secs(5), || {
+        b.tier.status().ops() > sent
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(
+            a.limiter.check(&rule, &key, SystemClock.now()),
+            Decision::Allow
+        );
+    }
+    wait_for("B sees A's three hits", Duration::from_secs(3), || {
+        b.limiter
+            .store()
+            .peek(&key, SystemClock.now(), rule.period)
+            .estimate()
+            >= 4
+    })
+    .await;
+    // B's next hit is its fifth in the cluster: allowed; the sixth is not.
+    assert_eq!(
+        b.limiter.check(&rule, &key, SystemClock.now()),
+        Decision::Allow
+    );
+    assert_ne!(
+        b.limiter.check(&rule, &key, SystemClock.now()),
+        Decision::Allow
+    );
+}
