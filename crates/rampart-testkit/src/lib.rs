@@ -5,6 +5,8 @@
 //! set up its fixture has nothing better to do.
 #![forbid(unsafe_code)]
 
+pub mod redis;
+
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
