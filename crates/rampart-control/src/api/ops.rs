@@ -27,6 +27,7 @@ pub async fn healthz(State(control): State<Arc<Control>>) -> Response {
         "snapshot_version": snapshot.version,
         "sites": snapshot.sites.len(),
         "store": if control.store().is_some() { "connected" } else { "unreachable" },
+        "shared": control.edge.shared_state_label(),
     }));
     (status, body).into_response()
 }
