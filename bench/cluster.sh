@@ -15,10 +15,11 @@
 # nodes' /metrics when they export it).
 #
 # Usage: bench/cluster.sh [--duration S] [--warmup S] [--rounds N] [--conns N]
-#                         [--clients N] [--only local|shared] [--out FILE] [--keep-tmp]
-#   --clients N   distinct client keys: the limit counts per `header:x-client`
-#                 and wrk spreads its requests over N values (default 1000);
-#                 1 = every request on one counter
+#                         [--clients N,M,…] [--only local|shared] [--out FILE] [--keep-tmp]
+#   --clients     distinct client keys, one workload per number (default 1,1000):
+#                 the limit counts per `header:x-client` and wrk spreads its
+#                 requests over that many values; 1 = every request on one
+#                 counter (a single heavy client), 1000 = many clients
 # Env:   RAMPART_BIN=/path/to/rampart   skip `cargo build --release -p rampart`
 # Needs PostgreSQL's server binaries (/usr/lib/postgresql/*/bin), redis-server,
 # redis-cli, nginx, wrk, curl, python3. Writes bench/results/cluster-<date>.md
@@ -30,7 +31,7 @@ DURATION=15
 WARMUP=3
 ROUNDS=1
 CONNS=32
-CLIENTS=1000
+CLIENTS=1,1000
 ONLY=""
 OUT=""
 HOST=bench.test
@@ -55,6 +56,8 @@ while [ $# -gt 0 ]; do
     shift
 done
 case "$ONLY" in ""|local|shared) ;; *) die "--only takes local or shared" ;; esac
+IFS=, read -r -a CLIENT_SETS <<< "$CLIENTS"
+for c in "${CLIENT_SETS[@]}"; do [[ "$c" =~ ^[1-9][0-9]*$ ]] || die "--clients takes numbers such as 1,1000"; done
 
 require_cmds "apt-get install postgresql redis-server nginx wrk curl" \
     redis-server redis-cli nginx wrk curl python3 setpriv
@@ -158,14 +161,16 @@ stop_nodes() {
     done
 }
 
-# Each request names one of CLIENTS client keys, at random.
-cat > "$TMP/clients.lua" <<EOF
-local clients = $CLIENTS
+# Each request names one of N client keys, at random.
+for c in "${CLIENT_SETS[@]}"; do
+    cat > "$TMP/clients-$c.lua" <<EOF
+local clients = $c
 math.randomseed(os.time())
 request = function()
     return wrk.format(nil, nil, { ["Host"] = "$HOST", ["X-Client"] = "c" .. math.random(clients) })
 end
 EOF
+done
 
 commandstats_calls() { # -> Redis commands executed so far, not counting our INFO/CONFIG calls
     rcli info commandstats | tr -d '\r' | awk -F'[:=,]' '/^cmdstat_/ && $1 !~ /^cmdstat_(info|config|ping)$/ {n += $3} END {print n + 0}'
@@ -181,27 +186,27 @@ shared_ops_metric() { # -> sum of rampart_shared_ops_total over the nodes, or "-
 
 RESULTS="$TMP/results.tsv"
 : > "$RESULTS"
-run_variant() { # variant round
-    local v=$1 round=$2 n pids=() wrk_pids=() t0 t1 r0 r1 c0 c1 m0 m1 reqs=0 rps=0 errors=0
+run_variant() { # variant clients round
+    local v=$1 c=$2 round=$3 n pids=() wrk_pids=() t0 t1 r0 r1 c0 c1 m0 m1 reqs=0 rps=0 errors=0
     start_nodes "$v"
     for n in $(seq "$NODES"); do pids+=("${NODE_PID[$n]}"); done
     for n in $(seq "$NODES"); do
-        wrk -t1 -c"$CONNS" -d"${WARMUP}s" -s "$TMP/clients.lua" "http://127.0.0.1:$(node_port "$n" 0)/" >/dev/null &
+        wrk -t1 -c"$CONNS" -d"${WARMUP}s" -s "$TMP/clients-$c.lua" "http://127.0.0.1:$(node_port "$n" 0)/" >/dev/null &
         wrk_pids+=($!)
     done
     wait "${wrk_pids[@]}"
     wrk_pids=()
     t0=$(proc_ticks "${pids[@]}"); r0=$(proc_ticks "$PID_REDIS"); c0=$(commandstats_calls); m0=$(shared_ops_metric)
     for n in $(seq "$NODES"); do
-        wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s "$TMP/clients.lua" \
-            "http://127.0.0.1:$(node_port "$n" 0)/" > "$TMP/runs/$v-$round-$n.txt" &
+        wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s "$TMP/clients-$c.lua" \
+            "http://127.0.0.1:$(node_port "$n" 0)/" > "$TMP/runs/$v-$c-$round-$n.txt" &
         wrk_pids+=($!)
     done
     wait "${wrk_pids[@]}"
     t1=$(proc_ticks "${pids[@]}"); r1=$(proc_ticks "$PID_REDIS"); c1=$(commandstats_calls); m1=$(shared_ops_metric)
     local per_node=() p99s=()
     for n in $(seq "$NODES"); do
-        local out="$TMP/runs/$v-$round-$n.txt" nr nn np ne
+        local out="$TMP/runs/$v-$c-$round-$n.txt" nr nn np ne
         read -r nr nn np <<< "$(wrk_summary "$out")"
         ne=$(awk '/Non-2xx or 3xx responses:/ {n += $NF} /Socket errors:/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$out")
         per_node+=("$(printf '%.0f' "$nr")"); p99s+=("$np")
@@ -217,16 +222,18 @@ run_variant() { # variant round
     if [ "$m0" != - ] && [ "$m1" != - ]; then
         metric_ops=$(awk -v c=$((m1 - m0)) -v n="$reqs" 'BEGIN {printf "%.4f", (n > 0 ? c / n : 0)}')
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$round" "$rps" "$reqs" "$errors" "$cpu_us" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$c" "$round" "$rps" "$reqs" "$errors" "$cpu_us" \
         "$redis_us" "$((c1 - c0))" "$ops" "$metric_ops" "${per_node[*]}" "${p99s[*]}" >> "$RESULTS"
-    log "$v round $round: $rps req/s over $NODES nodes (${per_node[*]}), $cpu_us µs node CPU/request, $((c1 - c0)) Redis commands ($ops/request), $errors errors"
+    log "$v, $c client key(s), round $round: $rps req/s over $NODES nodes (${per_node[*]}), $cpu_us µs node CPU/request, $((c1 - c0)) Redis commands ($ops/request), $errors errors"
 }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 for round in $(seq "$ROUNDS"); do
     # Alternate the order so that drift (other load on the machine) hits both alike.
     if [ $((round % 2)) -eq 1 ]; then order=("${VARIANTS[@]}"); else order=(); for ((i = ${#VARIANTS[@]} - 1; i >= 0; i--)); do order+=("${VARIANTS[$i]}"); done; fi
-    for v in "${order[@]}"; do run_variant "$v" "$round"; done
+    for c in "${CLIENT_SETS[@]}"; do
+        for v in "${order[@]}"; do run_variant "$v" "$c" "$round"; done
+    done
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 KEYS_AFTER=$(rcli dbsize 2>/dev/null || echo "?")
@@ -241,7 +248,7 @@ done
 # ---------------------------------------------------------------- report
 [ -n "$OUT" ] || OUT="$RESULTS_DIR/cluster-$(date -u +%F).md"
 mkdir -p "$(dirname "$OUT")"
-export STAMP="$(date -u '+%F %T UTC')" GIT_REV RAMPART_BIN RAMPART_ORIGIN DURATION WARMUP ROUNDS CONNS CLIENTS NODES \
+export STAMP="$(date -u '+%F %T UTC')" GIT_REV RAMPART_BIN RAMPART_ORIGIN DURATION WARMUP ROUNDS CONNS NODES \
     LOAD_BEFORE LOAD_AFTER KEYS_AFTER TARGET_RATIO TARGET_OPS
 export PG_VERSION=$("$PG_BIN/postgres" --version | awk '{print $3}')
 export REDIS_VERSION=$(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')
@@ -249,55 +256,52 @@ export CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo) NC
 python3 - "$RESULTS" "$OUT" <<'PY'
 import os, statistics, sys
 e = os.environ
+# variant clients round req/s requests errors node_us redis_us commands commands/req metric/req per-node p99s
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
-def med(v, col):
-    xs = [float(r[col]) for r in rows if r[0] == v and r[col] != "-"]
+def med(v, c, col):
+    xs = [float(r[col]) for r in rows if r[0] == v and r[1] == c and r[col] != "-"]
     return statistics.median(xs) if xs else None
+def f(x, fmt):
+    return "-" if x is None else format(x, fmt)
+def verdict(x, ok):
+    return "" if x is None else (" ✓" if ok(x) else " ✗")
 out = [f"# Cluster: three nodes, shared vs local rate limits — {e['STAMP'][:10]}", ""]
 out.append(f"Run: {e['STAMP']}, rampart {e['GIT_REV']} ({e['RAMPART_ORIGIN']}); PostgreSQL {e['PG_VERSION']}, Redis {e['REDIS_VERSION']}; "
            f"{e['NCPU']} × {e['CPU_MODEL']}; load average before {e['LOAD_BEFORE']}, after {e['LOAD_AFTER']}.")
 out.append("")
 out.append(f"{e['NODES']} `rampart serve` nodes (`workers = 1` each, one PostgreSQL store) in front of one nginx origin (1,400-byte page), "
-           f"all on this machine, unpinned. Load: one `wrk -t1 -c{e['CONNS']}` per node at once, {e['DURATION']} s after a {e['WARMUP']} s warm-up, "
-           f"{e['ROUNDS']} round(s) alternating the order. The site's rate limit counts every request per `header:x-client` "
-           f"(wrk draws one of {e['CLIENTS']} values per request) with a limit of 10⁹ per 10 s, so nothing is refused. "
+           f"all on this machine with PostgreSQL, Redis and the load generators, unpinned. Load: one `wrk -t1 -c{e['CONNS']}` per node at once, "
+           f"{e['DURATION']} s after a {e['WARMUP']} s warm-up, {e['ROUNDS']} round(s) alternating the order; the nodes are restarted for every run. "
+           "The site's rate limit counts every request per `header:x-client`, with a limit of 10⁹ per 10 s, so nothing is refused; "
+           "wrk draws the header from N values per request: N = 1 is one heavy client (one counter), N = 1000 many clients. "
            "*shared* adds `[shared] url = \"redis://…\"` to the same nodes; *local* has no `[shared]`.")
 out.append("")
-out.append("Redis commands per request: `INFO commandstats` calls before and after the measured window "
-           "(the bench's own INFO/PING left out), divided by the requests wrk completed; the metric column is "
-           "`rampart_shared_ops_total` summed over the nodes' `/metrics`, where exported. CPU per request is the "
-           "three nodes' utime + stime over the window ÷ requests (less sensitive to other load than req/s).")
+out.append("Redis commands per request: `INFO commandstats` calls over the measured window (the bench's own INFO/PING left out) ÷ the requests "
+           "wrk completed. A pipeline of n commands counts n. The metric column is `rampart_shared_ops_total` summed over the nodes' `/metrics`, "
+           "where exported. Node CPU per request is the three nodes' utime + stime over the window ÷ requests: less moved by other load "
+           "on the machine than req/s.")
 out.append("")
-lr, sr = med("local", 2), med("shared", 2)
-lc, sc = med("local", 5), med("shared", 5)
-ops, mops = med("shared", 8), med("shared", 9)
-out.append("| | local limits | shared limits (Redis) | ratio | target |")
-out.append("|---|---:|---:|---:|---|")
-def f(x, fmt):
-    return "-" if x is None else format(x, fmt)
-ratio = (sr / lr) if (lr and sr is not None) else None
-def verdict(x, ok):
-    return "" if x is None else (" ✓" if ok(x) else " ✗")
-out.append(f"| aggregate req/s | {f(lr, ',.0f')} | {f(sr, ',.0f')} | **{f(ratio, '.3f')}** | ≥ {e['TARGET_RATIO']} × local"
-           f"{verdict(ratio, lambda x: x >= float(e['TARGET_RATIO']))} |")
-cratio = (lc / sc) if (lc and sc) else None
-out.append(f"| node CPU µs/request | {f(lc, '.1f')} | {f(sc, '.1f')} | {f(cratio, '.3f')} (local ÷ shared) | |")
-out.append(f"| Redis CPU µs/request | | {f(med('shared', 6), '.2f')} | | |")
-out.append(f"| Redis commands/request | | **{f(ops, '.4f')}** | | ≤ {e['TARGET_OPS']}"
-           f"{verdict(ops, lambda x: x <= float(e['TARGET_OPS']))} |")
-out.append(f"| `rampart_shared_ops_total`/request | | {f(mops, '.4f')} | | |")
+out.append("| client keys | local req/s | shared req/s | shared ÷ local (≥ " + e["TARGET_RATIO"] + ") | node µs CPU/req local / shared | Redis µs CPU/req | Redis commands/req (≤ " + e["TARGET_OPS"] + ") | metric ops/req |")
+out.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
+for c in sorted({r[1] for r in rows}, key=int):
+    lr, sr = med("local", c, 3), med("shared", c, 3)
+    ratio = sr / lr if (lr and sr is not None) else None
+    ops = med("shared", c, 9)
+    out.append(f"| {c} | {f(lr, ',.0f')} | {f(sr, ',.0f')} | **{f(ratio, '.3f')}**{verdict(ratio, lambda x: x >= float(e['TARGET_RATIO']))} "
+               f"| {f(med('local', c, 6), '.1f')} / {f(med('shared', c, 6), '.1f')} | {f(med('shared', c, 7), '.2f')} "
+               f"| **{f(ops, '.4f')}**{verdict(ops, lambda x: x <= float(e['TARGET_OPS']))} | {f(med('shared', c, 10), '.4f')} |")
 out.append("")
-if any(r[0] == "shared" and int(r[7]) == 0 for r in rows):
-    out.append("**Redis saw no commands during a shared run: the nodes did not use the shared tier, so the shared figures above measure nothing shared.**")
+if any(r[0] == "shared" and int(r[8]) == 0 for r in rows):
+    out.append("**Redis saw no commands during a shared run: the nodes did not use the shared tier, so those shared figures measure nothing shared.**")
     out.append("")
 out.append(f"Keys in Redis after the runs: {e['KEYS_AFTER']}.")
 out.append("")
 out.append("Every run:")
 out.append("")
-out.append("| variant | round | req/s | per node | p99 per node | requests | errors | node µs CPU/req | Redis µs CPU/req | Redis commands | commands/req | metric ops/req |")
-out.append("|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|")
-for v, rnd, rps, reqs, err, cpu, rcpu, cmds, opr, mopr, per, p99 in rows:
-    out.append(f"| {v} | {rnd} | {float(rps):,.0f} | {per} | {p99} | {int(reqs):,} | {err} | {cpu} | {rcpu} | {cmds} | {opr} | {mopr} |")
+out.append("| variant | client keys | round | req/s | per node | p99 per node | requests | errors | node µs CPU/req | Redis µs CPU/req | Redis commands | commands/req | metric ops/req |")
+out.append("|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|")
+for v, c, rnd, rps, reqs, err, cpu, rcpu, cmds, opr, mopr, per, p99 in rows:
+    out.append(f"| {v} | {c} | {rnd} | {float(rps):,.0f} | {per} | {p99} | {int(reqs):,} | {err} | {cpu} | {rcpu} | {cmds} | {opr} | {mopr} |")
 open(sys.argv[2], "w").write("\n".join(out) + "\n")
 print("\n".join(out))
 PY
