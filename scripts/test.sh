@@ -30,14 +30,16 @@ compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
 # (scripts/fetch-geoip.sh; python3 turns the ASN CSV into a .mmdb).
 command -v npm >/dev/null 2>&1 || need+=(npm)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# The cluster tests' shared tier: rampart-testkit starts its own redis-server.
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "installing test peers: ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-# Debian starts nginx on install; our tests run their own instances.
-if command -v systemctl >/dev/null 2>&1; then systemctl stop nginx haproxy >/dev/null 2>&1 || true; fi
+# Debian starts nginx (and redis-server) on install; our tests run their own instances.
+if command -v systemctl >/dev/null 2>&1; then systemctl stop nginx haproxy redis-server >/dev/null 2>&1 || true; fi
 
 ulimit -n 65536 2>/dev/null || true
 

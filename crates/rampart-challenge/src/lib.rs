@@ -95,5 +95,5 @@ pub use clearance::ClearanceError;
 pub use keys::{KeyError, KeyRing, MacError, SigningKey};
 pub use memory_hard::{ScryptError, scrypt_hash};
 pub use pow::{Algorithm, ChallengeInfo, Passed, PowError, PowParams};
-pub use spent::{LocalSpentSet, SpentSet};
+pub use spent::{LocalSpentSet, Recorded, SpentSet};
 pub use time::rfc3339_utc;

@@ -6,6 +6,8 @@
 //! implementation (e.g. Redis `SET id 1 NX EXAT expires_at`), or a token
 //! redeemed on one node could be redeemed again on another.
 
+use std::sync::{Mutex, PoisonError};
+
 use crate::expiring::{ExpiringMap, Insert};
 
 /// Records redeemed ids until they expire.
@@ -75,6 +77,41 @@ impl std::fmt::Debug for LocalSpentSet {
     }
 }
 
+/// A [`SpentSet`] that remembers the id it accepted, so that a caller can
+/// confirm the redemption with a shared set (asynchronously, e.g. Redis)
+/// after a synchronous check such as [`crate::pow::verify`] passed.
+///
+/// The checks redeem at most one id per call; `taken` is the last one.
+pub struct Recorded<'a, S: ?Sized> {
+    inner: &'a S,
+    taken: Mutex<Option<([u8; 16], u64)>>,
+}
+
+impl<'a, S: SpentSet + ?Sized> Recorded<'a, S> {
+    /// Wraps `inner`, which still decides.
+    pub fn new(inner: &'a S) -> Self {
+        Self {
+            inner,
+            taken: Mutex::new(None),
+        }
+    }
+
+    /// The id `inner` accepted and its expiry, if any.
+    pub fn taken(&self) -> Option<([u8; 16], u64)> {
+        *self.taken.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<S: SpentSet + ?Sized> SpentSet for Recorded<'_, S> {
+    fn spend(&self, id: [u8; 16], expires_at: u64, now: u64) -> bool {
+        let first = self.inner.spend(id, expires_at, now);
+        if first {
+            *self.taken.lock().unwrap_or_else(PoisonError::into_inner) = Some((id, expires_at));
+        }
+        first
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,6 +120,18 @@ mod tests {
         let mut id = [0u8; 16];
         id[..8].copy_from_slice(&n.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_le_bytes());
         id
+    }
+
+    #[test]
+    fn recorded_remembers_only_what_was_accepted() {
+        let s = LocalSpentSet::new(100);
+        let r = Recorded::new(&s);
+        assert_eq!(r.taken(), None);
+        assert!(r.spend(id(1), 100, 0));
+        assert_eq!(r.taken(), Some((id(1), 100)));
+        let again = Recorded::new(&s);
+        assert!(!again.spend(id(1), 100, 0));
+        assert_eq!(again.taken(), None);
     }
 
     #[test]

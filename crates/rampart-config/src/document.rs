@@ -20,6 +20,7 @@ const TOP_KEYS: &[&str] = &[
     "log",
     "proxy",
     "store",
+    "shared",
     "admin",
     "analytics",
     "notify",
@@ -118,6 +119,9 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         .table("store", &mut d)
         .map(|t| store(&t, base_dir, &mut d))
         .unwrap_or_default();
+    let shared = root
+        .table("shared", &mut d)
+        .and_then(|t| crate::shared::shared(&t, &mut d));
     let admin = root
         .table("admin", &mut d)
         .map(|t| admin(&t, &mut d))
@@ -167,6 +171,7 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         log,
         proxy,
         store,
+        shared,
         admin,
         analytics,
         notify,

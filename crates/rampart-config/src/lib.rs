@@ -33,6 +33,7 @@ mod rules;
 mod security;
 mod security_checks;
 mod security_toml;
+mod shared;
 mod site;
 mod spec;
 mod tree;
@@ -48,6 +49,9 @@ pub use enforcement::*;
 pub use model::*;
 pub use notify::{NotifyConfig, SmtpSecurity, SmtpServer, is_plain_address};
 pub use security::*;
+pub use shared::{
+    DEFAULT_SYNC_INTERVAL, DEFAULT_TIMEOUT, RedisKind, RedisTarget, SharedConfig, parse_redis_url,
+};
 pub use spec::{
     AutoUnderAttackSpec, BodyLimitSpec, FieldError, HealthSpec, HstsSpec, LimitsSpec,
     OriginDetails, OriginSpec, PagesSpec, RateLimitSpec, RuleSpec, SiteSpec, TimeoutsSpec, TlsSpec,
@@ -110,6 +114,7 @@ pub fn defaults(base_dir: &Path) -> Config {
         },
         proxy: document::default_proxy(),
         store: StoreConfig::default(),
+        shared: None,
         admin: AdminConfig::default(),
         analytics: AnalyticsConfig::default(),
         notify: NotifyConfig::default(),

@@ -18,6 +18,8 @@ pub struct Config {
     pub log: LogConfig,
     pub proxy: ProxyConfig,
     pub store: StoreConfig,
+    /// `[shared]`: the Redis tier of a cluster; `None`: this node alone.
+    pub shared: Option<crate::SharedConfig>,
     pub admin: AdminConfig,
     pub analytics: AnalyticsConfig,
     /// `[notify]`: SMTP server, sender and webhook secret.

@@ -32,7 +32,7 @@ fn unknown_keys_everywhere() {
         pos(&text, "colour"),
         &[
             "unknown key \"colour\" at the top level",
-            "node, listen, log, proxy, store, admin, analytics, notify, geoip, dos, dns, waf, lists, rules, verified_bots, site",
+            "node, listen, log, proxy, store, shared, admin, analytics, notify, geoip, dos, dns, waf, lists, rules, verified_bots, site",
         ],
     );
     assert_has(

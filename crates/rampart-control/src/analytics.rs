@@ -92,6 +92,7 @@ impl Control {
             );
         }
         let Some(store) = self.store() else {
+            self.spool_minutes(&mut pending);
             return Err(FlushError::NoStore {
                 kept: pending.len(),
             });
@@ -104,11 +105,32 @@ impl Control {
                 Ok(stored)
             }
             // The transaction rolled back: nothing of it counted, so the
-            // whole batch is retried.
-            Err(error) => Err(FlushError::Store {
-                error,
-                kept: pending.len(),
-            }),
+            // whole batch is retried: from the spool when the store is
+            // down (it survives a restart there), else from memory.
+            Err(error) => {
+                if error.is_unavailable() {
+                    self.spool_minutes(&mut pending);
+                }
+                Err(FlushError::Store {
+                    error,
+                    kept: pending.len(),
+                })
+            }
+        }
+    }
+
+    /// Moves pending minutes to the spool as one batch; they stay in
+    /// memory if the disk refuses.
+    fn spool_minutes(&self, pending: &mut Vec<MinuteBucket>) {
+        let entry = crate::spool::Entry::Analytics {
+            batch: crate::spool::batch_id("minutes"),
+            buckets: std::mem::take(pending),
+        };
+        if let Err(error) = self.spool.append(&entry) {
+            tracing::warn!("analytics wait in memory, the spool failed: {error}");
+            if let crate::spool::Entry::Analytics { buckets, .. } = entry {
+                *pending = buckets;
+            }
         }
     }
 

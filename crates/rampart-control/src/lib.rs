@@ -23,11 +23,13 @@ pub mod dashboard;
 mod enforcement;
 mod iplists;
 mod list_cache;
+mod nodes;
 pub mod notify;
 mod password;
 mod persisted;
 mod security_events;
 mod signing_keys;
+pub mod spool;
 mod start;
 mod sync;
 
@@ -42,6 +44,7 @@ use tokio::sync::Notify;
 
 pub use analytics::{FlushError, run_analytics_flush};
 pub use bootstrap::{BOOTSTRAP_EMAIL, Bootstrap, FILE_ACCOUNT, bootstrap};
+pub use nodes::{HEARTBEAT_INTERVAL, STALE_AFTER, SharedStatusFn, run_node_loop};
 pub use notify::run_notify_loop;
 pub use start::{Prepared, StartError, open_store, prepare};
 pub use sync::{ReloadError, SyncError};
@@ -70,6 +73,12 @@ pub struct Control {
     /// store write (a scheduled decision takes effect, one expires), unix
     /// ms; the sync loop rebuilds then even if the revision did not move.
     enforcement_due: AtomicI64,
+    /// Writes the store could not take while it was down, on disk.
+    spool: spool::Spool,
+    /// The shared tier's state for the heartbeat (`nodes.rs`).
+    shared_status: OnceLock<SharedStatusFn>,
+    /// When this process started, unix ms.
+    started_at: i64,
 }
 
 /// The `$names` the rules of `account`'s sites (operator rules: `None`)
@@ -116,6 +125,7 @@ impl Control {
         public_url: String,
     ) -> Arc<Self> {
         let store = OnceLock::new();
+        let file_data_dir = file.node.data_dir.clone();
         let lists = prepared.take_lists();
         let applied = prepared.revision();
         let enforcement_due = prepared.enforcement_due();
@@ -134,6 +144,9 @@ impl Control {
             analytics: analytics::Pending::default(),
             lists,
             enforcement_due: AtomicI64::new(enforcement_due),
+            spool: spool::Spool::open(&file_data_dir),
+            shared_status: OnceLock::new(),
+            started_at: api::tokens::now_ms(),
         });
         control
             .edge

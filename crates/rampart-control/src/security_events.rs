@@ -72,6 +72,7 @@ impl Control {
             );
         }
         let Some(store) = self.store() else {
+            self.spool_events(&mut pending);
             return Err(FlushError::NoStore {
                 kept: pending.len(),
             });
@@ -90,10 +91,30 @@ impl Control {
                 pending.clear();
                 Ok(stored)
             }
-            Err(error) => Err(FlushError::Store {
-                error,
-                kept: pending.len(),
-            }),
+            Err(error) => {
+                if error.is_unavailable() {
+                    self.spool_events(&mut pending);
+                }
+                Err(FlushError::Store {
+                    error,
+                    kept: pending.len(),
+                })
+            }
+        }
+    }
+
+    /// Moves pending events to the spool as one batch; they stay in
+    /// memory if the disk refuses.
+    fn spool_events(&self, pending: &mut Vec<SecurityEventWrite>) {
+        let entry = crate::spool::Entry::SecurityEvents {
+            batch: crate::spool::batch_id("events"),
+            events: std::mem::take(pending),
+        };
+        if let Err(error) = self.spool.append(&entry) {
+            tracing::warn!("security events wait in memory, the spool failed: {error}");
+            if let crate::spool::Entry::SecurityEvents { events, .. } = entry {
+                *pending = events;
+            }
         }
     }
 }

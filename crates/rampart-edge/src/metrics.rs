@@ -134,6 +134,8 @@ pub struct Metrics {
     pub body_too_large: AtomicU64,
     /// Automatic under-attack switches (on and off).
     pub attack_switches: AtomicU64,
+    /// The shared tier's status when `[shared]` is configured.
+    shared: std::sync::OnceLock<Arc<rampart_shared::SharedStatus>>,
 }
 
 impl Metrics {
@@ -159,6 +161,58 @@ impl Metrics {
         listeners.entry(name).or_default().clone()
     }
 
+    /// Reports the shared tier (once; later calls are ignored).
+    pub fn set_shared_status(&self, status: Arc<rampart_shared::SharedStatus>) {
+        let _ = self.shared.set(status);
+    }
+
+    /// `rampart_shared_state` (one gauge per state, the current one 1),
+    /// `rampart_shared_ops_total` (Redis commands sent),
+    /// `rampart_shared_round_trips_total`, `rampart_shared_errors_total`,
+    /// `rampart_shared_local_fallbacks_total`.
+    fn render_shared(&self, out: &mut String) {
+        let status = self.shared.get();
+        let current = status.map_or("off", |s| s.state_label());
+        out.push_str("# HELP rampart_shared_state The cluster's shared tier (Redis): 1 for the current state. off: not configured; degraded: unreachable, limits and tokens are per node.\n# TYPE rampart_shared_state gauge\n");
+        for state in ["ok", "degraded", "off"] {
+            let _ = writeln!(
+                out,
+                "rampart_shared_state{{state=\"{state}\"}} {}",
+                u8::from(state == current)
+            );
+        }
+        type Read = fn(&rampart_shared::SharedStatus) -> u64;
+        let counters: [(&str, &str, Read); 4] = [
+            (
+                "rampart_shared_ops_total",
+                "Redis commands sent by the shared tier.",
+                |s| s.ops(),
+            ),
+            (
+                "rampart_shared_round_trips_total",
+                "Pipelines and single calls sent to Redis.",
+                |s| s.round_trips(),
+            ),
+            (
+                "rampart_shared_errors_total",
+                "Calls to Redis that failed or timed out.",
+                |s| s.errors(),
+            ),
+            (
+                "rampart_shared_local_fallbacks_total",
+                "Token redemptions decided by this node alone because Redis did not answer.",
+                |s| s.local_fallbacks(),
+            ),
+        ];
+        for (name, help, read) in counters {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                status.map_or(0, |s| read(s))
+            );
+        }
+    }
+
     /// Prometheus text exposition format 0.0.4.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(16 * 1024);
@@ -166,6 +220,7 @@ impl Metrics {
         self.render_site_security(&mut out);
         self.render_origins(&mut out);
         self.render_listeners(&mut out);
+        self.render_shared(&mut out);
         let _ = writeln!(
             out,
             "# HELP rampart_config_reloads_total Configuration reloads by result.\n# TYPE rampart_config_reloads_total counter\nrampart_config_reloads_total{{result=\"ok\"}} {}\nrampart_config_reloads_total{{result=\"error\"}} {}",

@@ -48,6 +48,8 @@ pub struct EdgeState {
     pub security_events: crate::security_events::SecurityEventBuffer,
     /// Compiled WAF rule sets, reused across snapshots.
     waf: crate::waf::WafCache,
+    /// The cluster's Redis tier (`[shared]`), started with the state.
+    shared: Option<rampart_shared::SharedTier>,
 }
 
 #[derive(Debug)]
@@ -66,7 +68,7 @@ impl EdgeState {
         access_log: AccessLog,
     ) -> Result<Arc<Self>, BuildError> {
         let origins = Mutex::new(HashMap::new());
-        let security = SecurityState::new(&config.dos)?;
+        let security = SecurityState::new(&config.dos, config.shared.is_some())?;
         let bots = crate::bots::BotState::new()?;
         let waf = crate::waf::WafCache::default();
         let geoip = Arc::new(GeoIp::open(&config.geoip)?);
@@ -81,6 +83,7 @@ impl EdgeState {
                 waf: &waf,
             },
         )?;
+        let shared = start_shared(&config, &security, &bots, &metrics);
         let state = Arc::new(Self {
             snapshot: ArcSwap::from_pointee(first),
             default_cert,
@@ -98,12 +101,24 @@ impl EdgeState {
             abuse_intake: std::sync::OnceLock::new(),
             security_events: Default::default(),
             waf,
+            shared,
         });
         spawn_attack_ticker(&state);
         if tokio::runtime::Handle::try_current().is_ok() {
             geoip.watch();
         }
         Ok(state)
+    }
+
+    /// The shared tier's status, `None` without `[shared]`.
+    pub fn shared_status(&self) -> Option<&Arc<rampart_shared::SharedStatus>> {
+        self.shared.as_ref().map(|t| t.status())
+    }
+
+    /// `"off"`, `"ok"` or `"degraded"`: the shared tier's state, for the
+    /// node heartbeat and health answers.
+    pub fn shared_state_label(&self) -> &'static str {
+        self.shared_status().map_or("off", |s| s.state_label())
     }
 
     /// The GeoIP databases in service (lock-free).
@@ -279,6 +294,10 @@ fn restart_only_changes(running: &Config, next: &Config) -> Vec<String> {
     if running.proxy.max_header_bytes != next.proxy.max_header_bytes {
         warnings.push("[proxy] max_header_bytes applies after a restart".into());
     }
+    if running.shared != next.shared {
+        warnings
+            .push("[shared] changed: the Redis tier connects at start; restart to apply".into());
+    }
 
     warnings
 }
@@ -295,6 +314,36 @@ pub fn analytics_config() -> AggregatorConfig {
         tracked_keys: 64,
         max_key_bytes: 128,
         ..AggregatorConfig::default()
+    }
+}
+
+/// Starts the Redis tier when `[shared]` is configured (and a runtime is
+/// there to run its task): counters' deltas, the limit key seed, the
+/// cluster's spent set and the status for `/metrics`. Connection happens in
+/// the background; until then the node is degraded and decides alone.
+fn start_shared(
+    config: &Config,
+    security: &SecurityState,
+    bots: &crate::bots::BotState,
+    metrics: &Metrics,
+) -> Option<rampart_shared::SharedTier> {
+    let shared = config.shared.as_ref()?;
+    tokio::runtime::Handle::try_current().ok()?;
+    match rampart_shared::SharedTier::start(
+        shared,
+        Some(security.counters()),
+        Box::new(security.seed_hook()),
+    ) {
+        Ok(tier) => {
+            bots.set_shared_spent(tier.spent().clone());
+            metrics.set_shared_status(tier.status().clone());
+            tracing::info!(redis = ?shared.redis, "shared tier configured");
+            Some(tier)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "shared tier not started; this node counts and redeems tokens alone");
+            None
+        }
     }
 }
 

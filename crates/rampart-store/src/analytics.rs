@@ -303,10 +303,28 @@ impl Store {
         node_id: &str,
         buckets: &[MinuteBucket],
     ) -> Result<usize, StoreError> {
+        self.record_minutes_once(node_id, None, buckets).await
+    }
+
+    /// [`Store::record_minutes`] for a batch replayed from a node's spool:
+    /// with `batch` set, a batch already applied is not counted again
+    /// (answers 0).
+    pub async fn record_minutes_once(
+        &self,
+        node_id: &str,
+        batch: Option<&str>,
+        buckets: &[MinuteBucket],
+    ) -> Result<usize, StoreError> {
         if buckets.is_empty() {
             return Ok(0);
         }
         let mut tx = self.begin_locked().await?;
+        if let Some(batch) = batch
+            && !crate::nodes::claim_batch(&mut tx, batch, node_id).await?
+        {
+            tx.commit().await?;
+            return Ok(0);
+        }
         let mut site_ids = HashMap::new();
         for row in sqlx::query("SELECT id, name FROM sites")
             .fetch_all(&mut *tx)

@@ -41,6 +41,29 @@ impl StoreError {
         }
     }
 
+    /// Whether the database could not be reached (connection refused or
+    /// cut, pool exhausted, server shutting down), as opposed to a query
+    /// it refused: the same write may succeed once it is back.
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Database(error) = self else {
+            return false;
+        };
+        match error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            // Class 08: connection exception; 57P01–57P03: the server is
+            // shutting down or starting.
+            sqlx::Error::Database(db) => db
+                .code()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+            _ => false,
+        }
+    }
+
     pub(crate) fn conflict(field: &'static str, message: String) -> StoreError {
         StoreError::Conflict { field, message }
     }

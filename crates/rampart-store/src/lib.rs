@@ -19,6 +19,7 @@ mod ids;
 mod lists;
 mod migrate;
 mod model;
+mod nodes;
 mod notifications;
 mod open;
 mod rows;
@@ -40,13 +41,15 @@ pub use model::{
     Account, Actor, ApiToken, AuditEntry, AuditFilter, NewToken, NewUser, Role, SiteRecord,
     SiteWrite, SyncReport, User,
 };
+pub use nodes::{NodeHeartbeat, NodeRequests};
 pub use notifications::{
     NewNotification, Notification, NotificationFilter, NotificationKind, NotificationStatus,
 };
 pub use open::{Backend, Store};
 pub use safety::{
     AbuseReport, CATEGORIES, Case, CaseNote, CaseQueue, Decision, ENFORCED_OUTCOMES,
-    MAX_NOTE_CHARS, NewAbuseReport, NewDecision, OUTCOMES, ReportStatus, priority_of,
+    MAX_NOTE_CHARS, NewAbuseReport, NewDecision, OUTCOMES, ReportIdentity, ReportStatus,
+    priority_of,
 };
 pub use security_events::{
     DEFAULT_RETENTION_MS as SECURITY_EVENTS_RETENTION_MS, MAX_EVENTS_PER_SITE, SecurityEventRecord,

@@ -74,6 +74,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "security events",
         sql: crate::security_events::SCHEMA,
     },
+    Migration {
+        version: 12,
+        name: "cluster nodes and the ledger of spooled batches",
+        sql: crate::nodes::SCHEMA,
+    },
 ];
 
 const V1: &str = r"

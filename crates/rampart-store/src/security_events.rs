@@ -56,7 +56,7 @@ pub struct SecurityRuleHit {
 }
 
 /// An event as the edge hands it over; `site` is the site's name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecurityEventWrite {
     /// Unix milliseconds.
     pub at_ms: i64,
@@ -133,10 +133,31 @@ impl Store {
         retention_ms: i64,
         max_per_site: i64,
     ) -> Result<usize, StoreError> {
+        self.record_security_events_once(node_id, None, events, retention_ms, max_per_site)
+            .await
+    }
+
+    /// [`Store::record_security_events`] for a batch replayed from a node's
+    /// spool: with `batch` set, a batch already applied is not written
+    /// again (answers 0).
+    pub async fn record_security_events_once(
+        &self,
+        node_id: &str,
+        batch: Option<&str>,
+        events: &[SecurityEventWrite],
+        retention_ms: i64,
+        max_per_site: i64,
+    ) -> Result<usize, StoreError> {
         if events.is_empty() {
             return Ok(0);
         }
         let mut tx = self.begin_locked().await?;
+        if let Some(batch) = batch
+            && !crate::nodes::claim_batch(&mut tx, batch, node_id).await?
+        {
+            tx.commit().await?;
+            return Ok(0);
+        }
         let mut site_ids = std::collections::HashMap::new();
         for row in sqlx::query("SELECT id, name FROM sites")
             .fetch_all(&mut *tx)

@@ -5,6 +5,8 @@
 //! set up its fixture has nothing better to do.
 #![forbid(unsafe_code)]
 
+pub mod redis;
+
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
@@ -135,6 +137,38 @@ impl Postgres {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Stops the server with a fast shutdown (clients are disconnected, as
+    /// when a database goes away) and keeps its directory, so
+    /// [`Postgres::start_again`] brings the same data back on the same port.
+    pub fn stop(&mut self) {
+        let data = self.dir().join("data");
+        let pid = std::fs::read_to_string(data.join("postmaster.pid"))
+            .ok()
+            .and_then(|text| text.lines().next().map(str::trim).map(str::to_owned))
+            .unwrap_or_else(|| panic!("postgres on port {} is not running", self.port));
+        run_checked(
+            Command::new("kill").args(["-INT", &pid]),
+            "kill -INT postgres",
+        );
+        // The supervisor exits once postgres has, leaving the directory.
+        let _ = self.supervisor.wait();
+        drop(self.supervisor_stdin.take());
+    }
+
+    /// Starts the server [`Postgres::stop`] stopped, on the same port and
+    /// data; returns once it accepts connections.
+    pub fn start_again(&mut self) {
+        let as_root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+        let dir = self.dir().to_path_buf();
+        let mut supervisor =
+            start_supervised(as_root, &self.bin, &dir, &dir.join("data"), self.port);
+        if let Err(log) = wait_ready(&self.bin, &dir, self.port, &mut supervisor) {
+            panic!("postgres did not start again on port {}:\n{log}", self.port);
+        }
+        self.supervisor_stdin = supervisor.stdin.take();
+        self.supervisor = supervisor;
     }
 
     /// The server's directory: cluster, socket and `postgres.log`.

@@ -157,6 +157,10 @@ async fn serve(config: Config) -> ExitCode {
     let degraded = prepared.store.is_none();
     let fresh = prepared.bootstrap.take();
     let control = Control::new(state.clone(), config.clone(), prepared, public_url);
+    // The node heartbeat reports the Redis tier's state (`off` without
+    // `[shared]`); the tier itself started with the edge state.
+    let edge = state.clone();
+    control.set_shared_status(Arc::new(move || edge.shared_state_label().to_owned()));
     if degraded {
         control.connect_later(print_bootstrap);
     }
@@ -175,6 +179,10 @@ async fn serve(config: Config) -> ExitCode {
     }
     tokio::spawn(control.clone().run_sync_loop(shutdown_rx.clone()));
     tokio::spawn(run_analytics_flush(control.clone(), shutdown_rx.clone()));
+    tokio::spawn(rampart_control::run_node_loop(
+        control.clone(),
+        shutdown_rx.clone(),
+    ));
     tokio::spawn(rampart_control::run_notify_loop(
         control.clone(),
         shutdown_rx.clone(),

@@ -16,7 +16,10 @@ mod widget;
 
 pub use own::{ABUSE_FORM_SITEKEY, abuse_form_sitekey, redeem_own};
 pub use request::{RequestError, VerifyRequest};
-pub use siteverify::{ErrorCode, IdempotencyCache, VerifyResponse, siteverify, siteverify_body};
+pub use siteverify::{
+    ErrorCode, IdempotencyCache, Redeem, Verification, VerifyResponse, siteverify,
+    siteverify_begin, siteverify_body, siteverify_body_begin,
+};
 pub use token::{TOKEN_LIFETIME_SECS, TOKEN_PREFIX, Token, TokenError, issue_token, verify_token};
 pub use widget::{SolveRequest, SolveResponse, challenge_json, solve};
 

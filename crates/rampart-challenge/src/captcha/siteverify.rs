@@ -152,31 +152,102 @@ pub fn siteverify(
     request: &VerifyRequest,
     now: u64,
 ) -> VerifyResponse {
+    match siteverify_begin(ring, directory, idempotency, request, now) {
+        Verification::Done(answer) => answer,
+        Verification::Redeem(redeem) => {
+            let first = spent.spend(redeem.id(), redeem.expires_at(), now);
+            redeem.finish(first, idempotency, now)
+        }
+    }
+}
+
+/// [`siteverify`] in two steps, for a caller whose single-use check is
+/// asynchronous (a spent set shared between nodes): every check but single
+/// use, then [`Redeem::finish`] with the spent set's answer.
+pub enum Verification {
+    /// Decided without redeeming anything (a failure, or an idempotent
+    /// retry's stored answer).
+    Done(VerifyResponse),
+    /// Valid so far: redeem [`Redeem::id`] and finish.
+    Redeem(Redeem),
+}
+
+/// A valid token waiting for its single-use check.
+pub struct Redeem {
+    id: [u8; 16],
+    expires: u64,
+    cache_key: Option<[u8; 16]>,
+    answer: VerifyResponse,
+}
+
+impl Redeem {
+    /// The token's id, the key of the spent set.
+    pub fn id(&self) -> [u8; 16] {
+        self.id
+    }
+
+    /// When the token expires (unix seconds): how long the id must stay
+    /// spent.
+    pub fn expires_at(&self) -> u64 {
+        self.expires
+    }
+
+    /// The answer, given whether this was the id's first use. A success is
+    /// kept for idempotent retries only now, after the single-use check,
+    /// so a retry never replays a redemption another node refused.
+    pub fn finish(
+        self,
+        first_use: bool,
+        idempotency: &IdempotencyCache,
+        now: u64,
+    ) -> VerifyResponse {
+        if !first_use {
+            return VerifyResponse::failure(&[ErrorCode::TimeoutOrDuplicate]);
+        }
+        if let Some(k) = self.cache_key {
+            // Full cache: the answer is not kept; see `IdempotencyCache`.
+            idempotency
+                .map
+                .insert_if_absent(k, self.expires, now, self.answer.clone());
+        }
+        self.answer
+    }
+}
+
+/// The first step of [`siteverify`]: every check but single use.
+pub fn siteverify_begin(
+    ring: &KeyRing,
+    directory: &dyn SitekeyDirectory,
+    idempotency: &IdempotencyCache,
+    request: &VerifyRequest,
+    now: u64,
+) -> Verification {
+    let fail = |codes: &[ErrorCode]| Verification::Done(VerifyResponse::failure(codes));
     let (secret, response) = match (&request.secret, &request.response) {
         (Some(s), Some(r)) => (s, r),
         (None, None) => {
-            return VerifyResponse::failure(&[
+            return fail(&[
                 ErrorCode::MissingInputSecret,
                 ErrorCode::MissingInputResponse,
             ]);
         }
-        (None, Some(_)) => return VerifyResponse::failure(&[ErrorCode::MissingInputSecret]),
-        (Some(_), None) => return VerifyResponse::failure(&[ErrorCode::MissingInputResponse]),
+        (None, Some(_)) => return fail(&[ErrorCode::MissingInputSecret]),
+        (Some(_), None) => return fail(&[ErrorCode::MissingInputResponse]),
     };
     let Some(sitekey) = directory.by_secret(secret) else {
-        return VerifyResponse::failure(&[ErrorCode::InvalidInputSecret]);
+        return fail(&[ErrorCode::InvalidInputSecret]);
     };
     if request
         .sitekey
         .as_ref()
         .is_some_and(|named| *named != sitekey.sitekey)
     {
-        return VerifyResponse::failure(&[ErrorCode::SitekeySecretMismatch]);
+        return fail(&[ErrorCode::SitekeySecretMismatch]);
     }
     if sitekey.suspended {
-        return VerifyResponse::failure(&[ErrorCode::SitekeySuspended]);
+        return fail(&[ErrorCode::SitekeySuspended]);
     }
-    let invalid = || VerifyResponse::failure(&[ErrorCode::InvalidInputResponse]);
+    let invalid = || fail(&[ErrorCode::InvalidInputResponse]);
     if response.len() > MAX_TOKEN_LEN {
         return invalid();
     }
@@ -190,33 +261,28 @@ pub fn siteverify(
     }
     let expires = token.issued.saturating_add(TOKEN_LIFETIME_SECS);
     if now >= expires {
-        return VerifyResponse::failure(&[ErrorCode::TimeoutOrDuplicate]);
+        return fail(&[ErrorCode::TimeoutOrDuplicate]);
     }
     let cache_key = request
         .idempotency_key
         .as_deref()
         .map(|k| IdempotencyCache::key(&token.id, k));
     if let Some(earlier) = cache_key.and_then(|k| idempotency.map.get(&k, now)) {
-        return earlier;
+        return Verification::Done(earlier);
     }
-    if !spent.spend(token.id, expires, now) {
-        return VerifyResponse::failure(&[ErrorCode::TimeoutOrDuplicate]);
-    }
-    let answer = VerifyResponse {
-        success: true,
-        challenge_ts: Some(rfc3339_utc(token.issued)),
-        hostname: Some(token.hostname),
-        error_codes: Vec::new(),
-        action: Some(token.action),
-        cdata: Some(token.cdata),
-    };
-    if let Some(k) = cache_key {
-        // Full cache: the answer is not kept; see `IdempotencyCache`.
-        idempotency
-            .map
-            .insert_if_absent(k, expires, now, answer.clone());
-    }
-    answer
+    Verification::Redeem(Redeem {
+        id: token.id,
+        expires,
+        cache_key,
+        answer: VerifyResponse {
+            success: true,
+            challenge_ts: Some(rfc3339_utc(token.issued)),
+            hostname: Some(token.hostname),
+            error_codes: Vec::new(),
+            action: Some(token.action),
+            cdata: Some(token.cdata),
+        },
+    })
 }
 
 /// [`siteverify`] on a raw body: an unreadable body is `bad-request`.
@@ -232,6 +298,21 @@ pub fn siteverify_body(
     match VerifyRequest::from_body(content_type, body) {
         Ok(request) => siteverify(ring, directory, spent, idempotency, &request, now),
         Err(_) => VerifyResponse::failure(&[ErrorCode::BadRequest]),
+    }
+}
+
+/// [`siteverify_begin`] on a raw body.
+pub fn siteverify_body_begin(
+    ring: &KeyRing,
+    directory: &dyn SitekeyDirectory,
+    idempotency: &IdempotencyCache,
+    content_type: Option<&str>,
+    body: &[u8],
+    now: u64,
+) -> Verification {
+    match VerifyRequest::from_body(content_type, body) {
+        Ok(request) => siteverify_begin(ring, directory, idempotency, &request, now),
+        Err(_) => Verification::Done(VerifyResponse::failure(&[ErrorCode::BadRequest])),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod body;
 pub mod captcha;
 pub mod error;
 pub mod lists;
+pub mod nodes;
 pub mod notifications;
 mod ops;
 pub mod safety;
@@ -154,6 +155,7 @@ pub fn router(control: Arc<Control>) -> Router {
             axum::routing::post(notifications::send_test),
         )
         .route("/audit", get(audit))
+        .route("/nodes", get(nodes::list))
         .fallback(api_not_found);
     Router::new()
         .nest("/api/v1", api)
@@ -289,6 +291,7 @@ async fn audit(
         notifications::send_test, notifications::list,
         transparency::report,
         appeals::file, appeals::history, appeals::answer,
+        nodes::list,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, error::FieldProblem)),
     modifiers(&BearerAuth),

@@ -26,7 +26,11 @@ pub async fn healthz(State(control): State<Arc<Control>>) -> Json<serde_json::Va
 pub async fn metrics(State(control): State<Arc<Control>>) -> Response {
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        control.edge.metrics.render(),
+        format!(
+            "{}{}",
+            control.edge.metrics.render(),
+            control.spool_metrics()
+        ),
     )
         .into_response()
 }

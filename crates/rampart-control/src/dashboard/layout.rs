@@ -17,6 +17,7 @@ pub(crate) enum Section {
     Tokens,
     OperatorRules,
     Desk,
+    Nodes,
     None,
 }
 
@@ -57,6 +58,7 @@ pub(crate) fn page(
                                         li { a href="/operator/rules" aria-current=[current(section, Section::OperatorRules)] { "Operator rules" } }
                                         // Agents and operator admins: the API's desk view.
                                         li { a href="/desk" aria-current=[current(section, Section::Desk)] { "Trust & safety" } }
+                                        li { a href="/nodes" aria-current=[current(section, Section::Nodes)] { "Nodes" } }
                                     }
                                 }
                             }

@@ -29,6 +29,7 @@ mod layout;
 mod limiter;
 mod lists;
 mod login;
+mod nodes;
 mod operator_rules;
 mod rule_forms;
 mod security;
@@ -188,6 +189,7 @@ pub fn router() -> Router<Arc<Control>> {
         )
         .route("/desk/appeals/{id}/answer", post(desk_case::answer))
         .route("/transparency", get(transparency::page_get))
+        .route("/nodes", get(nodes::page_get))
         .route("/lists", get(lists::page_get).post(lists::create))
         .route("/lists/{id}/import", post(lists::import))
         .route("/lists/{id}/export", get(lists::export))

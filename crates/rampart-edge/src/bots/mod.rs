@@ -36,6 +36,8 @@ pub struct BotState {
     /// Signs when the store has given no shared keys (tests, first start).
     own_key: SigningKey,
     pub spent: LocalSpentSet,
+    /// The cluster's spent set (`[shared]`), asked after the local one.
+    shared_spent: std::sync::OnceLock<rampart_shared::SharedSpentSet>,
     pub idempotency: rampart_challenge::captcha::IdempotencyCache,
     /// Verified bots' forward-confirmed reverse DNS: resolver and answers.
     pub rdns: rdns::Rdns,
@@ -46,9 +48,37 @@ impl BotState {
         Ok(Self {
             own_key: SigningKey::generate()?,
             spent: LocalSpentSet::new(SPENT_CAPACITY),
+            shared_spent: std::sync::OnceLock::new(),
             idempotency: rampart_challenge::captcha::IdempotencyCache::new(IDEMPOTENCY_CAPACITY),
             rdns: rdns::Rdns::new(),
         })
+    }
+
+    /// Installs the cluster's spent set (once; later calls are ignored).
+    pub fn set_shared_spent(&self, shared: rampart_shared::SharedSpentSet) {
+        let _ = self.shared_spent.set(shared);
+    }
+
+    /// Confirms with the cluster's spent set an id the local set has just
+    /// accepted (see [`rampart_challenge::Recorded`]). `false` only when
+    /// another node redeemed it first. With no shared tier, or Redis not
+    /// answering within `[shared] timeout`, the local set's word stands:
+    /// nodes keep serving with per-node single use while Redis is down.
+    pub async fn confirm_shared(&self, taken: Option<([u8; 16], u64)>) -> bool {
+        let (Some(shared), Some((id, expires_at))) = (self.shared_spent.get(), taken) else {
+            return true;
+        };
+        !matches!(
+            shared.spend(id, expires_at).await,
+            rampart_shared::SharedSpend::AlreadySpent
+        )
+    }
+
+    /// Local then shared single use of `id`, for a two-step check such as
+    /// siteverify's.
+    pub async fn spend_everywhere(&self, id: [u8; 16], expires_at: u64, now: u64) -> bool {
+        use rampart_challenge::SpentSet as _;
+        self.spent.spend(id, expires_at, now) && self.confirm_shared(Some((id, expires_at))).await
     }
 
     /// The key ring of a snapshot: the store's two newest keys, or this

@@ -19,7 +19,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use rampart_challenge::captcha::{self, MapDirectory};
-use rampart_challenge::{clearance, pow};
+use rampart_challenge::{Recorded, clearance, pow};
 use rampart_config::ThreatLevel;
 use serde::Deserialize;
 
@@ -68,7 +68,7 @@ pub async fn handle(request: Request<Incoming>, ctx: &Ctx<'_>) -> Response<EdgeB
         (Method::GET | Method::HEAD, "/.rampart/challenge/v1/challenge.js") => asset(CHALLENGE_JS),
         (Method::GET | Method::HEAD, "/.rampart/captcha/v1/api.js") => asset(CAPTCHA_JS),
         (Method::POST, page::VERIFY_PATH) => verify(request, ctx).await,
-        (Method::GET | Method::HEAD, page::NOJS_PATH) => nojs(&request, ctx),
+        (Method::GET | Method::HEAD, page::NOJS_PATH) => nojs(&request, ctx).await,
         (Method::GET, "/.rampart/captcha/v1/challenge") => captcha_challenge(&request, ctx),
         (Method::POST, "/.rampart/captcha/v1/solve") => captcha_solve(request, ctx).await,
         (Method::POST, "/.rampart/captcha/v1/siteverify") => siteverify(request, ctx).await,
@@ -149,7 +149,8 @@ async fn verify(request: Request<Incoming>, ctx: &Ctx<'_>) -> Response<EdgeBody>
     let return_to = page::safe_return(&form.return_to).to_string();
     let bots = ctx.bots;
     let now = unix_now();
-    match pow::verify(
+    let spent = Recorded::new(&ctx.state.spent);
+    let checked = pow::verify(
         &bots.ring,
         &form.challenge,
         &form.nonce,
@@ -157,8 +158,9 @@ async fn verify(request: Request<Incoming>, ctx: &Ctx<'_>) -> Response<EdgeBody>
         ctx.ip,
         &bots.prefix,
         now,
-        &ctx.state.spent,
-    ) {
+        &spent,
+    );
+    match confirmed(checked, ctx, &spent).await {
         Ok(_) => grant(bots, &headers, ctx, &bots.site, &return_to, now),
         Err(e) => {
             tracing::debug!(site = %bots.site, error = %e, "challenge answer refused");
@@ -168,6 +170,21 @@ async fn verify(request: Request<Incoming>, ctx: &Ctx<'_>) -> Response<EdgeBody>
                 &format!("The check did not pass ({e}); it runs again now."),
             )
         }
+    }
+}
+
+/// A challenge that passed the local checks is confirmed with the
+/// cluster's spent set: refused as replayed if another node redeemed it.
+async fn confirmed<T>(
+    checked: Result<T, pow::PowError>,
+    ctx: &Ctx<'_>,
+    spent: &Recorded<'_, rampart_challenge::LocalSpentSet>,
+) -> Result<T, pow::PowError> {
+    let passed = checked?;
+    if ctx.state.confirm_shared(spent.taken()).await {
+        Ok(passed)
+    } else {
+        Err(pow::PowError::Replayed)
     }
 }
 
@@ -230,7 +247,7 @@ struct NojsQuery {
     r: String,
 }
 
-fn nojs(request: &Request<Incoming>, ctx: &Ctx<'_>) -> Response<EdgeBody> {
+async fn nojs(request: &Request<Incoming>, ctx: &Ctx<'_>) -> Response<EdgeBody> {
     let bots = ctx.bots;
     let return_to = request
         .uri()
@@ -266,7 +283,8 @@ fn nojs(request: &Request<Incoming>, ctx: &Ctx<'_>) -> Response<EdgeBody> {
             "Your browser did not send back the check's cookie; allow cookies for this site.",
         );
     }
-    match pow::verify(
+    let spent = Recorded::new(&ctx.state.spent);
+    let checked = pow::verify(
         &bots.ring,
         &q.c,
         &q.n,
@@ -274,8 +292,9 @@ fn nojs(request: &Request<Incoming>, ctx: &Ctx<'_>) -> Response<EdgeBody> {
         ctx.ip,
         &bots.prefix,
         now,
-        &ctx.state.spent,
-    ) {
+        &spent,
+    );
+    match confirmed(checked, ctx, &spent).await {
         Ok(_) => grant(
             bots,
             request.headers(),
@@ -321,12 +340,13 @@ async fn captcha_solve(request: Request<Incoming>, ctx: &Ctx<'_>) -> Response<Ed
     let Some((_, body)) = read_body(request).await else {
         return error(StatusCode::BAD_REQUEST, "bad-request");
     };
+    let spent = Recorded::new(&ctx.state.spent);
     let solved = captcha::SolveRequest::from_json(&body).and_then(|solve| {
         let bots = ctx.bots;
         captcha::solve(
             &bots.ring,
             &bots.captcha,
-            &ctx.state.spent,
+            &spent,
             &solve,
             ctx.page.host,
             ctx.ip,
@@ -334,6 +354,13 @@ async fn captcha_solve(request: Request<Incoming>, ctx: &Ctx<'_>) -> Response<Ed
             unix_now(),
         )
     });
+    let solved = match solved {
+        Ok(answer) if !ctx.state.confirm_shared(spent.taken()).await => {
+            drop(answer);
+            Err(captcha::CaptchaError::Challenge(pow::PowError::Replayed))
+        }
+        other => other,
+    };
     match solved {
         Ok(answer) => crate::pages::json_response(StatusCode::OK, answer.to_json()),
         Err(e) => error(StatusCode::BAD_REQUEST, e.code()),
@@ -352,15 +379,24 @@ async fn siteverify(request: Request<Incoming>, ctx: &Ctx<'_>) -> Response<EdgeB
             &captcha::VerifyResponse::failure(&[captcha::ErrorCode::BadRequest]),
         );
     };
-    let answer = captcha::siteverify_body(
+    let now = unix_now();
+    let answer = match captcha::siteverify_body_begin(
         &ctx.bots.ring,
         ctx.directory,
-        &ctx.state.spent,
         &ctx.state.idempotency,
         content_type.as_deref(),
         &body,
-        unix_now(),
-    );
+        now,
+    ) {
+        captcha::Verification::Done(answer) => answer,
+        captcha::Verification::Redeem(redeem) => {
+            let first = ctx
+                .state
+                .spend_everywhere(redeem.id(), redeem.expires_at(), now)
+                .await;
+            redeem.finish(first, &ctx.state.idempotency, now)
+        }
+    };
     // Turnstile answers 200 for a failed verification too: clients read
     // `success`, and some treat other statuses as transport errors.
     json(StatusCode::OK, &answer)

@@ -29,6 +29,8 @@ mod tests;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
+use arc_swap::ArcSwap;
+
 use http::{HeaderMap, Request, Response};
 use rampart_analytics::Verdict as AnalyticsVerdict;
 use rampart_config::{BotAction, DosConfig, SecurityPhase, ThreatLevel};
@@ -55,8 +57,11 @@ const PENALTY_CAPACITY: usize = 100_000;
 
 /// Security state that must survive snapshot swaps.
 pub struct SecurityState {
-    hasher: KeyHasher,
-    pub limiter: RateLimiter<LocalCounters>,
+    /// Builds rate-limit keys. Random per process, until a shared tier
+    /// hands over the cluster's seed (`set_limit_seed`): nodes that share
+    /// counters must name a client's counter alike.
+    hasher: Arc<ArcSwap<KeyHasher>>,
+    pub limiter: RateLimiter<Arc<LocalCounters>>,
     attacks: Mutex<HashMap<String, Weak<SiteAttack>>>,
     pub switches: SwitchLog,
     pub connections: dos::ConnectionCaps,
@@ -68,10 +73,15 @@ pub struct SecurityState {
 
 impl SecurityState {
     /// Fails only if the limits crate refuses the table sizes, which are
-    /// constants here.
-    pub fn new(dos: &DosConfig) -> Result<Self, LimitsError> {
+    /// constants here. `shared`: a shared tier will drain the counters'
+    /// deltas (`[shared]` is configured).
+    pub fn new(dos: &DosConfig, shared: bool) -> Result<Self, LimitsError> {
         let hasher = KeyHasher::random();
-        let counters = LocalCounters::new(CountersConfig::default(), &hasher)?;
+        let config = CountersConfig {
+            record_deltas: shared,
+            ..CountersConfig::default()
+        };
+        let counters = Arc::new(LocalCounters::new(config, &hasher)?);
         Ok(Self {
             limiter: RateLimiter::new(counters, PENALTY_CAPACITY, &hasher)?,
             attacks: Mutex::new(HashMap::new()),
@@ -79,8 +89,20 @@ impl SecurityState {
             connections: dos::ConnectionCaps::new(dos, hasher.clone()),
             implicit_id: IMPLICIT_RULE_ID.into(),
             bot_policy_id: "bot_policy".into(),
-            hasher,
+            hasher: Arc::new(ArcSwap::from_pointee(hasher)),
         })
+    }
+
+    /// The rate-limit counters, for the shared tier's syncer.
+    pub fn counters(&self) -> Arc<LocalCounters> {
+        self.limiter.store().clone()
+    }
+
+    /// Something that installs the cluster's limit key seed, for the
+    /// shared tier (which calls it after every new connection).
+    pub fn seed_hook(&self) -> impl Fn([u8; 16]) + Send + Sync + 'static {
+        let hasher = self.hasher.clone();
+        move |seed| hasher.store(Arc::new(KeyHasher::from_seed(seed)))
     }
 
     /// The long-lived under-attack state of site `name` (snapshot build).
@@ -199,7 +221,7 @@ pub fn check_request<B>(
         if !(skip.contains(SecurityPhase::RateLimits) || sec.rate_limits.is_empty())
             && let Some(limited) = ratelimit::check(
                 &security.limiter,
-                &security.hasher,
+                &security.hasher.load(),
                 &site.name,
                 &sec.rate_limits,
                 &sec.lists,
@@ -390,6 +412,7 @@ fn under_attack<B>(
     }
     let key = security
         .hasher
+        .load()
         .key()
         .site(&*site.name)
         .rule(IMPLICIT_RULE_ID)

@@ -65,7 +65,7 @@ pub enum Limited {
 /// challenge ends the phase. `log` limits record the hit and go on.
 #[allow(clippy::too_many_arguments)]
 pub fn check(
-    limiter: &RateLimiter<LocalCounters>,
+    limiter: &RateLimiter<Arc<LocalCounters>>,
     hasher: &KeyHasher,
     site: &str,
     limits: &[CompiledLimit],
@@ -111,7 +111,7 @@ pub fn check(
 /// After the response: counts the request for every pending limit whose
 /// counting expression matches the response.
 pub fn count_response(
-    limiter: &RateLimiter<LocalCounters>,
+    limiter: &RateLimiter<Arc<LocalCounters>>,
     limits: &[CompiledLimit],
     lists: &Lists,
     req: &RequestFields<'_>,

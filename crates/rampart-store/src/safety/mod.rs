@@ -21,7 +21,7 @@ mod triage;
 
 pub(crate) use decisions::actor_ref;
 pub use decisions::{Decision, NewDecision};
-pub use reports::{AbuseReport, Case, CaseQueue, NewAbuseReport, ReportStatus};
+pub use reports::{AbuseReport, Case, CaseQueue, NewAbuseReport, ReportIdentity, ReportStatus};
 pub(crate) use triage::SCHEMA as TRIAGE_SCHEMA;
 pub use triage::{CaseNote, MAX_NOTE_CHARS};
 

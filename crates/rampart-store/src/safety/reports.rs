@@ -200,6 +200,27 @@ pub(crate) async fn audit_case(
 }
 
 /// A human-readable public reference: a prefix and 48 random bits.
+/// A report's id, public reference and filing time, fixed when it is
+/// accepted (which may be before the store can take it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportIdentity {
+    pub id: String,
+    pub reference: String,
+    /// Unix ms.
+    pub created_at: i64,
+}
+
+impl ReportIdentity {
+    /// A fresh id and reference for a report accepted at `created_at`.
+    pub fn new(created_at: i64) -> Self {
+        Self {
+            id: new_id("report"),
+            reference: new_reference("AR"),
+            created_at,
+        }
+    }
+}
+
 fn new_reference(prefix: &str) -> String {
     format!("{prefix}-{}", random_hex(6).to_uppercase())
 }
@@ -214,6 +235,22 @@ impl Store {
         new: NewAbuseReport,
         merge_window_ms: i64,
     ) -> Result<(AbuseReport, Case, bool), StoreError> {
+        let identity = ReportIdentity::new(now_ms());
+        self.file_abuse_report_once(actor, new, merge_window_ms, &identity)
+            .await
+    }
+
+    /// [`Store::file_abuse_report`] with the id, reference and time fixed
+    /// by the caller (a report accepted while the store was down, written
+    /// later from the node's spool). Idempotent on the id: a report already
+    /// stored is answered as it is, not filed twice.
+    pub async fn file_abuse_report_once(
+        &self,
+        actor: &Actor,
+        new: NewAbuseReport,
+        merge_window_ms: i64,
+        identity: &ReportIdentity,
+    ) -> Result<(AbuseReport, Case, bool), StoreError> {
         let now = now_ms();
         let mut tx = self.begin_locked().await?;
         // SQLite's BEGIN IMMEDIATE already serializes writers. On
@@ -224,6 +261,18 @@ impl Store {
                 .bind(PG_INTAKE_LOCK)
                 .execute(&mut *tx)
                 .await?;
+        }
+        let existing = sqlx::query(&format!(
+            "SELECT {REPORT_COLUMNS} FROM abuse_reports WHERE id = $1"
+        ))
+        .bind(identity.id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = existing {
+            let report = report_from_row(&row)?;
+            let case = fetch_case(&mut *tx, &report.case_id).await?;
+            tx.commit().await?;
+            return Ok((report, case, true));
         }
         let open = sqlx::query(&format!(
             "SELECT {CASE_COLUMNS} FROM safety_cases
@@ -288,8 +337,8 @@ impl Store {
             }
         };
         let report = AbuseReport {
-            id: new_id("report"),
-            reference: new_reference("AR"),
+            id: identity.id.clone(),
+            reference: identity.reference.clone(),
             case_id: case.id.clone(),
             category: new.category,
             urls: new.urls,
@@ -299,7 +348,7 @@ impl Store {
             good_faith: new.good_faith,
             share_with_owner: new.share_with_owner,
             share_with_host: new.share_with_host,
-            created_at: now,
+            created_at: identity.created_at,
         };
         sqlx::query(&format!(
             "INSERT INTO abuse_reports ({REPORT_COLUMNS}, client_ip_hash)

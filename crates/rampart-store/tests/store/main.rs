@@ -10,6 +10,7 @@ mod challenge_keys;
 mod crud;
 mod fixture;
 mod lists;
+mod nodes;
 mod notifications;
 mod safety;
 mod schema;
@@ -84,4 +85,7 @@ both_backends!(
     transparency::transparency_counts_the_period,
     appeals::appeals_are_answered_by_another_agent,
     security_events::security_events_list_find_and_bound,
+    nodes::heartbeats_upsert_one_row_per_node,
+    nodes::spooled_batches_count_once,
+    nodes::a_report_filed_twice_by_id_is_stored_once,
 );

@@ -21,6 +21,8 @@ pub mod limits;
 pub mod widget;
 // Rule sets for the WAF tests.
 pub mod waf;
+// N nodes on one PostgreSQL, for the cluster_* tests.
+pub mod cluster;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -62,9 +64,16 @@ pub struct RampartBuilder {
     https_proxy_protocol: bool,
     dir: Option<tempfile::TempDir>,
     env: Vec<(String, String)>,
+    node_id: Option<String>,
 }
 
 impl RampartBuilder {
+    /// `node.id` ("test" unless set).
+    pub fn node_id(mut self, id: &str) -> Self {
+        self.node_id = Some(id.to_string());
+        self
+    }
+
     /// `[[site]]` tables (TOML text).
     pub fn sites(mut self, toml: &str) -> Self {
         self.sites.push_str(toml);
@@ -127,7 +136,8 @@ impl RampartBuilder {
             }
         };
         let config = format!(
-            "[node]\nid = \"test\"\ndata_dir = \"data\"\n{extra}\n[listen]\nhttp = {http}\nhttps = {https}\nadmin = \"{admin}\"\n\n[log]\naccess = \"{log}\"\n\n[proxy]\n{proxy}\n{tables}\n{sites}",
+            "[node]\nid = \"{id}\"\ndata_dir = \"data\"\n{extra}\n[listen]\nhttp = {http}\nhttps = {https}\nadmin = \"{admin}\"\n\n[log]\naccess = \"{log}\"\n\n[proxy]\n{proxy}\n{tables}\n{sites}",
+            id = self.node_id.as_deref().unwrap_or("test"),
             extra = self.extra,
             http = listener(http, self.http_proxy_protocol),
             https = listener(https, self.https_proxy_protocol),

@@ -8,11 +8,12 @@ use std::net::IpAddr;
 use std::sync::Weak;
 
 use rampart_edge::abuse_form::{AbuseIntake, IntakeFuture, Receipt, Submission};
-use rampart_store::{Actor, CATEGORIES, NewAbuseReport};
+use rampart_store::{Actor, CATEGORIES, NewAbuseReport, ReportIdentity};
 use sha2::{Digest as _, Sha256};
 
 use crate::Control;
 use crate::api::error::ApiError;
+use crate::spool::{Applied, Entry, SpooledReport};
 
 /// At most this many URLs per report.
 pub const MAX_URLS: usize = 250;
@@ -42,7 +43,8 @@ pub struct ReportInput {
 pub struct Filed {
     pub id: String,
     pub reference: String,
-    pub case_id: String,
+    /// None while the report waits in the spool for the store.
+    pub case_id: Option<String>,
     pub status_url: String,
 }
 
@@ -126,7 +128,6 @@ pub async fn file(
     input: ReportInput,
     client_ip: IpAddr,
 ) -> Result<Filed, Refusal> {
-    let store = crate::api::store(control)?;
     if !CATEGORIES.contains(&input.category.as_str()) {
         return Err(invalid(
             "category",
@@ -196,8 +197,15 @@ pub async fn file(
         let name = match snapshot.site_for_host(&host) {
             Some(site) => Some(site.name.to_string()),
             None => {
-                if stored.is_none() {
-                    stored = Some(store.list_sites(None).await?);
+                // Without the store, only the snapshot's sites are known.
+                if stored.is_none()
+                    && let Some(store) = control.store()
+                {
+                    stored = Some(match store.list_sites(None).await {
+                        Ok(sites) => sites,
+                        Err(error) if error.is_unavailable() => Vec::new(),
+                        Err(error) => return Err(error.into()),
+                    });
                 }
                 stored
                     .iter()
@@ -225,52 +233,188 @@ pub async fn file(
         urls.push(url.trim().to_owned());
     }
     let site_name = site_name.unwrap_or_default();
-    let Some(site) = store.site_by_name(&site_name).await? else {
-        return Err(invalid("urls[0]", "the site is not in the store"));
-    };
-
-    let ip_hash = ip_key(client_ip);
-    let now = crate::api::tokens::now_ms();
-    let since = now - LIMIT_WINDOW_MS;
-    let retry = u64::try_from(LIMIT_WINDOW_MS / 1000).unwrap_or(3600);
-    if store.count_reports_from_ip(&ip_hash, since).await? >= LIMIT_PER_IP {
-        return Err(Refusal::Limited(retry));
-    }
-    if let Some(email) = &email
-        && store.count_reports_from_email(email, since).await? >= LIMIT_PER_EMAIL
-    {
-        return Err(Refusal::Limited(retry));
-    }
-
-    let new = NewAbuseReport {
-        site_id: site.id,
-        account_id: site.account_id,
+    let report = SpooledReport {
+        identity: ReportIdentity::new(crate::api::tokens::now_ms()),
+        site: site_name,
         category: input.category,
         urls,
         explanation: input.explanation,
         reporter_name: name,
         reporter_email: email,
-        good_faith: true,
         share_with_owner: input.share_with_owner,
         share_with_host: input.share_with_host,
-        client_ip_hash: ip_hash,
+        client_ip_hash: ip_key(client_ip),
+    };
+    match file_now(control, &report).await {
+        Ok(filed) => Ok(filed),
+        Err(Attempt::Refused(refusal)) => Err(refusal),
+        Err(Attempt::StoreDown) => queue(control, report),
+    }
+}
+
+/// Why a report did not go into the store now.
+enum Attempt {
+    Refused(Refusal),
+    /// The store cannot be reached: the report goes to the spool.
+    StoreDown,
+}
+
+impl From<rampart_store::StoreError> for Attempt {
+    fn from(error: rampart_store::StoreError) -> Self {
+        if error.is_unavailable() {
+            Attempt::StoreDown
+        } else {
+            Attempt::Refused(error.into())
+        }
+    }
+}
+
+impl From<Refusal> for Attempt {
+    fn from(refusal: Refusal) -> Self {
+        Attempt::Refused(refusal)
+    }
+}
+
+fn status_url(control: &Control, reference: &str) -> String {
+    format!(
+        "{}/api/v1/abuse-reports/{reference}/status",
+        control.public_url.trim_end_matches('/'),
+    )
+}
+
+/// Applies the limits and writes the report, with the id and reference it
+/// was given at intake (so a commit whose answer was lost, then spooled,
+/// is not filed twice).
+async fn file_now(control: &Control, report: &SpooledReport) -> Result<Filed, Attempt> {
+    let store = control.store().ok_or(Attempt::StoreDown)?;
+    let Some(site) = store.site_by_name(&report.site).await? else {
+        return Err(invalid("urls[0]", "the site is not in the store").into());
+    };
+    let since = crate::api::tokens::now_ms() - LIMIT_WINDOW_MS;
+    let retry = u64::try_from(LIMIT_WINDOW_MS / 1000).unwrap_or(3600);
+    if store
+        .count_reports_from_ip(&report.client_ip_hash, since)
+        .await?
+        >= LIMIT_PER_IP
+    {
+        return Err(Refusal::Limited(retry).into());
+    }
+    if let Some(email) = &report.reporter_email
+        && store.count_reports_from_email(email, since).await? >= LIMIT_PER_EMAIL
+    {
+        return Err(Refusal::Limited(retry).into());
+    }
+    let (stored, case) = store_report(control, store, report.clone(), site).await?;
+    Ok(Filed {
+        status_url: status_url(control, &stored.reference),
+        id: stored.id,
+        reference: stored.reference,
+        case_id: Some(case.id),
+    })
+}
+
+/// Files `report` on `site` and announces it.
+async fn store_report(
+    control: &Control,
+    store: &rampart_store::Store,
+    report: SpooledReport,
+    site: rampart_store::SiteRecord,
+) -> Result<(rampart_store::AbuseReport, rampart_store::Case), rampart_store::StoreError> {
+    let new = NewAbuseReport {
+        site_id: site.id,
+        account_id: site.account_id,
+        category: report.category,
+        urls: report.urls,
+        explanation: report.explanation,
+        reporter_name: report.reporter_name,
+        reporter_email: report.reporter_email,
+        good_faith: true,
+        share_with_owner: report.share_with_owner,
+        share_with_host: report.share_with_host,
+        client_ip_hash: report.client_ip_hash,
     };
     let actor = Actor::system("public abuse report");
-    let (report, case, _merged) = store
-        .file_abuse_report(&actor, new, MERGE_WINDOW_MS)
+    let (stored, case, _merged) = store
+        .file_abuse_report_once(&actor, new, MERGE_WINDOW_MS, &report.identity)
         .await?;
-    let status_url = format!(
-        "{}/api/v1/abuse-reports/{}/status",
-        control.public_url.trim_end_matches('/'),
-        report.reference
+    let url = status_url(control, &stored.reference);
+    crate::notify::hooks::report_received(store, &stored, &case, &report.site, &url).await;
+    Ok((stored, case))
+}
+
+/// The store is down: the report is kept in the spool (on disk, fsynced)
+/// and the reporter gets its reference now. The limits count what this
+/// node has queued, since the store cannot count.
+fn queue(control: &Control, report: SpooledReport) -> Result<Filed, Refusal> {
+    let spool = &control.spool;
+    let now = crate::api::tokens::now_ms();
+    let since = now - LIMIT_WINDOW_MS;
+    let retry = u64::try_from(LIMIT_WINDOW_MS / 1000).unwrap_or(3600);
+    if spool.reports_since(&report.client_ip_hash, since) >= LIMIT_PER_IP {
+        return Err(Refusal::Limited(retry));
+    }
+    if let Some(email) = &report.reporter_email
+        && spool.reports_since(email, since) >= LIMIT_PER_EMAIL
+    {
+        return Err(Refusal::Limited(retry));
+    }
+    let (id, reference) = (
+        report.identity.id.clone(),
+        report.identity.reference.clone(),
     );
-    crate::notify::hooks::report_received(store, &report, &case, &site_name, &status_url).await;
+    let mut keys = vec![report.client_ip_hash.clone()];
+    keys.extend(report.reporter_email.clone());
+    if let Err(error) = spool.append(&Entry::Report(Box::new(report))) {
+        tracing::error!("the store is down and the report cannot be spooled: {error}");
+        return Err(Refusal::Api(ApiError::new(
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the report could not be kept; try again shortly",
+        )));
+    }
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    spool.note_report(&keys, now);
+    tracing::info!("the store is down: abuse report {reference} kept in the spool");
     Ok(Filed {
-        status_url,
-        id: report.id,
-        reference: report.reference,
-        case_id: case.id,
+        status_url: status_url(control, &reference),
+        id,
+        reference,
+        case_id: None,
     })
+}
+
+/// Writes a report from the spool (the store is back).
+pub(crate) async fn apply_spooled(control: &Control, report: SpooledReport) -> Applied {
+    let Some(store) = control.store() else {
+        return Applied::Unavailable;
+    };
+    let site = match store.site_by_name(&report.site).await {
+        Ok(Some(site)) => site,
+        Ok(None) => {
+            return Applied::Refused(format!(
+                "report {}: site '{}' no longer exists",
+                report.identity.reference, report.site
+            ));
+        }
+        Err(error) => return retry_or_refuse(error),
+    };
+    match store_report(control, store, report, site).await {
+        Ok(_) => Applied::Done,
+        Err(error) => retry_or_refuse(error),
+    }
+}
+
+/// Only an answer that can never change sets an entry aside; anything
+/// else (the store down, or an error not understood) keeps it for the
+/// next flush, so nothing is dropped by mistake.
+pub(crate) fn retry_or_refuse(error: rampart_store::StoreError) -> Applied {
+    use rampart_store::StoreError as E;
+    match error {
+        E::NotFound { .. } | E::Conflict { .. } | E::Corrupt(_) => {
+            Applied::Refused(error.to_string())
+        }
+        _ => Applied::Unavailable,
+    }
 }
 
 /// The edge's form hands its reports here. The form is served only to

@@ -54,7 +54,10 @@ pub struct FiledReport {
     pub reference: String,
     /// Where the reporter follows the report, without signing in.
     pub status_url: String,
-    pub case_id: String,
+    /// Absent when the report was accepted while the store was down (202):
+    /// it is filed into a case when the store is back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case_id: Option<String>,
 }
 
 /// The caller's token if one is sent: a bad one is refused rather than
@@ -97,7 +100,9 @@ fn limited(retry_after_secs: u64) -> Response {
 
 #[utoipa::path(post, path = "/api/v1/abuse-reports", tag = "trust & safety",
     request_body = NewReport, security(()),
-    responses((status = 201, body = FiledReport), (status = 422, body = ErrorBody),
+    responses((status = 201, body = FiledReport),
+        (status = 202, description = "accepted while the store is down; filed when it is back", body = FiledReport),
+        (status = 422, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 pub async fn create(
     State(control): State<Arc<Control>>,
@@ -106,6 +111,7 @@ pub async fn create(
     ApiJson(input): ApiJson<NewReport>,
 ) -> Response {
     match create_inner(&control, &headers, &extensions, input).await {
+        Ok(filed) if filed.case_id.is_none() => (StatusCode::ACCEPTED, Json(filed)).into_response(),
         Ok(filed) => (StatusCode::CREATED, Json(filed)).into_response(),
         Err(Refusal::Limited(secs)) => limited(secs),
         Err(Refusal::Api(error)) => error.into_response(),
