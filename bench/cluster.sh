@@ -11,8 +11,9 @@
 #
 # Per variant: aggregate req/s (sum of one wrk per node), the nodes' CPU per
 # request, and for shared the Redis commands per request (INFO commandstats
-# before and after the measured window; `rampart_shared_ops_total` from the
-# nodes' /metrics when they export it).
+# before and after the measured window) and the nodes' own counts of commands
+# and round trips (`rampart_shared_ops_total`, `rampart_shared_round_trips_total`
+# on /metrics).
 #
 # Usage: bench/cluster.sh [--duration S] [--warmup S] [--rounds N] [--conns N]
 #                         [--clients N,M,…] [--only local|shared] [--out FILE] [--keep-tmp]
@@ -39,7 +40,7 @@ NODES=3
 TARGET_RATIO=0.8
 TARGET_OPS=0.1
 
-usage() { sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --duration) DURATION=$2; shift ;;
@@ -175,19 +176,23 @@ done
 commandstats_calls() { # -> Redis commands executed so far, not counting our INFO/CONFIG calls
     rcli info commandstats | tr -d '\r' | awk -F'[:=,]' '/^cmdstat_/ && $1 !~ /^cmdstat_(info|config|ping)$/ {n += $3} END {print n + 0}'
 }
-shared_ops_metric() { # -> sum of rampart_shared_ops_total over the nodes, or "-" when not exported
+node_metric_sum() { # name -> the counter summed over the nodes' /metrics, or "-" when not exported
     local n total="" v
     for n in $(seq "$NODES"); do
-        v=$(curl -s "http://127.0.0.1:$(node_port "$n" 2)/metrics" | awk '/^rampart_shared_ops_total/ {s += $NF; f = 1} END {if (f) printf "%.0f", s}')
+        v=$(curl -s "http://127.0.0.1:$(node_port "$n" 2)/metrics" | awk -v m="$1" '$1 == m || index($1, m "{") == 1 {s += $NF; f = 1} END {if (f) printf "%.0f", s}')
         [ -n "$v" ] && total=$(( ${total:-0} + v ))
     done
     echo "${total:--}"
+}
+per_request() { # before after requests -> (after - before) / requests, or "-"
+    if [ "$1" = - ] || [ "$2" = - ]; then echo -; return; fi
+    awk -v c=$(($2 - $1)) -v n="$3" 'BEGIN {printf "%.4f", (n > 0 ? c / n : 0)}'
 }
 
 RESULTS="$TMP/results.tsv"
 : > "$RESULTS"
 run_variant() { # variant clients round
-    local v=$1 c=$2 round=$3 n pids=() wrk_pids=() t0 t1 r0 r1 c0 c1 m0 m1 reqs=0 rps=0 errors=0
+    local v=$1 c=$2 round=$3 n pids=() wrk_pids=() t0 t1 r0 r1 c0 c1 m0 m1 q0 q1 reqs=0 rps=0 errors=0
     start_nodes "$v"
     for n in $(seq "$NODES"); do pids+=("${NODE_PID[$n]}"); done
     for n in $(seq "$NODES"); do
@@ -196,14 +201,16 @@ run_variant() { # variant clients round
     done
     wait "${wrk_pids[@]}"
     wrk_pids=()
-    t0=$(proc_ticks "${pids[@]}"); r0=$(proc_ticks "$PID_REDIS"); c0=$(commandstats_calls); m0=$(shared_ops_metric)
+    t0=$(proc_ticks "${pids[@]}"); r0=$(proc_ticks "$PID_REDIS"); c0=$(commandstats_calls)
+    m0=$(node_metric_sum rampart_shared_ops_total); q0=$(node_metric_sum rampart_shared_round_trips_total)
     for n in $(seq "$NODES"); do
         wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s "$TMP/clients-$c.lua" \
             "http://127.0.0.1:$(node_port "$n" 0)/" > "$TMP/runs/$v-$c-$round-$n.txt" &
         wrk_pids+=($!)
     done
     wait "${wrk_pids[@]}"
-    t1=$(proc_ticks "${pids[@]}"); r1=$(proc_ticks "$PID_REDIS"); c1=$(commandstats_calls); m1=$(shared_ops_metric)
+    t1=$(proc_ticks "${pids[@]}"); r1=$(proc_ticks "$PID_REDIS"); c1=$(commandstats_calls)
+    m1=$(node_metric_sum rampart_shared_ops_total); q1=$(node_metric_sum rampart_shared_round_trips_total)
     local per_node=() p99s=()
     for n in $(seq "$NODES"); do
         local out="$TMP/runs/$v-$c-$round-$n.txt" nr nn np ne
@@ -214,16 +221,13 @@ run_variant() { # variant clients round
         reqs=$((reqs + nn)); errors=$((errors + ne))
     done
     stop_nodes
-    local cpu_us redis_us ops metric_ops
+    local cpu_us redis_us ops
     cpu_us=$(cpu_us_per_request $((t1 - t0)) "$reqs" 1)
     redis_us=$(cpu_us_per_request $((r1 - r0)) "$reqs" 2)
-    ops=$(awk -v c=$((c1 - c0)) -v n="$reqs" 'BEGIN {printf "%.4f", (n > 0 ? c / n : 0)}')
-    metric_ops="-"
-    if [ "$m0" != - ] && [ "$m1" != - ]; then
-        metric_ops=$(awk -v c=$((m1 - m0)) -v n="$reqs" 'BEGIN {printf "%.4f", (n > 0 ? c / n : 0)}')
-    fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$c" "$round" "$rps" "$reqs" "$errors" "$cpu_us" \
-        "$redis_us" "$((c1 - c0))" "$ops" "$metric_ops" "${per_node[*]}" "${p99s[*]}" >> "$RESULTS"
+    ops=$(per_request "$c0" "$c1" "$reqs")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$c" "$round" "$rps" "$reqs" "$errors" "$cpu_us" \
+        "$redis_us" "$((c1 - c0))" "$ops" "$(per_request "$m0" "$m1" "$reqs")" "$(per_request "$q0" "$q1" "$reqs")" \
+        "${per_node[*]}" "${p99s[*]}" >> "$RESULTS"
     log "$v, $c client key(s), round $round: $rps req/s over $NODES nodes (${per_node[*]}), $cpu_us µs node CPU/request, $((c1 - c0)) Redis commands ($ops/request), $errors errors"
 }
 
@@ -256,7 +260,7 @@ export CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo) NC
 python3 - "$RESULTS" "$OUT" <<'PY'
 import os, statistics, sys
 e = os.environ
-# variant clients round req/s requests errors node_us redis_us commands commands/req metric/req per-node p99s
+# variant clients round req/s requests errors node_us redis_us commands commands/req ops/req round-trips/req per-node p99s
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 def med(v, c, col):
     xs = [float(r[col]) for r in rows if r[0] == v and r[1] == c and r[col] != "-"]
@@ -277,11 +281,11 @@ out.append(f"{e['NODES']} `rampart serve` nodes (`workers = 1` each, one Postgre
            "*shared* adds `[shared] url = \"redis://…\"` to the same nodes; *local* has no `[shared]`.")
 out.append("")
 out.append("Redis commands per request: `INFO commandstats` calls over the measured window (the bench's own INFO/PING left out) ÷ the requests "
-           "wrk completed. A pipeline of n commands counts n. The metric column is `rampart_shared_ops_total` summed over the nodes' `/metrics`, "
-           "where exported. Node CPU per request is the three nodes' utime + stime over the window ÷ requests: less moved by other load "
+           "wrk completed. A pipeline of n commands counts n. The nodes' own counts, summed over their `/metrics`: `rampart_shared_ops_total` "
+           "(commands sent) and `rampart_shared_round_trips_total` (pipelines and single calls: what a request could wait on, and what a network pays). Node CPU per request is the three nodes' utime + stime over the window ÷ requests: less moved by other load "
            "on the machine than req/s.")
 out.append("")
-out.append("| client keys | local req/s | shared req/s | shared ÷ local (≥ " + e["TARGET_RATIO"] + ") | node µs CPU/req local / shared | Redis µs CPU/req | Redis commands/req (≤ " + e["TARGET_OPS"] + ") | metric ops/req |")
+out.append("| client keys | local req/s | shared req/s | shared ÷ local (≥ " + e["TARGET_RATIO"] + ") | node µs CPU/req local / shared | Redis µs CPU/req | Redis commands/req (≤ " + e["TARGET_OPS"] + ") | round trips/req |")
 out.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
 for c in sorted({r[1] for r in rows}, key=int):
     lr, sr = med("local", c, 3), med("shared", c, 3)
@@ -289,7 +293,7 @@ for c in sorted({r[1] for r in rows}, key=int):
     ops = med("shared", c, 9)
     out.append(f"| {c} | {f(lr, ',.0f')} | {f(sr, ',.0f')} | **{f(ratio, '.3f')}**{verdict(ratio, lambda x: x >= float(e['TARGET_RATIO']))} "
                f"| {f(med('local', c, 6), '.1f')} / {f(med('shared', c, 6), '.1f')} | {f(med('shared', c, 7), '.2f')} "
-               f"| **{f(ops, '.4f')}**{verdict(ops, lambda x: x <= float(e['TARGET_OPS']))} | {f(med('shared', c, 10), '.4f')} |")
+               f"| **{f(ops, '.4f')}**{verdict(ops, lambda x: x <= float(e['TARGET_OPS']))} | {f(med('shared', c, 11), '.4f')} |")
 out.append("")
 if any(r[0] == "shared" and int(r[8]) == 0 for r in rows):
     out.append("**Redis saw no commands during a shared run: the nodes did not use the shared tier, so those shared figures measure nothing shared.**")
@@ -298,10 +302,10 @@ out.append(f"Keys in Redis after the runs: {e['KEYS_AFTER']}.")
 out.append("")
 out.append("Every run:")
 out.append("")
-out.append("| variant | client keys | round | req/s | per node | p99 per node | requests | errors | node µs CPU/req | Redis µs CPU/req | Redis commands | commands/req | metric ops/req |")
-out.append("|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|")
-for v, c, rnd, rps, reqs, err, cpu, rcpu, cmds, opr, mopr, per, p99 in rows:
-    out.append(f"| {v} | {c} | {rnd} | {float(rps):,.0f} | {per} | {p99} | {int(reqs):,} | {err} | {cpu} | {rcpu} | {cmds} | {opr} | {mopr} |")
+out.append("| variant | client keys | round | req/s | per node | p99 per node | requests | errors | node µs CPU/req | Redis µs CPU/req | Redis commands | commands/req | ops_total/req | round trips/req |")
+out.append("|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+for v, c, rnd, rps, reqs, err, cpu, rcpu, cmds, opr, mopr, rtr, per, p99 in rows:
+    out.append(f"| {v} | {c} | {rnd} | {float(rps):,.0f} | {per} | {p99} | {int(reqs):,} | {err} | {cpu} | {rcpu} | {cmds} | {opr} | {mopr} | {rtr} |")
 open(sys.argv[2], "w").write("\n".join(out) + "\n")
 print("\n".join(out))
 PY
