@@ -173,8 +173,8 @@ end
 EOF
 done
 
-commandstats_calls() { # -> Redis commands executed so far, not counting our INFO/CONFIG calls
-    rcli info commandstats | tr -d '\r' | awk -F'[:=,]' '/^cmdstat_/ && $1 !~ /^cmdstat_(info|config|ping)$/ {n += $3} END {print n + 0}'
+commandstats_calls() { # -> Redis commands executed so far, not counting our INFO calls
+    rcli info commandstats | tr -d '\r' | awk -F'[:=,]' '/^cmdstat_/ && $1 != "cmdstat_info" {n += $3} END {print n + 0}'
 }
 node_metric_sum() { # name -> the counter summed over the nodes' /metrics, or "-" when not exported
     local n total="" v
@@ -280,7 +280,7 @@ out.append(f"{e['NODES']} `rampart serve` nodes (`workers = 1` each, one Postgre
            "wrk draws the header from N values per request: N = 1 is one heavy client (one counter), N = 1000 many clients. "
            "*shared* adds `[shared] url = \"redis://…\"` to the same nodes; *local* has no `[shared]`.")
 out.append("")
-out.append("Redis commands per request: `INFO commandstats` calls over the measured window (the bench's own INFO/PING left out) ÷ the requests "
+out.append("Redis commands per request: `INFO commandstats` calls over the measured window (the bench's own INFO calls left out) ÷ the requests "
            "wrk completed. A pipeline of n commands counts n. The nodes' own counts, summed over their `/metrics`: `rampart_shared_ops_total` "
            "(commands sent) and `rampart_shared_round_trips_total` (pipelines and single calls: what a request could wait on, and what a network pays). Node CPU per request is the three nodes' utime + stime over the window ÷ requests: less moved by other load "
            "on the machine than req/s.")
