@@ -283,16 +283,19 @@ out.append("")
 out.append("Redis commands per request: `INFO commandstats` calls over the measured window (the bench's own INFO calls left out) ÷ the requests "
            "wrk completed. A pipeline of n commands counts n. The nodes' own counts, summed over their `/metrics`: `rampart_shared_ops_total` "
            "(commands sent) and `rampart_shared_round_trips_total` (pipelines and single calls: what a request could wait on, and what a network pays). Node CPU per request is the three nodes' utime + stime over the window ÷ requests: less moved by other load "
-           "on the machine than req/s.")
+           "on the machine than req/s; its ratio, local ÷ shared, is the share of the local-only capacity the nodes keep with shared limits.")
 out.append("")
-out.append("| client keys | local req/s | shared req/s | shared ÷ local (≥ " + e["TARGET_RATIO"] + ") | node µs CPU/req local / shared | Redis µs CPU/req | Redis commands/req (≤ " + e["TARGET_OPS"] + ") | round trips/req |")
-out.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
+out.append("| client keys | local req/s | shared req/s | shared ÷ local (≥ " + e["TARGET_RATIO"] + ") | node µs CPU/req local / shared | capacity: CPU local ÷ shared | Redis µs CPU/req | Redis commands/req (≤ " + e["TARGET_OPS"] + ") | round trips/req |")
+out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for c in sorted({r[1] for r in rows}, key=int):
     lr, sr = med("local", c, 3), med("shared", c, 3)
     ratio = sr / lr if (lr and sr is not None) else None
     ops = med("shared", c, 9)
+    lc, sc = med("local", c, 6), med("shared", c, 6)
+    capacity = lc / sc if (lc is not None and sc) else None
     out.append(f"| {c} | {f(lr, ',.0f')} | {f(sr, ',.0f')} | **{f(ratio, '.3f')}**{verdict(ratio, lambda x: x >= float(e['TARGET_RATIO']))} "
-               f"| {f(med('local', c, 6), '.1f')} / {f(med('shared', c, 6), '.1f')} | {f(med('shared', c, 7), '.2f')} "
+               f"| {f(lc, '.1f')} / {f(sc, '.1f')} | **{f(capacity, '.3f')}**{verdict(capacity, lambda x: x >= float(e['TARGET_RATIO']))} "
+               f"| {f(med('shared', c, 7), '.2f')} "
                f"| **{f(ops, '.4f')}**{verdict(ops, lambda x: x <= float(e['TARGET_OPS']))} | {f(med('shared', c, 11), '.4f')} |")
 out.append("")
 if any(r[0] == "shared" and int(r[8]) == 0 for r in rows):
