@@ -406,3 +406,51 @@ fn token_limits() {
     let t = issue("rk_x", "[2001:db8::1]", "", "").unwrap();
     assert_eq!(captcha::verify_token(&w.ring, &t).unwrap().action, "");
 }
+
+/// The two-step siteverify a node with a shared spent set uses: a success
+/// is answered (and kept for idempotent retries) only when the shared set
+/// said first use, so a retry with the same idempotency key never turns a
+/// redemption another node refused into a success.
+#[test]
+fn two_step_siteverify_keeps_a_success_only_after_the_single_use_check() {
+    let w = world();
+    let t = w.token("rk_shop", "shop.example");
+    let body = serde_urlencoded::to_string([
+        ("secret", "rs_shop"),
+        ("response", t.as_str()),
+        ("idempotency_key", "retry-1"),
+    ])
+    .unwrap();
+    let begin = || {
+        captcha::siteverify_body_begin(
+            &w.ring,
+            &w.dir,
+            &w.idem,
+            Some("application/x-www-form-urlencoded"),
+            body.as_bytes(),
+            NOW + 10,
+        )
+    };
+    // Another node redeemed it first.
+    let captcha::Verification::Redeem(redeem) = begin() else {
+        panic!("a valid token needs its single-use check");
+    };
+    assert!(redeem.expires_at() > NOW + 10);
+    let refused = redeem.finish(false, &w.idem, NOW + 10);
+    assert_eq!(codes(&refused), [ErrorCode::TimeoutOrDuplicate]);
+    // The retry is checked again, not answered from the cache.
+    let captcha::Verification::Redeem(redeem) = begin() else {
+        panic!("a refused redemption must not be cached");
+    };
+    let id = redeem.id();
+    assert!(redeem.finish(true, &w.idem, NOW + 11).success);
+    // Now a retry with the key gets the stored success without a spend.
+    let captcha::Verification::Done(again) = begin() else {
+        panic!("the success is kept for the idempotency key");
+    };
+    assert!(again.success);
+    assert!(
+        w.spent.spend(id, NOW + 300, NOW + 12),
+        "nothing spent locally by the two steps"
+    );
+}

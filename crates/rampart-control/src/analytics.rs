@@ -2,11 +2,12 @@
 //! the edge's aggregator has closed are written to the store under this
 //! node's id; once an hour, minutes older than the retention are deleted.
 //!
-//! The store may be down. Drained buckets then wait here, merged per site and
-//! minute, and go with the next flush that succeeds; past
+//! The store may be down. When it cannot be reached, drained buckets go to
+//! the spool (`spool.rs`: on disk, replayed exactly once when it is back).
+//! On other failures, or if the disk refuses, they wait here, merged per
+//! site and minute, and go with the next flush that succeeds; past
 //! [`MAX_PENDING_MINUTES`] distinct minutes the oldest are dropped with a
-//! warning, so an outage costs bounded memory and loses the oldest counts
-//! rather than the newest.
+//! warning, so memory stays bounded.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

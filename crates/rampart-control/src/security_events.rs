@@ -1,8 +1,9 @@
 //! Edge → store: security events. On the analytics flush's cadence the
 //! edge's buffer (`EdgeState::security_events`) is drained and written
-//! under this node's id. While the store is down the events wait here, at
-//! most [`MAX_PENDING_EVENTS`]; past that the oldest are dropped with a
-//! warning, like analytics minutes.
+//! under this node's id. While the store is unreachable they go to the
+//! spool, like analytics minutes; on other failures they wait here, at
+//! most [`MAX_PENDING_EVENTS`], past which the oldest are dropped with a
+//! warning.
 
 use rampart_edge::security_events::SecurityEvent;
 use rampart_store::{

@@ -193,6 +193,9 @@ impl Spool {
             let _guard = self.queue.lock().unwrap_or_else(|p| p.into_inner());
             let queue = self.dir.join(QUEUE);
             if !queue.exists() {
+                // Nothing on disk (someone removed it): the figures follow.
+                self.stats.entries.store(0, Ordering::Relaxed);
+                self.stats.bytes.store(0, Ordering::Relaxed);
                 return Ok(0);
             }
             std::fs::rename(&queue, &flushing).map_err(io(&queue))?;

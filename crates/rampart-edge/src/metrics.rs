@@ -524,4 +524,24 @@ mod tests {
             text.contains("rampart_request_duration_seconds_bucket{site=\"shop\",le=\"0.005\"} 1")
         );
     }
+
+    #[test]
+    fn the_shared_tier_is_off_until_one_reports() {
+        let metrics = Metrics::default();
+        let text = metrics.render();
+        assert!(
+            text.contains("rampart_shared_state{state=\"off\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("rampart_shared_state{state=\"ok\"} 0"));
+        assert!(text.contains("rampart_shared_ops_total 0"));
+        metrics.set_shared_status(Arc::new(rampart_shared::SharedStatus::configured()));
+        let text = metrics.render();
+        assert!(
+            text.contains("rampart_shared_state{state=\"degraded\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("rampart_shared_state{state=\"off\"} 0"));
+        assert!(text.contains("# TYPE rampart_shared_errors_total counter"));
+    }
 }

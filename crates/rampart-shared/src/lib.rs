@@ -185,17 +185,15 @@ async fn run(
 async fn seed(link: &Link, conn: &mut link::Conn, on_seed: &SeedHook) -> bool {
     let fresh: [u8; 16] = rand::random();
     let mut pipe = redis::pipe();
-    pipe.cmd("SET")
-        .arg(SEED_KEY)
-        .arg(hex(&fresh))
-        .arg("NX")
-        .ignore();
+    // Both replies are read (no `.ignore()`): redis-rs's cluster
+    // pipelines return every reply.
+    pipe.cmd("SET").arg(SEED_KEY).arg(hex(&fresh)).arg("NX");
     pipe.cmd("GET").arg(SEED_KEY);
     let timeout = link.timeout.max(Duration::from_millis(500));
     let Some(values) = link.query::<Vec<Value>>(conn, &pipe, 2, timeout).await else {
         return false;
     };
-    let text = match values.first() {
+    let text = match values.get(1) {
         Some(Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
         Some(Value::SimpleString(s)) => s.clone(),
         _ => String::new(),

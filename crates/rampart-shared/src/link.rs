@@ -21,8 +21,8 @@ use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
 use redis::{
-    AsyncConnectionConfig, Client, ConnectionAddr, ConnectionInfo, FromRedisValue,
-    IntoConnectionInfo, Pipeline, RedisConnectionInfo, TlsMode,
+    AsyncConnectionConfig, Client, ConnectionAddr, ConnectionInfo, ErrorKind, FromRedisValue,
+    IntoConnectionInfo, Pipeline, RedisConnectionInfo, ServerErrorKind, TlsMode,
 };
 use tokio::time::Instant;
 
@@ -134,7 +134,7 @@ impl Link {
                 if self.status.errors() == 0 || backoff.delay == BACKOFF_MIN {
                     tracing::warn!(redis = %self.redacted, error = %why, "shared tier unreachable; nodes count and redeem tokens locally meanwhile");
                 }
-                self.status.failed();
+                self.status.failed(&why);
                 backoff.next_attempt = Some(Instant::now() + backoff.delay);
                 backoff.delay = (backoff.delay * 2).min(BACKOFF_MAX);
                 None
@@ -177,17 +177,31 @@ impl Link {
         timeout: Duration,
     ) -> Option<T> {
         self.status.sent(commands);
-        let why = match tokio::time::timeout(timeout, conn.query::<T>(pipe)).await {
+        let (why, broken) = match tokio::time::timeout(timeout, conn.query::<T>(pipe)).await {
             Ok(Ok(value)) => {
                 self.status.succeeded();
                 return Some(value);
             }
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no answer within {timeout:?}"),
+            // A plain error reply (ERR, a wrong type) leaves the connection
+            // usable. Anything else gets a new one: I/O, a drop, a timeout,
+            // and READONLY/MASTERDOWN, which after a Sentinel failover
+            // mean the master is elsewhere now.
+            Ok(Err(e)) => {
+                let usable = matches!(
+                    e.kind(),
+                    ErrorKind::Server(ServerErrorKind::ResponseError | ServerErrorKind::NoScript)
+                        | ErrorKind::UnexpectedReturnType
+                        | ErrorKind::Parse
+                );
+                (e.to_string(), !usable)
+            }
+            Err(_) => (format!("no answer within {timeout:?}"), true),
         };
         let was_ok = self.status.state() == crate::SharedState::Ok;
-        self.status.failed();
-        *self.conn.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        self.status.failed(&why);
+        if broken {
+            *self.conn.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        }
         if was_ok {
             tracing::warn!(redis = %self.redacted, error = %why, "shared tier degraded; nodes count and redeem tokens locally meanwhile");
         }

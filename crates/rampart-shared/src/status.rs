@@ -45,6 +45,8 @@ pub struct SharedStatus {
     last_error_unix_ms: AtomicU64,
     /// Spends decided by the local set alone because Redis did not answer.
     local_fallbacks: AtomicU64,
+    /// What the last failure said (redis-rs messages carry no password).
+    last_error: std::sync::Mutex<String>,
 }
 
 impl SharedStatus {
@@ -67,6 +69,7 @@ impl SharedStatus {
             errors: AtomicU64::new(0),
             last_error_unix_ms: AtomicU64::new(0),
             local_fallbacks: AtomicU64::new(0),
+            last_error: std::sync::Mutex::new(String::new()),
         }
     }
 
@@ -104,6 +107,14 @@ impl SharedStatus {
         self.last_error_unix_ms.load(Ordering::Relaxed)
     }
 
+    /// What the last failure said, "" if none.
+    pub fn last_error(&self) -> String {
+        self.last_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     /// Token redemptions decided by the local set alone (Redis down).
     pub fn local_fallbacks(&self) -> u64 {
         self.local_fallbacks.load(Ordering::Relaxed)
@@ -121,7 +132,11 @@ impl SharedStatus {
             .compare_exchange(DEGRADED, OK, Ordering::Relaxed, Ordering::Relaxed);
     }
 
-    pub(crate) fn failed(&self) {
+    pub(crate) fn failed(&self, why: &str) {
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = why.to_owned();
         self.errors.fetch_add(1, Ordering::Relaxed);
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use rampart_config::{SharedConfig, parse_redis_url};
 use rampart_limits::{
-    Action, Clock, CountersConfig, Counting, Decision, KeyHasher, LimitRule, LocalCounters,
-    RateLimiter, SystemClock,
+    Action, Clock, CounterStore as _, CountersConfig, Counting, Decision, KeyHasher, LimitRule,
+    LocalCounters, RateLimiter, SystemClock,
 };
 use rampart_shared::{SharedSpend, SharedState, SharedTier};
 use rampart_testkit::redis::RedisServer;
@@ -236,5 +236,207 @@ async fn redis_down_degrades_without_waiting_and_recovers_by_itself() {
     assert_eq!(
         n.tier.spent().spend(rand_id(), expires).await,
         SharedSpend::First
+    );
+}
+
+/// `redis+cluster://`: a real three-master Redis Cluster (created with
+/// redis-cli) holds the spent set and the counters, whose keys spread over
+/// the cluster's slots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_cluster_url_works_for_tokens_and_counters() {
+    let servers: Vec<RedisServer> = (0..3)
+        .map(|_| {
+            RedisServer::start_with(&["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
+        })
+        .collect();
+    let addrs: Vec<String> = servers
+        .iter()
+        .map(|s| format!("127.0.0.1:{}", s.port()))
+        .collect();
+    let created = std::process::Command::new("redis-cli")
+        .arg("--cluster")
+        .arg("create")
+        .args(&addrs)
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stdout)
+    );
+    wait_for("cluster ok", Duration::from_secs(20), || {
+        servers.iter().all(|s| {
+            std::process::Command::new("redis-cli")
+                .args(["-p", &s.port().to_string(), "cluster", "info"])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("cluster_state:ok"))
+        })
+    })
+    .await;
+    let url = format!("redis+cluster://{}", addrs.join(","));
+    let a = node(&url);
+    let b = node(&url);
+    for n in [&a, &b] {
+        wait_for("connected", Duration::from_secs(10), || {
+            n.tier.status().state() == SharedState::Ok && n.hasher.lock().unwrap().is_some()
+        })
+        .await;
+    }
+    let expires = SystemClock.now().0 / 1_000 + 300;
+    for _ in 0..20 {
+        let id = rand_id();
+        assert_eq!(a.tier.spent().spend(id, expires).await, SharedSpend::First);
+        assert_eq!(
+            b.tier.spent().spend(id, expires).await,
+            SharedSpend::AlreadySpent
+        );
+    }
+    // Many keys (spread over the slots) hit on node A reach node B's view.
+    let rule = LimitRule {
+        period: Duration::from_secs(60),
+        requests: 5,
+        mitigation_timeout: Duration::ZERO,
+        action: Action::Block,
+        counting: Counting::EveryRequest,
+    };
+    let hasher = a.hasher.lock().unwrap().clone().unwrap();
+    let keys: Vec<_> = (0..50u32)
+        .map(|i| {
+            hasher
+                .key()
+                .site("shop")
+                .rule("api")
+                .bytes(&i.to_le_bytes())
+                .finish()
+        })
+        .collect();
+    let now = SystemClock.now();
+    let sent = a.tier.status().ops();
+    for key in &keys {
+        for _ in 0..5 {
+            assert_eq!(a.limiter.check(&rule, key, now), Decision::Allow);
+        }
+    }
+    // A's round: an INCRBY, PEXPIRE and GET per key.
+    wait_for("A's hits pushed", Duration::from_secs(5), || {
+        a.tier.status().ops() >= sent + 150
+    })
+    .await;
+    // A node reads a key's total when it pushes its own hits to it: B's
+    // one hit each brings back the cluster's 5 + 1.
+    for key in &keys {
+        assert_eq!(
+            b.limiter.check(&rule, key, SystemClock.now()),
+            Decision::Allow
+        );
+    }
+    wait_for("B sees A's hits", Duration::from_secs(5), || {
+        keys.iter().all(|key| {
+            b.limiter
+                .store()
+                .peek(key, SystemClock.now(), rule.period)
+                .estimate()
+                >= 6
+        })
+    })
+    .await;
+}
+
+/// `redis+sentinel://`: the tier asks a real Sentinel for the master and
+/// uses it for tokens and counters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sentinel_url_finds_the_master() {
+    let master = RedisServer::start();
+    let sentinel = RedisServer::start_sentinel(&master, "mymaster");
+    let url = format!("redis+sentinel://127.0.0.1:{}/mymaster", sentinel.port());
+    let a = node(&url);
+    let b = node(&url);
+    for n in [&a, &b] {
+        wait_for(
+            "connected through the sentinel",
+            Duration::from_secs(10),
+            || n.tier.status().state() == SharedState::Ok,
+        )
+        .await;
+    }
+    let expires = SystemClock.now().0 / 1_000 + 300;
+    let id = rand_id();
+    assert_eq!(a.tier.spent().spend(id, expires).await, SharedSpend::First);
+    assert_eq!(
+        b.tier.spent().spend(id, expires).await,
+        SharedSpend::AlreadySpent
+    );
+    // The id is on the master itself.
+    let out = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &master.port().to_string(),
+            "--scan",
+            "--pattern",
+            "rampart:spent:*",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+}
+
+/// A node that hit a key once keeps learning the others' hits on it without
+/// hitting it again (the periodic refresh), so a client it sees rarely is
+/// judged on fresh totals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_learns_other_nodes_hits_on_keys_it_saw_before() {
+    let redis = RedisServer::start();
+    let a = node(&redis.url());
+    let b = node(&redis.url());
+    for n in [&a, &b] {
+        wait_for("connected", Duration::from_secs(5), || {
+            n.tier.status().state() == SharedState::Ok && n.hasher.lock().unwrap().is_some()
+        })
+        .await;
+    }
+    let rule = LimitRule {
+        period: Duration::from_secs(3600),
+        requests: 5,
+        mitigation_timeout: Duration::ZERO,
+        action: Action::Block,
+        counting: Counting::EveryRequest,
+    };
+    let key = KeyHasher::from_seed([9; 16])
+        .key()
+        .site("shop")
+        .rule("login")
+        .finish();
+    assert_eq!(
+        b.limiter.check(&rule, &key, SystemClock.now()),
+        Decision::Allow
+    );
+    let sent = b.tier.status().ops();
+    wait_for("B's hit pushed", Duration::from_secs(5), || {
+        b.tier.status().ops() > sent
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(
+            a.limiter.check(&rule, &key, SystemClock.now()),
+            Decision::Allow
+        );
+    }
+    wait_for("B sees A's three hits", Duration::from_secs(3), || {
+        b.limiter
+            .store()
+            .peek(&key, SystemClock.now(), rule.period)
+            .estimate()
+            >= 4
+    })
+    .await;
+    // B's next hit is its fifth in the cluster: allowed; the sixth is not.
+    assert_eq!(
+        b.limiter.check(&rule, &key, SystemClock.now()),
+        Decision::Allow
+    );
+    assert_ne!(
+        b.limiter.check(&rule, &key, SystemClock.now()),
+        Decision::Allow
     );
 }

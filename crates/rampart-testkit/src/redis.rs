@@ -27,8 +27,9 @@ if [ "$done" = "$srv" ]; then
     kill "$reader" 2>/dev/null
     exit 1
 fi
-kill -KILL "$srv" 2>/dev/null
-wait "$srv" 2>/dev/null
+exec 2>/dev/null
+kill -KILL "$srv"
+wait "$srv"
 exit 0
 "#;
 
@@ -37,6 +38,9 @@ const READY_DEADLINE: Duration = Duration::from_secs(20);
 /// A running (or stopped) redis-server of the test's own.
 pub struct RedisServer {
     port: u16,
+    args: Vec<String>,
+    /// A sentinel's config file (redis-server reads it first and rewrites it).
+    sentinel_conf: bool,
     dir: tempfile::TempDir,
     running: Option<Supervised>,
 }
@@ -57,6 +61,12 @@ impl RedisServer {
     /// Starts a server on a free port; returns once it answers PING.
     /// Panics when `redis-server` is missing (`apt-get install redis-server`).
     pub fn start() -> RedisServer {
+        Self::start_with(&[])
+    }
+
+    /// [`RedisServer::start`] with extra `redis-server` arguments, e.g.
+    /// `["--cluster-enabled", "yes"]` for a node of a Redis Cluster.
+    pub fn start_with(args: &[&str]) -> RedisServer {
         let mut dir = tempfile::Builder::new()
             .prefix("rampart-redis-")
             .tempdir()
@@ -65,6 +75,8 @@ impl RedisServer {
             let port = crate::free_port();
             let mut server = RedisServer {
                 port,
+                args: args.iter().map(|a| (*a).to_owned()).collect(),
+                sentinel_conf: false,
                 dir,
                 running: None,
             };
@@ -101,13 +113,22 @@ impl RedisServer {
         cmd.arg("-c")
             .arg(SUPERVISOR)
             .arg("rampart-redis-supervisor")
-            .arg(&bin)
-            .args(["--port", &self.port.to_string()])
+            .arg(&bin);
+        if self.sentinel_conf {
+            cmd.arg(self.dir.path().join("sentinel.conf"))
+                .arg("--sentinel");
+        }
+        cmd.args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
             .args(["--protected-mode", "no", "--daemonize", "no"])
             .arg("--dir")
             .arg(self.dir.path())
+            .args(if self.sentinel_conf {
+                &[][..]
+            } else {
+                &["--save", "", "--appendonly", "no"][..]
+            })
+            .args(&self.args)
             .env("RAMPART_REDIS_LOG", self.log_path())
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -135,6 +156,31 @@ impl RedisServer {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// A Sentinel on a free port watching `master` under `name` (quorum 1).
+    pub fn start_sentinel(master: &RedisServer, name: &str) -> RedisServer {
+        let dir = tempfile::Builder::new()
+            .prefix("rampart-sentinel-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}"));
+        let conf = format!(
+            "sentinel monitor {name} 127.0.0.1 {} 1\nsentinel down-after-milliseconds {name} 1000\nsentinel resolve-hostnames yes\n",
+            master.port()
+        );
+        std::fs::write(dir.path().join("sentinel.conf"), conf)
+            .unwrap_or_else(|e| panic!("cannot write sentinel.conf: {e}"));
+        let mut server = RedisServer {
+            port: crate::free_port(),
+            args: Vec::new(),
+            sentinel_conf: true,
+            dir,
+            running: None,
+        };
+        if let Err(log) = server.launch() {
+            panic!("redis sentinel did not start:\n{log}");
+        }
+        server
     }
 
     /// The server's port on 127.0.0.1.

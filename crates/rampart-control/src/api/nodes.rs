@@ -57,18 +57,24 @@ impl NodeView {
     }
 }
 
-/// Every node with its computed status; this node's row is refreshed first
-/// so it never shows stale to itself.
+/// Every node with its computed status. This node's row is its live
+/// state rather than its last heartbeat, so it never shows stale (or
+/// missing, before its first beat) to itself; nothing is written.
 pub(crate) async fn list_views(control: &Control) -> ApiResult<Vec<NodeView>> {
-    let store = store(control)?;
+    let mut rows = store(control)?.list_nodes().await?;
     let me = control.heartbeat_row().await;
-    store.heartbeat(&me).await?;
-    let now = super::tokens::now_ms();
-    Ok(store
-        .list_nodes()
-        .await?
+    let now = me.last_seen;
+    let id = me.id.clone();
+    match rows.iter_mut().find(|row| row.id == id) {
+        Some(row) => *row = me,
+        None => {
+            rows.push(me);
+            rows.sort_by(|a, b| a.id.cmp(&b.id));
+        }
+    }
+    Ok(rows
         .into_iter()
-        .map(|row| NodeView::from_row(row, now, &me.id))
+        .map(|row| NodeView::from_row(row, now, &id))
         .collect())
 }
 
