@@ -12,10 +12,7 @@
 # Env:   RAMPART_BIN=/path/to/rampart   skip `cargo build --release -p rampart`
 # Writes bench/results/challenge-page-<date>.md.
 set -euo pipefail
-
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$BENCH_DIR/.." && pwd)
-LIB="$BENCH_DIR/benchlib.py"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 DURATION=10
 WARMUP=2
 ROUNDS=3
@@ -32,71 +29,20 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
-export PATH="$PATH:/usr/sbin:/sbin"
-for cmd in nginx wrk curl taskset python3; do
-    command -v "$cmd" >/dev/null 2>&1 || die "$cmd is needed (scripts/test.sh installs the same tools)"
-done
-if [ -z "${RAMPART_BIN:-}" ]; then
-    log "building rampart (cargo build --release -p rampart)"
-    (cd "$ROOT" && cargo build --release -p rampart) >&2
-    RAMPART_BIN="$ROOT/target/release/rampart"
-fi
-GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -n "$(git -C "$ROOT" status --porcelain -- crates Cargo.toml Cargo.lock 2>/dev/null)" ] && GIT_REV="$GIT_REV+dirty"
+require_cmds "scripts/test.sh installs the same tools" nginx wrk curl taskset python3
+ensure_rampart_bin
+GIT_REV=$(git_rev)
 
-TMP=$(mktemp -d -t rampart-bench-challenge.XXXXXX)
-chmod 755 "$TMP"
-PIDS=()
-cleanup() {
-    set +e
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-ulimit -n 65536 2>/dev/null || true
+bench_tmp -challenge
+raise_nofile
 
-read -r P_ORIGIN P_HTTP P_HTTPS P_ADMIN <<< "$(python3 "$LIB" freeports 4)"
+read -r P_ORIGIN P_HTTP P_HTTPS P_ADMIN <<< "$(free_ports 4)"
 mkdir -p "$TMP"/{www,origin/tmp,data,runs}
 python3 "$LIB" payload "$TMP/www/index.html" --size 1400
-NGINX_USER=""; [ "$(id -u)" -eq 0 ] && NGINX_USER="user root;"
-cat > "$TMP/origin/nginx.conf" <<EOF
-$NGINX_USER
-worker_processes 1;
-pid $TMP/origin/nginx.pid;
-error_log $TMP/origin/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $TMP/origin/tmp/body;
-    proxy_temp_path $TMP/origin/tmp/proxy;
-    fastcgi_temp_path $TMP/origin/tmp/fastcgi;
-    uwsgi_temp_path $TMP/origin/tmp/uwsgi;
-    scgi_temp_path $TMP/origin/tmp/scgi;
-    keepalive_requests 100000000;
-    default_type text/html;
-    server { listen 127.0.0.1:$P_ORIGIN backlog=4096; root $TMP/www; location = / { try_files /index.html =404; } }
-}
-EOF
-cat > "$TMP/rampart.toml" <<EOF
-[node]
-id = "bench-challenge"
-data_dir = "$TMP/data"
-workers = 1
-shutdown_grace = "1s"
-
-[listen]
-http = "127.0.0.1:$P_HTTP"
-https = "127.0.0.1:$P_HTTPS"
-admin = "127.0.0.1:$P_ADMIN"
-
-[log]
-access = "off"
-
-[proxy]
-timeouts = { idle = "600s" }
+nginx_static_origin "$TMP/origin" "$P_ORIGIN" "$TMP/www" > "$TMP/origin/nginx.conf"
+{
+rampart_node_toml bench-challenge "$TMP/data" "$P_HTTP" "$P_HTTPS" "$P_ADMIN"
+cat <<EOF
 
 [[site]]
 name = "bench"
@@ -112,12 +58,12 @@ action = "challenge"
 sitekey = "rk_benchmarkkey"
 secret = "$SECRET"
 EOF
+} > "$TMP/rampart.toml"
 "$RAMPART_BIN" check-config --config "$TMP/rampart.toml" >/dev/null || die "config refused"
-taskset -c 1 nginx -p "$TMP/origin" -c "$TMP/origin/nginx.conf" -g 'daemon off;' &
-PIDS+=($!)
+start_nginx 1 "$TMP/origin"
 taskset -c 0 "$RAMPART_BIN" serve --config "$TMP/rampart.toml" >"$TMP/stdout.log" 2>"$TMP/stderr.log" &
 PIDS+=($!); RAMPART_PID=$!
-for i in $(seq 200); do curl -s -o /dev/null -H "Host: $HOST" "http://127.0.0.1:$P_HTTP/" && break; sleep 0.05; done
+wait_http "http://127.0.0.1:$P_HTTP/" || die "rampart did not start: $(cat "$TMP/stderr.log")"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $HOST" "http://127.0.0.1:$P_HTTP/")" = 200 ] || die "plain sanity"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $HOST" "http://127.0.0.1:$P_HTTP/challenged")" = 403 ] || die "challenge sanity"
 
@@ -149,8 +95,6 @@ wrk.body = "$BODY"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 EOF
 
-CLK_TCK=$(getconf CLK_TCK)
-proc_ticks() { local s f; s=$(< "/proc/$1/stat"); s=${s##*) }; read -r -a f <<< "$s"; echo $((f[11] + f[12])); }
 RESULTS="$TMP/results.tsv"; : > "$RESULTS"
 run() { # variant round
     local v=$1 out="$TMP/runs/$1-$2.txt" url args=() t0 t1
@@ -164,9 +108,8 @@ run() { # variant round
     taskset -c 1 wrk -t1 -c"$CONNS" -d"${DURATION}s" "${args[@]}" -H "Host: $HOST" "$url" > "$out"
     t1=$(proc_ticks "$RAMPART_PID")
     local rps reqs cpu
-    rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
-    reqs=$(awk '/requests in/ {print $1}' "$out")
-    cpu=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v n="${reqs:-0}" 'BEGIN { printf "%.2f", (n > 0 ? t / hz * 1e6 / n : 0) }')
+    read -r rps reqs _ <<< "$(wrk_summary "$out")"
+    cpu=$(cpu_us_per_request $((t1 - t0)) "$reqs")
     printf '%s\t%s\t%s\t%s\n' "$v" "$2" "${rps:-0}" "$cpu" >> "$RESULTS"
     log "$v round $2: ${rps:-?} req/s, $cpu µs CPU/request"
 }

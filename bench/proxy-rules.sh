@@ -14,10 +14,7 @@
 # below every limit: what is measured is evaluating them, not answering 403.
 # Writes bench/results/proxy-rules-<date>.md.
 set -euo pipefail
-
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$BENCH_DIR/.." && pwd)
-LIB="$BENCH_DIR/benchlib.py"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 GEN="$BENCH_DIR/proxy-rules.py"
 
 DURATION=10
@@ -44,105 +41,28 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
-export PATH="$PATH:/usr/sbin:/sbin"
-for cmd in nginx wrk h2load openssl curl taskset python3; do
-    command -v "$cmd" >/dev/null 2>&1 || die "$cmd is needed (bench/proxy.sh installs the same tools)"
-done
+require_cmds "bench/proxy.sh installs the same tools" nginx wrk h2load openssl curl taskset python3
+ensure_rampart_bin
+GIT_REV=$(git_rev)
 
-if [ -z "${RAMPART_BIN:-}" ]; then
-    log "building rampart (cargo build --release -p rampart)"
-    (cd "$ROOT" && cargo build --release -p rampart) >&2
-    RAMPART_BIN="$ROOT/target/release/rampart"
-fi
-[ -x "$RAMPART_BIN" ] || die "RAMPART_BIN=$RAMPART_BIN is not executable"
-GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -n "$(git -C "$ROOT" status --porcelain -- crates Cargo.toml Cargo.lock 2>/dev/null)" ] && GIT_REV="$GIT_REV+dirty"
-
-TMP=$(mktemp -d -t rampart-bench-rules.XXXXXX)
-chmod 755 "$TMP"
-PIDS=()
-cleanup() {
-    set +e
-    local p
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    sleep 0.5
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    if [ "$KEEP_TMP" -eq 1 ]; then log "kept temp dir $TMP"; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-ulimit -n 65536 2>/dev/null || true
+bench_tmp -rules
+raise_nofile
 
 read -r P_ORIGIN P_A_HTTP P_A_HTTPS P_A_ADMIN P_B_HTTP P_B_HTTPS P_B_ADMIN P_C_HTTP P_C_HTTPS P_C_ADMIN \
-    <<< "$(python3 "$LIB" freeports 10)"
+    <<< "$(free_ports 10)"
 mkdir -p "$TMP"/{tls,www,origin/tmp,plain/data,rules/data,base/data,runs}
 VARIANTS=(plain rules)
 [ -n "${BASE_BIN:-}" ] && VARIANTS=(base plain rules)
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -keyout "$TMP/tls/key.pem" -out "$TMP/tls/cert.pem" -subj "/CN=$HOST" \
-    -addext "subjectAltName=DNS:$HOST,IP:127.0.0.1" 2>/dev/null
+self_signed_cert "$TMP/tls" "$HOST"
 python3 "$LIB" payload "$TMP/www/index.html" --size 1400
-
-NGINX_USER=""
-[ "$(id -u)" -eq 0 ] && NGINX_USER="user root;"
-cat > "$TMP/origin/nginx.conf" <<EOF
-$NGINX_USER
-worker_processes 1;
-pid $TMP/origin/nginx.pid;
-error_log $TMP/origin/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $TMP/origin/tmp/body;
-    proxy_temp_path $TMP/origin/tmp/proxy;
-    fastcgi_temp_path $TMP/origin/tmp/fastcgi;
-    uwsgi_temp_path $TMP/origin/tmp/uwsgi;
-    scgi_temp_path $TMP/origin/tmp/scgi;
-    keepalive_requests 100000000;
-    keepalive_timeout 600s;
-    open_file_cache max=16 inactive=600s;
-    default_type text/html;
-    server {
-        listen 127.0.0.1:$P_ORIGIN backlog=4096;
-        root $TMP/www;
-        location = / { try_files /index.html =404; }
-    }
-}
-EOF
+nginx_static_origin "$TMP/origin" "$P_ORIGIN" "$TMP/www" > "$TMP/origin/nginx.conf"
 
 rampart_config() { # dir http https admin with_rules
-    cat <<EOF
-[node]
-id = "bench-$5"
-data_dir = "$1/data"
-workers = 1
-shutdown_grace = "1s"
-
-[listen]
-http = "127.0.0.1:$2"
-https = "127.0.0.1:$3"
-admin = "127.0.0.1:$4"
-
-[log]
-access = "off"
-
-[proxy]
-timeouts = { idle = "600s" }
-EOF
+    rampart_node_toml "bench-$5" "$1/data" "$2" "$3" "$4"
     if [ "$5" = rules ]; then
         printf '\n[[lists]]\nname = "blocklist"\nfile = "%s"\n' "$1/blocklist.txt"
     fi
-    cat <<EOF
-
-[[site]]
-name = "bench"
-hosts = ["$HOST", "127.0.0.1"]
-origins = ["http://127.0.0.1:$P_ORIGIN"]
-tls = { cert = "$TMP/tls/cert.pem", key = "$TMP/tls/key.pem" }
-EOF
+    rampart_bench_site "$P_ORIGIN" "$TMP/tls"
     if [ "$5" = rules ]; then cat "$1/security.toml"; fi
 }
 python3 "$GEN" site-security "$TMP/rules/security.toml" "$TMP/rules/blocklist.txt"
@@ -157,21 +77,12 @@ done
 RULES=$(grep -c '^\[\[site.rules\]\]' "$TMP/rules/security.toml")
 LIMITS=$(grep -c '^\[\[site.rate_limits\]\]' "$TMP/rules/security.toml")
 
-taskset -c 1 nginx -p "$TMP/origin" -e "$TMP/origin/error.log" -c "$TMP/origin/nginx.conf" -g 'daemon off;' &
-PIDS+=($!)
+start_nginx 1 "$TMP/origin"
 declare -A PID_OF
 for v in "${VARIANTS[@]}"; do
     taskset -c 0 "${BIN_OF[$v]}" serve --config "$TMP/$v/rampart.toml" >"$TMP/$v/stdout.log" 2>"$TMP/$v/stderr.log" &
     PIDS+=($!); PID_OF[$v]=$!
 done
-CLK_TCK=$(getconf CLK_TCK)
-proc_ticks() { # pid -> utime+stime clock ticks
-    local s f
-    s=$(< "/proc/$1/stat"); s=${s##*) }
-    read -r -a f <<< "$s"
-    echo $((f[11] + f[12]))
-}
-wait_http() { local i; for i in $(seq 200); do curl -s -o /dev/null --max-time 1 -H "Host: $HOST" "$1" && return 0; sleep 0.05; done; return 1; }
 wait_http "http://127.0.0.1:$P_ORIGIN/" || die "origin did not start"
 wait_http "http://127.0.0.1:$P_A_HTTP/" || die "plain rampart did not start: $(cat "$TMP/plain/stderr.log")"
 wait_http "http://127.0.0.1:$P_B_HTTP/" || die "rules rampart did not start: $(cat "$TMP/rules/stderr.log")"
@@ -200,9 +111,7 @@ run() { # variant proto round
         t0=$(proc_ticks "${PID_OF[$v]}")
         taskset -c 1 wrk -t1 -c"$WRK_CONNS" -d"${DURATION}s" --latency -H "Host: $HOST" "$url" > "$out"
         t1=$(proc_ticks "${PID_OF[$v]}")
-        rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
-        reqs=$(awk '/requests in/ {print $1}' "$out")
-        p99=$(awk '$1 == "99%" {print $2}' "$out")
+        read -r rps reqs p99 <<< "$(wrk_summary "$out")"
     else
         local port=${HTTPS_PORT[$v]}
         local args=(-c"$H2_CLIENTS" -m"$H2_STREAMS" --connect-to="127.0.0.1:$port" "https://$HOST:$port/")
@@ -218,7 +127,7 @@ run() { # variant proto round
     errors=$(grep -Eo 'Non-2xx or 3xx responses: [0-9]+|[0-9]+ failed' "$out" | head -1 || true)
     # Rampart's own CPU time per request: unlike req/s, hardly moved by other
     # processes competing for the machine.
-    cpu_us=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v n="${reqs:-0}" 'BEGIN { printf "%.2f", (n > 0 ? t / hz * 1e6 / n : 0) }')
+    cpu_us=$(cpu_us_per_request $((t1 - t0)) "${reqs:-0}")
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$proto" "$round" "${rps:-0}" "${p99:-?}" "${errors:-}" "$cpu_us" >> "$RESULTS"
     log "$v $proto round $round: ${rps:-?} req/s, ${cpu_us} µs CPU/request ${errors:+($errors)}"
 }

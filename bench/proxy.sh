@@ -8,11 +8,7 @@
 #
 # See bench/README.md for what is measured and how to read the table.
 set -euo pipefail
-
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$BENCH_DIR/.." && pwd)
-LIB="$BENCH_DIR/benchlib.py"
-RESULTS_DIR="$BENCH_DIR/results"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ACCESS_LOG=0
 DURATION=10
@@ -50,9 +46,6 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
-
 # ---------------------------------------------------------------- tools
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -67,107 +60,37 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
-# Debian's nginx/haproxy live in /usr/sbin, which is not always on PATH.
-export PATH="$PATH:/usr/sbin:/sbin"
-
-if [ -z "${RAMPART_BIN:-}" ]; then
-    log "building rampart (cargo build --release -p rampart)"
-    (cd "$ROOT" && cargo build --release -p rampart) >&2
-    RAMPART_BIN="$ROOT/target/release/rampart"
-    RAMPART_ORIGIN="built by the script from the working tree"
-else
-    RAMPART_ORIGIN="prebuilt RAMPART_BIN=$RAMPART_BIN, modified $(date -r "$RAMPART_BIN" '+%F %T' 2>/dev/null)"
-fi
-[ -x "$RAMPART_BIN" ] || die "RAMPART_BIN=$RAMPART_BIN is not executable"
+ensure_rampart_bin
 # The tree's revision when the binary was built (or, for RAMPART_BIN, when we started).
-GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git -C "$ROOT" status --porcelain -- crates Cargo.toml Cargo.lock 2>/dev/null)" ]; then
-    GIT_REV="$GIT_REV+dirty"
-fi
+GIT_REV=$(git_rev)
 
-# ---------------------------------------------------------------- temp dir, cleanup
-TMP=$(mktemp -d -t rampart-bench.XXXXXX)
-chmod 755 "$TMP"
-PIDS=()
-
-cleanup() {
-    set +e
-    local p children=()
-    for p in "${PIDS[@]}"; do
-        children+=($(pgrep -P "$p" 2>/dev/null))
-        kill -TERM "$p" 2>/dev/null
-    done
-    for _ in $(seq 50); do
-        local alive=0
-        for p in "${PIDS[@]}" "${children[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-        [ $alive -eq 0 ] && break
-        sleep 0.1
-    done
-    for p in "${PIDS[@]}" "${children[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    if [ "$KEEP_TMP" -eq 1 ]; then log "kept temp dir $TMP"; else rm -rf "$TMP"; fi
-}
-forget_pid() { # drop a reaped child from PIDS so cleanup never signals a recycled pid
-    local p keep=()
-    for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-    PIDS=("${keep[@]}")
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_tmp ""
 
 # ---------------------------------------------------------------- limits
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+raise_nofile
 NOFILE=$(ulimit -n)
 if [ "$DO_IDLE" -eq 1 ] && [ "$NOFILE" -lt $((IDLE_CONNS + 1000)) ]; then
     log "WARNING: open-file limit is $NOFILE (hard limit); idle test reduced to $((NOFILE - 1000)) connections"
     IDLE_CONNS=$((NOFILE - 1000))
 fi
-CLK_TCK=$(getconf CLK_TCK)
 
 # ---------------------------------------------------------------- ports, cert, payload
 read -r P_ORIGIN P_R_HTTP P_R_HTTPS P_R_ADMIN P_N_HTTP P_N_HTTPS P_H_HTTP P_H_HTTPS \
-    P_C_HTTP P_C_HTTPS P_C_ADMIN <<< "$(python3 "$LIB" freeports 11)"
+    P_C_HTTP P_C_HTTPS P_C_ADMIN <<< "$(free_ports 11)"
 
 mkdir -p "$TMP"/{tls,www,logs,origin,nginx,haproxy,rampart/data,runs,cfgload/data}
 for d in origin nginx; do mkdir -p "$TMP/$d/tmp"; done
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -keyout "$TMP/tls/key.pem" -out "$TMP/tls/cert.pem" -subj "/CN=$HOST" \
-    -addext "subjectAltName=DNS:$HOST,IP:127.0.0.1" 2>/dev/null
+self_signed_cert "$TMP/tls" "$HOST"
 cat "$TMP/tls/cert.pem" "$TMP/tls/key.pem" > "$TMP/tls/combined.pem"
 python3 "$LIB" payload "$TMP/www/index.html" --size "$PAYLOAD_BYTES"
 
-NGINX_USER=""
-[ "$(id -u)" -eq 0 ] && NGINX_USER="user root;"
-
-nginx_common() { # $1 = dir
-    cat <<EOF
-$NGINX_USER
-worker_processes 1;
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-worker_rlimit_nofile $NOFILE;
-events { worker_connections $((NOFILE - 100)); }
-EOF
-}
-nginx_temp_paths() { # $1 = dir
-    cat <<EOF
-    client_body_temp_path $1/tmp/body;
-    proxy_temp_path $1/tmp/proxy;
-    fastcgi_temp_path $1/tmp/fastcgi;
-    uwsgi_temp_path $1/tmp/uwsgi;
-    scgi_temp_path $1/tmp/scgi;
-EOF
-}
+nginx_common() { nginx_head "$1" $((NOFILE - 100)) "$NOFILE"; }
 
 # ---------------------------------------------------------------- origin
 {
     nginx_common "$TMP/origin"
+    nginx_http_open "$TMP/origin"
     cat <<EOF
-http {
-    access_log off;
-$(nginx_temp_paths "$TMP/origin")
-    keepalive_requests 100000000;
-    keepalive_timeout 600s;
     open_file_cache max=16 inactive=600s;
     open_file_cache_valid 600s;
     default_type text/html;
@@ -195,12 +118,8 @@ else
 fi
 {
     nginx_common "$TMP/nginx"
+    nginx_http_open "$TMP/nginx" "$NGINX_ACCESS"
     cat <<EOF
-http {
-    $NGINX_ACCESS
-$(nginx_temp_paths "$TMP/nginx")
-    keepalive_requests 100000000;
-    keepalive_timeout 600s;
     upstream origin {
         server 127.0.0.1:$P_ORIGIN;
         keepalive 128;
@@ -214,14 +133,7 @@ $(nginx_temp_paths "$TMP/nginx")
         ssl_certificate $TMP/tls/cert.pem;
         ssl_certificate_key $TMP/tls/key.pem;
         ssl_protocols TLSv1.2 TLSv1.3;
-        location / {
-            proxy_pass http://origin;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host \$host;
-            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto \$scheme;
-        }
+$(nginx_proxy_location proxy_add_x_forwarded_for)
     }
 }
 EOF
@@ -262,49 +174,20 @@ backend be
 EOF
 
 # ---------------------------------------------------------------- rampart
-cat > "$TMP/rampart/rampart.toml" <<EOF
-[node]
-id = "bench"
-data_dir = "$TMP/rampart/data"
-workers = 1
-shutdown_grace = "1s"
-
-[listen]
-http = "127.0.0.1:$P_R_HTTP"
-https = "127.0.0.1:$P_R_HTTPS"
-admin = "127.0.0.1:$P_R_ADMIN"
-
-[log]
-access = "$RAMPART_ACCESS"
-
-[proxy]
-timeouts = { idle = "600s" }
-
-[[site]]
-name = "bench"
-hosts = ["$HOST", "127.0.0.1"]
-origins = ["http://127.0.0.1:$P_ORIGIN"]
-tls = { cert = "$TMP/tls/cert.pem", key = "$TMP/tls/key.pem" }
-EOF
+{
+    rampart_node_toml bench "$TMP/rampart/data" "$P_R_HTTP" "$P_R_HTTPS" "$P_R_ADMIN" "$RAMPART_ACCESS"
+    rampart_bench_site "$P_ORIGIN" "$TMP/tls"
+} > "$TMP/rampart/rampart.toml"
 "$RAMPART_BIN" check-config --config "$TMP/rampart/rampart.toml" >/dev/null
 
 # ---------------------------------------------------------------- start everything
-wait_http() { # url [host]
-    local i
-    for i in $(seq 200); do
-        curl -s -o /dev/null --max-time 1 -H "Host: ${2:-$HOST}" "$1" && return 0
-        sleep 0.05
-    done
-    return 1
-}
-
 log "temp dir $TMP; ports: origin $P_ORIGIN, rampart $P_R_HTTP/$P_R_HTTPS, nginx $P_N_HTTP/$P_N_HTTPS, haproxy $P_H_HTTP/$P_H_HTTPS"
-taskset -c 1 nginx -p "$TMP/origin" -e "$TMP/origin/error.log" -c "$TMP/origin/nginx.conf" -g 'daemon off;' &
-PID_ORIGIN=$!; PIDS+=("$PID_ORIGIN")
+start_nginx 1 "$TMP/origin"
+PID_ORIGIN=$!
 taskset -c 0 "$RAMPART_BIN" serve --config "$TMP/rampart/rampart.toml" >"$TMP/rampart/stdout.log" 2>"$TMP/rampart/stderr.log" &
 PID_RAMPART=$!; PIDS+=("$PID_RAMPART")
-taskset -c 0 nginx -p "$TMP/nginx" -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' &
-PID_NGINX=$!; PIDS+=("$PID_NGINX")
+start_nginx 0 "$TMP/nginx"
+PID_NGINX=$!
 if [ "$ACCESS_LOG" -eq 1 ]; then HAPROXY_OUT="$TMP/logs/haproxy-access.log"; else HAPROXY_OUT="$TMP/haproxy/stdout.log"; fi
 taskset -c 0 haproxy -db -f "$TMP/haproxy/haproxy.cfg" >"$HAPROXY_OUT" 2>"$TMP/haproxy/stderr.log" &
 PID_HAPROXY=$!; PIDS+=("$PID_HAPROXY")
@@ -345,16 +228,6 @@ done
 log "sanity checks passed (200, $PAYLOAD_BYTES bytes, h2 over TLS) for rampart, nginx, haproxy"
 
 # ---------------------------------------------------------------- measurement helpers
-proc_ticks() { # pids... -> utime+stime clock ticks summed
-    local t=0 p s f
-    for p in "$@"; do
-        s=$(< "/proc/$p/stat") || continue
-        s=${s##*) }
-        read -r -a f <<< "$s"
-        t=$((t + f[11] + f[12]))
-    done
-    echo "$t"
-}
 rss_kib() { # pids... -> VmRSS kB summed
     local t=0 p v
     for p in "$@"; do

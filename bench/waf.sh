@@ -11,10 +11,7 @@
 # Needs nginx, libnginx-mod-http-modsecurity, wrk, curl, taskset, python3
 # (installed with apt-get when missing). Writes bench/results/waf-<date>.md.
 set -euo pipefail
-
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$BENCH_DIR/.." && pwd)
-LIB="$BENCH_DIR/benchlib.py"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 GEN="$BENCH_DIR/waf.py"
 CRS_DIR=${CRS_DIR:-$(cd "$ROOT/../shared/crs" 2>/dev/null && pwd || echo /work/shared/crs)}
 
@@ -37,70 +34,33 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
-export PATH="$PATH:/usr/sbin:/sbin"
 MODSEC_SO=/usr/lib/nginx/modules/ngx_http_modsecurity_module.so
 if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null || [ ! -f "$MODSEC_SO" ]; then
     log "installing nginx, ModSecurity v3's nginx module and wrk"
     DEBIAN_FRONTEND=noninteractive apt-get install -y nginx libnginx-mod-http-modsecurity wrk curl >&2
 fi
-for cmd in nginx wrk curl taskset python3; do
-    command -v "$cmd" >/dev/null 2>&1 || die "$cmd is needed"
-done
+require_cmds "" nginx wrk curl taskset python3
 [ -f "$CRS_DIR/crs-setup.conf.example" ] || die "no CRS at $CRS_DIR (set CRS_DIR)"
 
-if [ -z "${RAMPART_BIN:-}" ]; then
-    log "building rampart (cargo build --release -p rampart)"
-    (cd "$ROOT" && cargo build --release -p rampart) >&2
-    RAMPART_BIN="$ROOT/target/release/rampart"
-fi
-[ -x "$RAMPART_BIN" ] || die "RAMPART_BIN=$RAMPART_BIN is not executable"
-GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -n "$(git -C "$ROOT" status --porcelain -- crates Cargo.toml Cargo.lock 2>/dev/null)" ] && GIT_REV="$GIT_REV+dirty"
+ensure_rampart_bin
+GIT_REV=$(git_rev)
 
-TMP=$(mktemp -d -t rampart-bench-waf.XXXXXX)
-chmod 755 "$TMP"
-PIDS=()
-cleanup() {
-    set +e
-    local p
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    sleep 0.5
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    if [ "$KEEP_TMP" -eq 1 ]; then log "kept temp dir $TMP"; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-ulimit -n 65536 2>/dev/null || true
+bench_tmp -waf
+raise_nofile
 
 read -r P_ORIGIN P_MODSEC P_NGINX P_WAF P_WAF_S P_WAF_A P_PLAIN P_PLAIN_S P_PLAIN_A \
-    <<< "$(python3 "$LIB" freeports 9)"
+    <<< "$(free_ports 9)"
 mkdir -p "$TMP"/{tls,origin/tmp,modsec/tmp,nginx/tmp,waf/data,plain/data,runs,wrk}
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -keyout "$TMP/tls/key.pem" -out "$TMP/tls/cert.pem" -subj "/CN=$HOST" 2>/dev/null
+self_signed_cert "$TMP/tls" "$HOST"
 python3 "$GEN" scripts "$TMP/wrk" "$HOST" >/dev/null
 python3 "$GEN" modsec "$TMP/modsec/main.conf" "$CRS_DIR"
 
-NGINX_USER=""
-[ "$(id -u)" -eq 0 ] && NGINX_USER="user root;"
-temp_paths() { # dir
-    printf '    client_body_temp_path %s/tmp/body;\n    proxy_temp_path %s/tmp/proxy;\n    fastcgi_temp_path %s/tmp/fastcgi;\n    uwsgi_temp_path %s/tmp/uwsgi;\n    scgi_temp_path %s/tmp/scgi;\n' "$1" "$1" "$1" "$1" "$1"
-}
 # The origin answers every method with the same small page (a POST's body is
 # read and discarded).
-cat > "$TMP/origin/nginx.conf" <<EOF
-$NGINX_USER
-worker_processes 1;
-pid $TMP/origin/nginx.pid;
-error_log $TMP/origin/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-$(temp_paths "$TMP/origin")
-    keepalive_requests 100000000;
-    keepalive_timeout 600s;
+{
+nginx_head "$TMP/origin"
+nginx_http_open "$TMP/origin"
+cat <<EOF
     client_max_body_size 1m;
     client_body_buffer_size 64k;
     default_type text/html;
@@ -110,38 +70,24 @@ $(temp_paths "$TMP/origin")
     }
 }
 EOF
+} > "$TMP/origin/nginx.conf"
 proxy_conf() { # dir port with_modsec
     local load="" on=""
     if [ "$3" = 1 ]; then
         load="load_module $MODSEC_SO;"
         on="modsecurity on; modsecurity_rules_file $TMP/modsec/main.conf;"
     fi
+    echo "$load"
+    nginx_head "$1"
+    nginx_http_open "$1"
     cat <<EOF
-$NGINX_USER
-$load
-worker_processes 1;
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-$(temp_paths "$1")
-    keepalive_requests 100000000;
-    keepalive_timeout 600s;
     client_max_body_size 1m;
     client_body_buffer_size 64k;
     upstream origin { server 127.0.0.1:$P_ORIGIN; keepalive 128; }
     server {
         listen 127.0.0.1:$2 backlog=4096;
         $on
-        location / {
-            proxy_pass http://origin;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host \$host;
-            proxy_set_header X-Forwarded-For \$remote_addr;
-            proxy_set_header X-Forwarded-Proto \$scheme;
-        }
+$(nginx_proxy_location remote_addr)
     }
 }
 EOF
@@ -150,30 +96,8 @@ proxy_conf "$TMP/modsec" "$P_MODSEC" 1 > "$TMP/modsec/nginx.conf"
 proxy_conf "$TMP/nginx" "$P_NGINX" 0 > "$TMP/nginx/nginx.conf"
 
 rampart_config() { # dir http https admin waf
-    cat <<EOF
-[node]
-id = "bench-$5"
-data_dir = "$1/data"
-workers = 1
-shutdown_grace = "1s"
-
-[listen]
-http = "127.0.0.1:$2"
-https = "127.0.0.1:$3"
-admin = "127.0.0.1:$4"
-
-[log]
-access = "off"
-
-[proxy]
-timeouts = { idle = "600s" }
-
-[[site]]
-name = "bench"
-hosts = ["$HOST", "127.0.0.1"]
-origins = ["http://127.0.0.1:$P_ORIGIN"]
-tls = { cert = "$TMP/tls/cert.pem", key = "$TMP/tls/key.pem" }
-EOF
+    rampart_node_toml "bench-$5" "$1/data" "$2" "$3" "$4"
+    rampart_bench_site "$P_ORIGIN" "$TMP/tls"
     [ "$5" = waf ] && printf 'waf = { mode = "block", crs = "%s" }\n' "$CRS_DIR"
     return 0
 }
@@ -186,33 +110,20 @@ done
 nginx -t -p "$TMP/modsec" -e "$TMP/modsec/error.log" -c "$TMP/modsec/nginx.conf" >/dev/null 2>&1 \
     || die "nginx + ModSecurity refused its configuration: $(nginx -t -p "$TMP/modsec" -e "$TMP/modsec/error.log" -c "$TMP/modsec/nginx.conf" 2>&1 | tail -5)"
 
-taskset -c 1 nginx -p "$TMP/origin" -e "$TMP/origin/error.log" -c "$TMP/origin/nginx.conf" -g 'daemon off;' &
-PIDS+=($!)
+start_nginx 1 "$TMP/origin"
 declare -A PID_OF
 for v in modsec nginx; do
-    taskset -c 0 nginx -p "$TMP/$v" -e "$TMP/$v/error.log" -c "$TMP/$v/nginx.conf" -g 'daemon off;' &
-    PIDS+=($!); PID_OF[$v]=$!
+    start_nginx 0 "$TMP/$v"
+    PID_OF[$v]=$!
 done
 for v in waf plain; do
     taskset -c 0 "$RAMPART_BIN" serve --config "$TMP/$v/rampart.toml" >"$TMP/$v/stdout.log" 2>"$TMP/$v/stderr.log" &
     PIDS+=($!); PID_OF[$v]=$!
 done
 declare -A PORT_OF=([modsec]=$P_MODSEC [nginx]=$P_NGINX [waf]=$P_WAF [plain]=$P_PLAIN)
-CLK_TCK=$(getconf CLK_TCK)
-proc_ticks() { # pid [children too] -> utime+stime clock ticks
-    local total=0 p s f
-    for p in "$1" $(pgrep -P "$1" 2>/dev/null); do
-        s=$(< "/proc/$p/stat") || continue
-        s=${s##*) }
-        read -r -a f <<< "$s"
-        total=$((total + f[11] + f[12]))
-    done
-    echo "$total"
-}
-wait_http() { local i; for i in $(seq 600); do curl -s -o /dev/null --max-time 1 -H "Host: $HOST" "$1" && return 0; sleep 0.05; done; return 1; }
-wait_http "http://127.0.0.1:$P_ORIGIN/" || die "origin did not start"
+wait_http "http://127.0.0.1:$P_ORIGIN/" "$HOST" 600 || die "origin did not start"
 for v in modsec nginx waf plain; do
-    wait_http "http://127.0.0.1:${PORT_OF[$v]}/" || die "$v did not start: $(tail -5 "$TMP/$v/"*.log 2>/dev/null)"
+    wait_http "http://127.0.0.1:${PORT_OF[$v]}/" "$HOST" 600 || die "$v did not start: $(tail -5 "$TMP/$v/"*.log 2>/dev/null)"
 done
 # Every process on its core (nginx workers inherit the master's affinity).
 for v in modsec nginx waf plain; do
@@ -249,11 +160,10 @@ run() { # variant workload round
     local v=$1 w=$2 round=$3 out="$TMP/runs/$1-$2-$3.txt" url="http://127.0.0.1:${PORT_OF[$1]}/"
     local script="$TMP/wrk/$w.lua" t0 t1 rps reqs errors cpu_us cpu_pct p50 p99
     taskset -c 1 wrk -t1 -c"$CONNS" -d"${WARMUP}s" --timeout 30s -s "$script" "$url" >/dev/null
-    t0=$(proc_ticks "${PID_OF[$v]}")
+    t0=$(proc_tree_ticks "${PID_OF[$v]}")
     taskset -c 1 wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 30s --latency -s "$script" "$url" > "$out"
-    t1=$(proc_ticks "${PID_OF[$v]}")
-    rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
-    reqs=$(awk '/requests in/ {print $1}' "$out")
+    t1=$(proc_tree_ticks "${PID_OF[$v]}")
+    read -r rps reqs _ <<< "$(wrk_summary "$out")"
     p50=$(python3 - "$out" <<'PY'
 import re, sys
 t = open(sys.argv[1]).read()
@@ -267,7 +177,7 @@ PY
 )
     p99=${p50#* }; p50=${p50% *}
     errors=$(grep -Eo 'Non-2xx or 3xx responses: [0-9]+|Socket errors:.*' "$out" | head -1 || true)
-    cpu_us=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v n="${reqs:-0}" 'BEGIN { printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0) }')
+    cpu_us=$(cpu_us_per_request $((t1 - t0)) "$reqs" 1)
     cpu_pct=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v d="$DURATION" 'BEGIN { printf "%.0f", t / hz / d * 100 }')
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$w" "$round" "${rps:-0}" "${reqs:-0}" "$cpu_us" "$cpu_pct" "${errors:-}" "$p50" "$p99" >> "$RESULTS"
     log "$v $w round $round: ${rps:-?} req/s, ${cpu_us} µs CPU/request, proxy ${cpu_pct}% of core 0 ${errors:+($errors)}"
