@@ -98,7 +98,7 @@ impl Control {
                 kept: pending.len(),
             });
         };
-        let node_id = self.file.lock().await.node.id.clone();
+        let node_id = self.node_id().await;
         match store.record_minutes(&node_id, &pending).await {
             Ok(stored) => {
                 // Committed: never resend (the store would count it twice).

@@ -45,7 +45,7 @@ use tokio::sync::Notify;
 
 pub use analytics::{FlushError, run_analytics_flush};
 pub use bootstrap::{BOOTSTRAP_EMAIL, Bootstrap, FILE_ACCOUNT, bootstrap};
-pub use nodes::{HEARTBEAT_INTERVAL, STALE_AFTER, SharedStatusFn, run_node_loop};
+pub use nodes::{HEARTBEAT_INTERVAL, STALE_AFTER, run_node_loop};
 pub use notify::run_notify_loop;
 pub use start::{Prepared, StartError, open_store, prepare};
 pub use sync::{ReloadError, SyncError};
@@ -79,8 +79,6 @@ pub struct Control {
     draining: AtomicBool,
     /// Writes the store could not take while it was down, on disk.
     spool: spool::Spool,
-    /// The shared tier's state for the heartbeat (`nodes.rs`).
-    shared_status: OnceLock<SharedStatusFn>,
     /// When this process started, unix ms.
     started_at: i64,
 }
@@ -150,7 +148,6 @@ impl Control {
             enforcement_due: AtomicI64::new(enforcement_due),
             draining: AtomicBool::new(false),
             spool: spool::Spool::open(&file_data_dir),
-            shared_status: OnceLock::new(),
             started_at: api::tokens::now_ms(),
         });
         control

@@ -22,23 +22,7 @@ pub const STALE_AFTER: Duration = Duration::from_secs(15);
 /// How often the spool is tried while it holds entries.
 const SPOOL_RETRY: Duration = Duration::from_secs(1);
 
-/// The shared tier's state as a short label, from the binary (`off` when
-/// none is configured).
-pub type SharedStatusFn = Arc<dyn Fn() -> String + Send + Sync>;
-
 impl Control {
-    /// Where the heartbeat's `shared_state` comes from; set once, before
-    /// the node loop runs. Without it the state is `off`.
-    pub fn set_shared_status(&self, status: SharedStatusFn) {
-        let _ = self.shared_status.set(status);
-    }
-
-    fn shared_state(&self) -> String {
-        self.shared_status
-            .get()
-            .map_or_else(|| "off".to_owned(), |status| status())
-    }
-
     /// This node's heartbeat as of now.
     pub async fn heartbeat_row(&self) -> NodeHeartbeat {
         NodeHeartbeat {
@@ -46,7 +30,7 @@ impl Control {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             snapshot_version: i64::try_from(self.edge.snapshot().version).unwrap_or(i64::MAX),
             store_revision: self.applied_revision.load(Ordering::Acquire),
-            shared_state: self.shared_state(),
+            shared_state: self.edge.shared_state_label().to_owned(),
             started_at: self.started_at,
             last_seen: crate::api::tokens::now_ms(),
         }

@@ -78,7 +78,7 @@ impl Control {
                 kept: pending.len(),
             });
         };
-        let node_id = self.file.lock().await.node.id.clone();
+        let node_id = self.node_id().await;
         match store
             .record_security_events(
                 &node_id,

@@ -157,10 +157,6 @@ async fn serve(config: Config) -> ExitCode {
     let degraded = prepared.store.is_none();
     let fresh = prepared.bootstrap.take();
     let control = Control::new(state.clone(), config.clone(), prepared, public_url);
-    // The node heartbeat reports the Redis tier's state (`off` without
-    // `[shared]`); the tier itself started with the edge state.
-    let edge = state.clone();
-    control.set_shared_status(Arc::new(move || edge.shared_state_label().to_owned()));
     if degraded {
         control.connect_later(print_bootstrap);
     }
