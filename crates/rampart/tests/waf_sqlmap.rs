@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use support::Rampart;
-use support::ops::http_call;
+use support::ops::{http_call, required_program};
 use support::waf::crs_dir;
 
 const FOUND: &str = "identified the following injection point";
@@ -57,20 +57,10 @@ impl Drop for SqliApp {
     }
 }
 
-fn sqlmap_binary() -> &'static str {
-    if Path::new("/usr/bin/sqlmap").is_file() {
-        return "/usr/bin/sqlmap";
-    }
-    panic!(
-        "sqlmap is not installed, and this test attacks the WAF with it. Install it \
-         (Debian/Ubuntu: `apt-get install -y sqlmap`; scripts/test.sh does this for CI)."
-    );
-}
-
 /// Runs sqlmap on `GET /item?id=1` at `addr` (non-interactive, fresh
 /// session) and returns what it printed.
 fn sqlmap(addr: SocketAddr, work: &Path, extra: &[&str]) -> String {
-    let output = Command::new(sqlmap_binary())
+    let output = Command::new(required_program("sqlmap", "sqlmap", "the attack tool"))
         .arg("-u")
         .arg(format!("http://{addr}/item?id=1"))
         .args([

@@ -5,11 +5,10 @@
 //! its files in a temporary directory, killed on drop.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use super::ops::{http_call, wait_until};
+use super::ops::{http_call, required_program, wait_until};
 use super::{free_addr, write};
 
 /// A node behind the balancer: where traffic goes and where it is checked.
@@ -24,23 +23,6 @@ pub struct Haproxy {
     pub addr: SocketAddr,
     stats: SocketAddr,
     pub dir: tempfile::TempDir,
-}
-
-fn binary() -> PathBuf {
-    for candidate in [
-        "/usr/sbin/haproxy",
-        "/usr/local/sbin/haproxy",
-        "/usr/bin/haproxy",
-    ] {
-        if Path::new(candidate).is_file() {
-            return PathBuf::from(candidate);
-        }
-    }
-    panic!(
-        "haproxy is not installed, and this test runs a real HAProxy as the load balancer. \
-         Install it (Debian/Ubuntu: `apt-get install -y haproxy`; scripts/test.sh does this \
-         for CI)."
-    );
 }
 
 impl Haproxy {
@@ -75,7 +57,7 @@ impl Haproxy {
         write(&config_path, &config);
         let log = std::fs::File::create(dir.path().join("haproxy.log"))
             .unwrap_or_else(|e| panic!("create haproxy log: {e}"));
-        let child = Command::new(binary())
+        let child = Command::new(required_program("haproxy", "haproxy", "the load balancer"))
             .arg("-db")
             .arg("-f")
             .arg(&config_path)

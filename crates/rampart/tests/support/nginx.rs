@@ -6,42 +6,20 @@
 //! install it (CI's scripts/test.sh installs it).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::ops::required_program;
 use super::{free_addr, write};
 
-const CANDIDATES: &[&str] = &[
-    "/usr/sbin/nginx",
-    "/usr/local/sbin/nginx",
-    "/usr/local/nginx/sbin/nginx",
-    "/usr/bin/nginx",
-];
-
-/// Where nginx is; panics with install instructions when it is not there.
+/// Where nginx is (`RAMPART_TEST_NGINX` overrides); panics with install
+/// instructions when it is not there.
 pub fn binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("RAMPART_TEST_NGINX") {
-        return PathBuf::from(path);
-    }
-    for candidate in CANDIDATES {
-        if Path::new(candidate).is_file() {
-            return PathBuf::from(candidate);
-        }
-    }
-    if let Some(paths) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&paths) {
-            let path = dir.join("nginx");
-            if path.is_file() {
-                return path;
-            }
-        }
-    }
-    panic!(
-        "nginx is not installed, and this test runs a real nginx as an origin. \
-         Install it (Debian/Ubuntu: `apt-get install -y nginx`; scripts/test.sh does \
-         this for CI), or point RAMPART_TEST_NGINX at an nginx binary."
-    );
+    std::env::var_os("RAMPART_TEST_NGINX").map_or_else(
+        || required_program("nginx", "nginx", "an origin"),
+        PathBuf::from,
+    )
 }
 
 pub struct Nginx {

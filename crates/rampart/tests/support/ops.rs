@@ -5,7 +5,7 @@
 use std::ffi::OsStr;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -316,6 +316,31 @@ pub fn kill(pid: u32, signal: &str) {
         .status()
         .unwrap_or_else(|e| panic!("kill: {e}"));
     assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
+/// A peer program the test needs: the Debian locations first (`/usr/sbin`
+/// is not on every PATH), then PATH. Panics with how to install it, since
+/// these tests run the real program rather than skip.
+pub fn required_program(program: &str, package: &str, purpose: &str) -> PathBuf {
+    let known = ["/usr/sbin", "/usr/local/sbin", "/usr/bin", "/usr/local/bin"]
+        .iter()
+        .map(|dir| Path::new(dir).join(program));
+    let on_path = std::env::var_os("PATH")
+        .map(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(program))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    known
+        .chain(on_path)
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "{program} is not installed, and this test runs it as {purpose}. Install it \
+             (Debian/Ubuntu: `apt-get install -y {package}`; scripts/test.sh does this for CI)."
+            )
+        })
 }
 
 /// Whether an executable is on PATH.
