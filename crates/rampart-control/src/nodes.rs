@@ -9,6 +9,8 @@ use rampart_store::{MAX_EVENTS_PER_SITE, NodeHeartbeat, SECURITY_EVENTS_RETENTIO
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 
+use rampart_edge::metrics::write_scalar;
+
 use crate::Control;
 use crate::api::safety::intake::{apply_spooled, retry_or_refuse};
 use crate::spool::{Applied, Entry};
@@ -43,25 +45,36 @@ impl Control {
     /// The spool's figures in Prometheus text.
     pub fn spool_metrics(&self) -> String {
         let stats = &self.spool.stats;
-        let get = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed);
-        format!(
-            "# HELP rampart_spool_entries Writes waiting on local disk for the store (reports, analytics and security event batches).\n\
-             # TYPE rampart_spool_entries gauge\n\
-             rampart_spool_entries {}\n\
-             # HELP rampart_spool_bytes Size of the waiting writes.\n\
-             # TYPE rampart_spool_bytes gauge\n\
-             rampart_spool_bytes {}\n\
-             # HELP rampart_spool_flushed_total Spooled writes stored since start.\n\
-             # TYPE rampart_spool_flushed_total counter\n\
-             rampart_spool_flushed_total {}\n\
-             # HELP rampart_spool_rejected_total Spool lines that were corrupt or refused by the store, set aside.\n\
-             # TYPE rampart_spool_rejected_total counter\n\
-             rampart_spool_rejected_total {}\n",
-            get(&stats.entries),
-            get(&stats.bytes),
-            get(&stats.flushed),
-            get(&stats.rejected),
-        )
+        let mut out = String::new();
+        for (name, kind, help, value) in [
+            (
+                "rampart_spool_entries",
+                "gauge",
+                "Writes waiting on local disk for the store (reports, analytics and security event batches).",
+                &stats.entries,
+            ),
+            (
+                "rampart_spool_bytes",
+                "gauge",
+                "Size of the waiting writes.",
+                &stats.bytes,
+            ),
+            (
+                "rampart_spool_flushed_total",
+                "counter",
+                "Spooled writes stored since start.",
+                &stats.flushed,
+            ),
+            (
+                "rampart_spool_rejected_total",
+                "counter",
+                "Spool lines that were corrupt or refused by the store, set aside.",
+                &stats.rejected,
+            ),
+        ] {
+            write_scalar(&mut out, name, kind, help, value.load(Ordering::Relaxed));
+        }
+        out
     }
 
     /// Entries waiting in the spool for the store.

@@ -205,11 +205,7 @@ impl Metrics {
             ),
         ];
         for (name, help, read) in counters {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                status.map_or(0, |s| read(s))
-            );
+            write_scalar(out, name, "counter", help, status.map_or(0, |s| read(s)));
         }
     }
 
@@ -227,10 +223,12 @@ impl Metrics {
             self.reloads_ok.load(Ordering::Relaxed),
             self.reloads_failed.load(Ordering::Relaxed)
         );
-        let _ = writeln!(
-            out,
-            "# HELP rampart_access_log_dropped_total Access log lines dropped because the writer fell behind.\n# TYPE rampart_access_log_dropped_total counter\nrampart_access_log_dropped_total {}",
-            self.access_log_dropped.load(Ordering::Relaxed)
+        write_scalar(
+            &mut out,
+            "rampart_access_log_dropped_total",
+            "counter",
+            "Access log lines dropped because the writer fell behind.",
+            self.access_log_dropped.load(Ordering::Relaxed),
         );
         let _ = writeln!(
             out,
@@ -238,10 +236,12 @@ impl Metrics {
             self.body_too_slow.load(Ordering::Relaxed),
             self.body_too_large.load(Ordering::Relaxed)
         );
-        let _ = writeln!(
-            out,
-            "# HELP rampart_under_attack_switches_total Automatic under-attack mode switches (on and off).\n# TYPE rampart_under_attack_switches_total counter\nrampart_under_attack_switches_total {}",
-            self.attack_switches.load(Ordering::Relaxed)
+        write_scalar(
+            &mut out,
+            "rampart_under_attack_switches_total",
+            "counter",
+            "Automatic under-attack mode switches (on and off).",
+            self.attack_switches.load(Ordering::Relaxed),
         );
         out
     }
@@ -496,6 +496,15 @@ fn render_families<T>(out: &mut String, families: &[Family<T>], rows: &[(String,
             let _ = writeln!(out, "{name}{{{labels}}} {}", read(value));
         }
     }
+}
+
+/// One unlabelled sample with its `# HELP` and `# TYPE` lines (`kind` is
+/// `counter` or `gauge`), for this node's and the control plane's figures.
+pub fn write_scalar(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+    );
 }
 
 fn escape_label(value: &str) -> String {
