@@ -160,7 +160,7 @@ async fn verify(request: Request<Incoming>, ctx: &Ctx<'_>) -> Response<EdgeBody>
         now,
         &spent,
     );
-    match confirmed(checked, ctx, &spent).await {
+    match confirmed(checked, ctx, &spent, || pow::PowError::Replayed).await {
         Ok(_) => grant(bots, &headers, ctx, &bots.site, &return_to, now),
         Err(e) => {
             tracing::debug!(site = %bots.site, error = %e, "challenge answer refused");
@@ -173,18 +173,20 @@ async fn verify(request: Request<Incoming>, ctx: &Ctx<'_>) -> Response<EdgeBody>
     }
 }
 
-/// A challenge that passed the local checks is confirmed with the
-/// cluster's spent set: refused as replayed if another node redeemed it.
-async fn confirmed<T>(
-    checked: Result<T, pow::PowError>,
+/// A challenge (or captcha solve) that passed the local checks is
+/// confirmed with the cluster's spent set: refused with `replayed()` if
+/// another node redeemed it.
+async fn confirmed<T, E>(
+    checked: Result<T, E>,
     ctx: &Ctx<'_>,
     spent: &Recorded<'_, rampart_challenge::LocalSpentSet>,
-) -> Result<T, pow::PowError> {
+    replayed: impl FnOnce() -> E,
+) -> Result<T, E> {
     let passed = checked?;
     if ctx.state.confirm_shared(spent.taken()).await {
         Ok(passed)
     } else {
-        Err(pow::PowError::Replayed)
+        Err(replayed())
     }
 }
 
@@ -294,7 +296,7 @@ async fn nojs(request: &Request<Incoming>, ctx: &Ctx<'_>) -> Response<EdgeBody> 
         now,
         &spent,
     );
-    match confirmed(checked, ctx, &spent).await {
+    match confirmed(checked, ctx, &spent, || pow::PowError::Replayed).await {
         Ok(_) => grant(
             bots,
             request.headers(),
@@ -354,13 +356,10 @@ async fn captcha_solve(request: Request<Incoming>, ctx: &Ctx<'_>) -> Response<Ed
             unix_now(),
         )
     });
-    let solved = match solved {
-        Ok(answer) if !ctx.state.confirm_shared(spent.taken()).await => {
-            drop(answer);
-            Err(captcha::CaptchaError::Challenge(pow::PowError::Replayed))
-        }
-        other => other,
-    };
+    let solved = confirmed(solved, ctx, &spent, || {
+        captcha::CaptchaError::Challenge(pow::PowError::Replayed)
+    })
+    .await;
     match solved {
         Ok(answer) => crate::pages::json_response(StatusCode::OK, answer.to_json()),
         Err(e) => error(StatusCode::BAD_REQUEST, e.code()),
